@@ -1,0 +1,198 @@
+//! Runs crun inside the guest. Every invocation logs to its own JSON log file
+//! (the container's stdio stays clean) and is waited for through the reaper,
+//! with a timeout after which crun is killed.
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use thiserror::Error;
+
+use crate::error::AgentError;
+use crate::limits::CRUN_TIMEOUT_SECS;
+use crate::reaper::Reaper;
+
+#[derive(Debug, Error)]
+pub enum CrunError {
+    #[error("cannot run {bin}: {err}")]
+    Spawn { bin: String, err: std::io::Error },
+    #[error("crun {op} did not finish within {secs} s")]
+    Timeout { op: String, secs: u64 },
+    #[error("{0}")]
+    ExecutableNotFound(String),
+    #[error("{0}")]
+    ExecutablePermission(String),
+    #[error("crun {op} failed: {msg}")]
+    Failed { op: String, msg: String },
+}
+
+impl From<CrunError> for AgentError {
+    fn from(e: CrunError) -> AgentError {
+        match e {
+            CrunError::ExecutableNotFound(m) => AgentError::ExecutableNotFound(m),
+            CrunError::ExecutablePermission(m) => AgentError::ExecutablePermission(m),
+            other => AgentError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// The standard streams handed to crun (and through it, to the container).
+pub struct Stdio3 {
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+impl Stdio3 {
+    pub fn null() -> Stdio3 {
+        Stdio3 { stdin: Stdio::null(), stdout: Stdio::null(), stderr: Stdio::null() }
+    }
+}
+
+/// Where crun connects to hand over a pty master, if the process has one.
+pub type ConsoleSocketPath<'a> = Option<&'a Path>;
+
+pub struct Crun {
+    bin: PathBuf,
+    root: PathBuf,
+    reaper: Arc<Reaper>,
+}
+
+/// Picks the error crun reported from its JSON log and classifies it.
+pub fn classify(op: &str, log: &str) -> CrunError {
+    let msg = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("level").and_then(|l| l.as_str()) == Some("error"))
+        .filter_map(|v| v.get("msg").and_then(|m| m.as_str()).map(str::to_string))
+        .last()
+        .unwrap_or_else(|| {
+            let t = log.trim();
+            if t.is_empty() { "no error message".to_string() } else { t.chars().take(2000).collect() }
+        });
+    let lower = msg.to_lowercase();
+    let about_exec = lower.contains("executable") || lower.contains("exec ") || lower.contains("execv");
+    if about_exec && (lower.contains("not found") || lower.contains("no such file")) {
+        return CrunError::ExecutableNotFound(msg);
+    }
+    if about_exec && lower.contains("permission denied") {
+        return CrunError::ExecutablePermission(msg);
+    }
+    CrunError::Failed { op: op.to_string(), msg }
+}
+
+impl Crun {
+    pub fn new(bin: PathBuf, root: PathBuf, reaper: Arc<Reaper>) -> Crun {
+        Crun { bin, root, reaper }
+    }
+
+    fn run(&self, op: &str, args: Vec<OsString>, stdio: Stdio3, log: &Path) -> Result<(), CrunError> {
+        let _ = std::fs::remove_file(log);
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--root")
+            .arg(&self.root)
+            .arg(format!("--log={}", log.display()))
+            .arg("--log-format=json")
+            .arg(op)
+            .args(args)
+            .stdin(stdio.stdin)
+            .stdout(stdio.stdout)
+            .stderr(stdio.stderr);
+        let child = cmd
+            .spawn()
+            .map_err(|err| CrunError::Spawn { bin: self.bin.display().to_string(), err })?;
+        let pid = child.id() as i32;
+        // The reaper owns waiting; `child` is dropped without waiting.
+        drop(child);
+        let exit = match self.reaper.wait(pid, Some(Duration::from_secs(CRUN_TIMEOUT_SECS))) {
+            Some(e) => e,
+            None => {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+                self.reaper.wait(pid, Some(Duration::from_secs(5)));
+                self.reaper.forget(pid);
+                return Err(CrunError::Timeout { op: op.into(), secs: CRUN_TIMEOUT_SECS });
+            }
+        };
+        self.reaper.forget(pid);
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let _ = std::fs::remove_file(log);
+        if exit.status == 0 {
+            return Ok(());
+        }
+        Err(classify(op, &text))
+    }
+
+    pub fn create(
+        &self,
+        id: &str,
+        bundle: &Path,
+        pid_file: &Path,
+        console: ConsoleSocketPath<'_>,
+        stdio: Stdio3,
+    ) -> Result<(), CrunError> {
+        let mut args: Vec<OsString> = vec!["--bundle".into(), bundle.into(), "--pid-file".into(), pid_file.into()];
+        if let Some(c) = console {
+            args.push("--console-socket".into());
+            args.push(c.into());
+        }
+        args.push(id.into());
+        self.run("create", args, stdio, &bundle.join("crun-create.log"))
+    }
+
+    pub fn start(&self, id: &str, bundle: &Path) -> Result<(), CrunError> {
+        self.run("start", vec![id.into()], Stdio3::null(), &bundle.join("crun-start.log"))
+    }
+
+    pub fn exec(
+        &self,
+        id: &str,
+        process_json: &Path,
+        pid_file: &Path,
+        console: ConsoleSocketPath<'_>,
+        stdio: Stdio3,
+        log: &Path,
+    ) -> Result<(), CrunError> {
+        let mut args: Vec<OsString> =
+            vec!["--process".into(), process_json.into(), "--detach".into(), "--pid-file".into(), pid_file.into()];
+        if let Some(c) = console {
+            args.push("--console-socket".into());
+            args.push(c.into());
+        }
+        args.push(id.into());
+        self.run("exec", args, stdio, log)
+    }
+
+    pub fn kill(&self, id: &str, bundle: &Path, signal: i32, all: bool) -> Result<(), CrunError> {
+        let mut args: Vec<OsString> = vec![];
+        if all {
+            args.push("--all".into());
+        }
+        args.push(id.into());
+        args.push(signal.to_string().into());
+        self.run("kill", args, Stdio3::null(), &bundle.join("crun-kill.log"))
+    }
+
+    pub fn delete(&self, id: &str, bundle: &Path) -> Result<(), CrunError> {
+        self.run("delete", vec!["--force".into(), id.into()], Stdio3::null(), &bundle.join("crun-delete.log"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_crun_errors() {
+        let log = r#"{"msg": "executable file `nope` not found in $PATH: No such file or directory", "level": "error", "time": "x"}"#;
+        assert!(matches!(classify("create", log), CrunError::ExecutableNotFound(_)));
+        let denied = r#"{"msg": "open executable: Permission denied", "level": "error"}"#;
+        assert!(matches!(classify("create", denied), CrunError::ExecutablePermission(_)));
+        let other = "{\"msg\": \"cannot set hostname\", \"level\": \"error\"}\n";
+        match classify("create", other) {
+            CrunError::Failed { msg, .. } => assert_eq!(msg, "cannot set hostname"),
+            e => panic!("unexpected {e:?}"),
+        }
+        assert!(matches!(classify("start", "plain text"), CrunError::Failed { .. }));
+    }
+}

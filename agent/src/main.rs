@@ -1,0 +1,106 @@
+//! hako-agent: PID 1 of a Hako sandbox VM.
+//!
+//! It prepares the guest (mounts, reaping, clock), then serves the agent API
+//! (proto/agent.proto) over ttrpc on a virtio-serial port, creating containers
+//! with crun. `--listen-unix PATH` serves on a Unix socket instead, without
+//! the PID 1 duties: that mode exists for tests on the host.
+
+mod container;
+mod crun;
+mod error;
+mod init;
+mod limits;
+mod log;
+mod mount;
+mod port;
+mod process;
+mod proto;
+mod reaper;
+mod rpc;
+mod sandbox;
+mod spec;
+mod stdio;
+mod ttrpc;
+mod tty;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How the agent was asked to run.
+enum Mode {
+    /// PID 1 of the guest, serving on the named virtio-serial port.
+    Guest,
+    /// A host-side test process serving on a Unix socket.
+    Unix(PathBuf),
+}
+
+fn parse_mode(args: &[String]) -> Result<Mode, String> {
+    if std::process::id() == 1 {
+        // The kernel passes unknown command-line words to init: ignore them.
+        return Ok(Mode::Guest);
+    }
+    match args.get(1).map(String::as_str) {
+        None => Ok(Mode::Guest),
+        Some("--listen-unix") => match args.get(2) {
+            Some(p) => Ok(Mode::Unix(PathBuf::from(p))),
+            None => Err("--listen-unix needs a socket path".into()),
+        },
+        Some("--version") => {
+            println!("hako-agent {}", env!("CARGO_PKG_VERSION"));
+            std::process::exit(0);
+        }
+        Some(other) => Err(format!("unknown argument {other:?}")),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let mode = match parse_mode(&args) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("hako-agent: {e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(mode) {
+        log::error(&format!("fatal: {e}"));
+        if std::process::id() == 1 {
+            init::power_off();
+        }
+        std::process::exit(1);
+    }
+}
+
+fn run(mode: Mode) -> Result<(), String> {
+    let is_pid1 = std::process::id() == 1;
+    if is_pid1 {
+        init::switch_root().map_err(|e| format!("switch root: {e}"))?;
+    }
+    // SIGCHLD must be blocked before any thread exists, so that only the
+    // reaper thread ever sees it.
+    let reaper = reaper::Reaper::start().map_err(|e| format!("reaper: {e}"))?;
+    let guest = matches!(mode, Mode::Guest);
+    if guest && is_pid1 {
+        init::setup().map_err(|e| format!("guest setup: {e}"))?;
+    }
+    let opts = init::BootOptions::from_cmdline();
+    log::set_debug(opts.debug);
+    log::debug("guest set up");
+    let root = match &mode {
+        Mode::Guest => PathBuf::from(limits::GUEST_RUN_DIR),
+        Mode::Unix(p) => p.with_extension("state"),
+    };
+    let agent = Arc::new(sandbox::Agent::new(reaper, root, is_pid1 && guest));
+    let handler = rpc::Dispatcher::new(agent);
+    match mode {
+        Mode::Guest => {
+            let port = port::VirtioPort::open(&opts.port_name).map_err(|e| format!("port: {e}"))?;
+            log::debug("serving on the virtio-serial port");
+            ttrpc::serve_port(port, Arc::new(handler));
+        }
+        Mode::Unix(path) => {
+            ttrpc::serve_unix(&path, Arc::new(handler)).map_err(|e| format!("listen: {e}"))?;
+        }
+    }
+    Ok(())
+}

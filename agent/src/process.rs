@@ -1,0 +1,156 @@
+//! One process of a container (its init process or an exec): its pid, its
+//! streams, and how it ended. Its exit status comes from the reaper.
+use std::fs::File;
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+
+use nix::fcntl::OFlag;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{pipe2, Pid};
+
+use crate::crun::Stdio3;
+use crate::error::{AgentError, Result};
+use crate::reaper::{Exit, Reaper};
+use crate::stdio::{pump, StreamBuf, Stdin};
+use crate::tty::ConsoleSocket;
+
+pub struct Process {
+    pub pid: i32,
+    pub stdin: Stdin,
+    pub stdout: Arc<StreamBuf>,
+    /// None when the process has a terminal (stderr goes to it).
+    pub stderr: Option<Arc<StreamBuf>>,
+    pub tty: Option<File>,
+    exit: Mutex<Option<Exit>>,
+    reaper: Arc<Reaper>,
+}
+
+impl Process {
+    /// Blocks until the process has exited.
+    pub fn wait(&self) -> Exit {
+        if let Some(e) = *self.lock_exit() {
+            return e;
+        }
+        // Without a timeout the reaper only returns once the pid exited.
+        let e = self.reaper.wait(self.pid, None).unwrap_or(Exit { status: 255, signal: 0 });
+        *self.lock_exit() = Some(e);
+        e
+    }
+
+    pub fn exited(&self) -> Option<Exit> {
+        if let Some(e) = *self.lock_exit() {
+            return Some(e);
+        }
+        let e = self.reaper.wait(self.pid, Some(std::time::Duration::ZERO))?;
+        *self.lock_exit() = Some(e);
+        Some(e)
+    }
+
+    fn lock_exit(&self) -> std::sync::MutexGuard<'_, Option<Exit>> {
+        match self.exit.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn signal(&self, signal: i32) -> Result<()> {
+        if self.exited().is_some() {
+            return Err(AgentError::NotFound("process already finished".into()));
+        }
+        let sig = Signal::try_from(signal)
+            .map_err(|_| AgentError::InvalidArgument(format!("unknown signal {signal}")))?;
+        kill(Pid::from_raw(self.pid), sig).map_err(|e| match e {
+            nix::Error::ESRCH => AgentError::NotFound("process already finished".into()),
+            e => AgentError::Internal(format!("kill {}: {e}", self.pid)),
+        })
+    }
+
+    /// Drops buffered output and wakes readers (the container is going away).
+    /// The exit status stays with the reaper: a WaitProcess still blocked on
+    /// it must see it (the reaper's table is bounded).
+    pub fn discard(&self) {
+        self.stdin.close();
+        self.stdout.discard();
+        if let Some(e) = &self.stderr {
+            e.discard();
+        }
+    }
+}
+
+/// A process's stdio between "made" and "process started": the ends crun
+/// passes to the container, and ours.
+pub struct PendingStdio {
+    ours: Ours,
+}
+
+enum Ours {
+    Pipes { stdin: File, stdout: File, stderr: File },
+    Terminal(ConsoleSocket),
+}
+
+fn pipe() -> io::Result<(File, File)> {
+    let (r, w) = pipe2(OFlag::O_CLOEXEC)?;
+    // SAFETY: pipe2 returned two fresh descriptors that nothing else owns.
+    unsafe { Ok((File::from_raw_fd(r), File::from_raw_fd(w))) }
+}
+
+/// Makes the process's stdio: pipes, or a console socket for a terminal.
+pub fn prepare_stdio(terminal: bool, console_path: &Path) -> io::Result<(Stdio3, PendingStdio)> {
+    if terminal {
+        let socket = ConsoleSocket::bind(console_path)?;
+        return Ok((Stdio3::null(), PendingStdio { ours: Ours::Terminal(socket) }));
+    }
+    let (in_r, in_w) = pipe()?;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let theirs = Stdio3 {
+        stdin: Stdio::from(OwnedFd::from(in_r)),
+        stdout: Stdio::from(OwnedFd::from(out_w)),
+        stderr: Stdio::from(OwnedFd::from(err_w)),
+    };
+    Ok((theirs, PendingStdio { ours: Ours::Pipes { stdin: in_w, stdout: out_r, stderr: err_r } }))
+}
+
+impl PendingStdio {
+    pub fn console_path(&self) -> Option<&Path> {
+        match &self.ours {
+            Ours::Terminal(s) => Some(s.path()),
+            Ours::Pipes { .. } => None,
+        }
+    }
+
+    /// Starts the pumps once crun has made the process `pid`.
+    pub fn finish(self, pid: i32, reaper: Arc<Reaper>, name: &str) -> io::Result<Process> {
+        let (stdin, stdout, stderr, tty) = match self.ours {
+            Ours::Pipes { stdin, stdout, stderr } => {
+                (stdin, pump(stdout, name)?, Some(pump(stderr, name)?), None)
+            }
+            Ours::Terminal(socket) => {
+                let master = socket.receive()?;
+                (master.try_clone()?, pump(master.try_clone()?, name)?, None, Some(master))
+            }
+        };
+        Ok(Process {
+            pid,
+            stdin: Stdin::new(Some(stdin)),
+            stdout,
+            stderr,
+            tty,
+            exit: Mutex::new(None),
+            reaper,
+        })
+    }
+}
+
+/// Reads a pid file written by crun.
+pub fn read_pid_file(path: &Path) -> Result<i32> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| AgentError::Internal(format!("read pid file {}: {e}", path.display())))?;
+    match text.trim().parse::<i32>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(AgentError::Internal(format!("pid file {} holds {:?}", path.display(), text))),
+    }
+}

@@ -1,0 +1,33 @@
+//! CreateContainer, StartContainer and RemoveContainer.
+use std::time::Duration;
+
+use super::validate;
+use crate::error::Result;
+use crate::proto::agent::{CreateContainerRequest, Empty, RemoveContainerRequest, StartContainerRequest};
+use crate::sandbox::Agent;
+
+const DEFAULT_REMOVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn create(a: &Agent, r: CreateContainerRequest) -> Result<Empty> {
+    validate::id(&r.container_id, "container_id")?;
+    validate::string(&r.rootfs_path, "rootfs_path")?;
+    validate::storages(&r.storages)?;
+    a.create_container(&r.container_id, &r.oci_spec_json, &r.rootfs_path, &r.storages)?;
+    Ok(Empty::new())
+}
+
+pub fn start(a: &Agent, r: StartContainerRequest) -> Result<Empty> {
+    validate::id(&r.container_id, "container_id")?;
+    a.start_container(&r.container_id)?;
+    Ok(Empty::new())
+}
+
+pub fn remove(a: &Agent, r: RemoveContainerRequest) -> Result<Empty> {
+    validate::id(&r.container_id, "container_id")?;
+    let timeout = match r.timeout {
+        0 => DEFAULT_REMOVE_TIMEOUT,
+        s => Duration::from_secs(u64::from(s.min(3600))),
+    };
+    a.remove_container(&r.container_id, timeout)?;
+    Ok(Empty::new())
+}

@@ -1,0 +1,73 @@
+//! The RPC layer: decode the request, validate it, call one Agent operation,
+//! encode the reply. One file per group of RPCs; no logic lives here.
+mod container;
+mod health;
+mod process;
+mod sandbox;
+mod stream;
+pub mod validate;
+
+use std::sync::Arc;
+
+use protobuf::Message;
+
+use crate::error::{AgentError, Result};
+use crate::sandbox::Agent;
+use crate::ttrpc::Handler;
+
+pub const AGENT_SERVICE: &str = "hako.agent.v1.AgentService";
+pub const HEALTH_SERVICE: &str = "hako.agent.v1.Health";
+
+pub struct Dispatcher {
+    agent: Arc<Agent>,
+}
+
+impl Dispatcher {
+    pub fn new(agent: Arc<Agent>) -> Dispatcher {
+        Dispatcher { agent }
+    }
+}
+
+/// Decodes `payload` as `Req`, runs `f` and encodes its reply.
+fn call<Req: Message, Resp: Message>(payload: &[u8], f: impl FnOnce(Req) -> Result<Resp>) -> Result<Vec<u8>> {
+    let req = Req::parse_from_bytes(payload)
+        .map_err(|e| AgentError::InvalidArgument(format!("malformed request message: {e}")))?;
+    let resp = f(req)?;
+    resp.write_to_bytes().map_err(|e| AgentError::Internal(format!("encode reply: {e}")))
+}
+
+impl Handler for Dispatcher {
+    fn handle(&self, service: &str, method: &str, payload: &[u8]) -> Result<Vec<u8>> {
+        let a = &*self.agent;
+        match service {
+            HEALTH_SERVICE => match method {
+                "Check" => call(payload, |r| health::check(a, r)),
+                "Version" => call(payload, |r| health::version(a, r)),
+                _ => Err(AgentError::Unimplemented(format!("method {method}"))),
+            },
+            AGENT_SERVICE => match method {
+                "CreateSandbox" => call(payload, |r| sandbox::create(a, r)),
+                "DestroySandbox" => call(payload, |r| sandbox::destroy(a, r)),
+                "CreateContainer" => call(payload, |r| container::create(a, r)),
+                "StartContainer" => call(payload, |r| container::start(a, r)),
+                "RemoveContainer" => call(payload, |r| container::remove(a, r)),
+                "ExecProcess" => call(payload, |r| process::exec(a, r)),
+                "SignalProcess" => call(payload, |r| process::signal(a, r)),
+                "WaitProcess" => call(payload, |r| process::wait(a, r)),
+                "WriteStdin" => call(payload, |r| stream::write_stdin(a, r)),
+                "ReadStdout" => call(payload, |r| stream::read_stdout(a, r)),
+                "ReadStderr" => call(payload, |r| stream::read_stderr(a, r)),
+                "CloseStdin" => call(payload, |r| stream::close_stdin(a, r)),
+                "TtyWinResize" => call(payload, |r| stream::resize(a, r)),
+                _ => Err(AgentError::Unimplemented(format!("method {method}"))),
+            },
+            _ => Err(AgentError::Unimplemented(format!("service {service}"))),
+        }
+    }
+
+    fn after_reply(&self, service: &str, method: &str) {
+        if service == AGENT_SERVICE && method == "DestroySandbox" && self.agent.shutting_down() {
+            crate::init::power_off();
+        }
+    }
+}

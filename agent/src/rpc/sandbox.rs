@@ -1,0 +1,18 @@
+//! CreateSandbox and DestroySandbox.
+use super::validate;
+use crate::error::Result;
+use crate::proto::agent::{CreateSandboxRequest, DestroySandboxRequest, Empty};
+use crate::sandbox::Agent;
+
+pub fn create(a: &Agent, r: CreateSandboxRequest) -> Result<Empty> {
+    validate::id(&r.sandbox_id, "sandbox_id")?;
+    validate::hostname(&r.hostname)?;
+    validate::storages(&r.storages)?;
+    a.create_sandbox(&r.sandbox_id, &r.hostname, &r.storages, r.host_time_unix_nano)?;
+    Ok(Empty::new())
+}
+
+pub fn destroy(a: &Agent, _r: DestroySandboxRequest) -> Result<Empty> {
+    a.destroy_sandbox()?;
+    Ok(Empty::new())
+}

@@ -1,0 +1,96 @@
+//! Field checks shared by the RPC handlers. Every message from the host is
+//! checked here before the agent acts on it.
+use crate::error::{AgentError, Result};
+use crate::limits::{MAX_ID_LEN, MAX_STORAGES, MAX_STRING};
+use crate::proto::agent::Storage;
+
+fn id_chars_ok(s: &str) -> bool {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphanumeric() => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+}
+
+/// A container or sandbox id.
+pub fn id(value: &str, what: &str) -> Result<()> {
+    if value.is_empty() || value.len() > MAX_ID_LEN || !id_chars_ok(value) {
+        return Err(AgentError::InvalidArgument(format!(
+            "{what} {value:?} must be 1 to {MAX_ID_LEN} characters of [A-Za-z0-9_.-], starting with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+/// An exec id: empty (the init process) or an id.
+pub fn exec_id(value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    id(value, "exec_id")
+}
+
+pub fn string(value: &str, what: &str) -> Result<()> {
+    if value.len() > MAX_STRING {
+        return Err(AgentError::InvalidArgument(format!("{what} is longer than {MAX_STRING} bytes")));
+    }
+    Ok(())
+}
+
+pub fn storages(list: &[Storage]) -> Result<()> {
+    if list.len() > MAX_STORAGES {
+        return Err(AgentError::InvalidArgument(format!("more than {MAX_STORAGES} storages")));
+    }
+    for s in list {
+        string(&s.driver, "storage driver")?;
+        string(&s.source, "storage source")?;
+        string(&s.fstype, "storage fstype")?;
+        string(&s.mount_point, "storage mount_point")?;
+        for o in &s.options {
+            string(o, "storage option")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn signal(value: u32) -> Result<i32> {
+    if value == 0 || value > 64 {
+        return Err(AgentError::InvalidArgument(format!("signal {value} is not between 1 and 64")));
+    }
+    Ok(value as i32)
+}
+
+pub fn hostname(value: &str) -> Result<()> {
+    let ok = value.len() <= 64
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !ok {
+        return Err(AgentError::InvalidArgument(format!("hostname {value:?} is not a valid host name")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(id("abc-1.2_x", "id").is_ok());
+        assert!(id("", "id").is_err());
+        assert!(id("-a", "id").is_err());
+        assert!(id("a/b", "id").is_err());
+        assert!(id("../x", "id").is_err());
+        assert!(id(&"a".repeat(129), "id").is_err());
+        assert!(exec_id("").is_ok());
+    }
+
+    #[test]
+    fn signals_and_hostnames() {
+        assert_eq!(signal(15).unwrap(), 15);
+        assert!(signal(0).is_err());
+        assert!(signal(65).is_err());
+        assert!(hostname("hako-1").is_ok());
+        assert!(hostname("bad name").is_err());
+    }
+}

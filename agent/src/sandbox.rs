@@ -1,0 +1,305 @@
+//! The sandbox: the agent's whole state (its mounts and containers) and the
+//! operations the RPC layer calls. Long operations (crun) run without the
+//! sandbox lock held; a container id is reserved while it is being made.
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::container::{Container, Event, Status};
+use crate::crun::Crun;
+use crate::error::{AgentError, Result};
+use crate::limits::{MAX_CONTAINERS, MAX_STREAM_CHUNK};
+use crate::log;
+use crate::mount::{is_under, mount_storage, unmount};
+use crate::process::{prepare_stdio, read_pid_file, Process};
+use crate::proto::agent::Storage;
+use crate::reaper::{Exit, Reaper};
+use crate::spec;
+
+enum Slot {
+    Creating,
+    Ready(Arc<Container>),
+}
+
+#[derive(Default)]
+struct State {
+    sandbox_id: Option<String>,
+    mounts: Vec<PathBuf>,
+    containers: HashMap<String, Slot>,
+}
+
+pub struct Agent {
+    reaper: Arc<Reaper>,
+    crun: Crun,
+    run_dir: PathBuf,
+    /// Whether this agent owns the machine (PID 1): hostname, clock, power.
+    owns_guest: bool,
+    state: Mutex<State>,
+    shutting_down: AtomicBool,
+}
+
+/// A stream of a process, for ReadStdout / ReadStderr.
+#[derive(Clone, Copy)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Agent {
+    pub fn new(reaper: Arc<Reaper>, run_dir: PathBuf, owns_guest: bool) -> Agent {
+        let crun_bin = std::env::var_os("HAKO_AGENT_CRUN").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/crun".into());
+        let crun = Crun::new(crun_bin, run_dir.join("crun"), reaper.clone());
+        Agent { reaper, crun, run_dir, owns_guest, state: Mutex::new(State::default()), shutting_down: AtomicBool::new(false) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    // ---- sandbox ------------------------------------------------------------
+
+    pub fn create_sandbox(&self, id: &str, hostname: &str, storages: &[Storage], host_time_ns: i64) -> Result<()> {
+        let mut st = self.lock();
+        if st.sandbox_id.is_some() {
+            return Err(AgentError::AlreadyExists("the sandbox is already created".into()));
+        }
+        if self.owns_guest {
+            if !hostname.is_empty() {
+                nix::unistd::sethostname(hostname)
+                    .map_err(|e| AgentError::Internal(format!("set hostname: {e}")))?;
+            }
+            if host_time_ns > 0 {
+                let ts = nix::sys::time::TimeSpec::new(host_time_ns / 1_000_000_000, host_time_ns % 1_000_000_000);
+                if let Err(e) = nix::time::clock_settime(nix::time::ClockId::CLOCK_REALTIME, ts) {
+                    log::warn(&format!("cannot set the clock: {e}"));
+                }
+            }
+        }
+        std::fs::create_dir_all(self.run_dir.join("containers"))
+            .map_err(|e| AgentError::Internal(format!("create run dir: {e}")))?;
+        let mut mounted = vec![];
+        for s in storages {
+            match mount_storage(s, &self.run_dir) {
+                Ok(p) => mounted.push(p),
+                Err(e) => {
+                    mounted.iter().rev().for_each(|p| unmount(p));
+                    return Err(e.into());
+                }
+            }
+        }
+        st.sandbox_id = Some(id.to_string());
+        st.mounts = mounted;
+        Ok(())
+    }
+
+    /// Removes every container and unmounts; the RPC layer powers off after
+    /// the reply has been written.
+    pub fn destroy_sandbox(&self) -> Result<()> {
+        let ids: Vec<String> = self.lock().containers.keys().cloned().collect();
+        for id in ids {
+            if let Err(e) = self.remove_container(&id, Duration::from_secs(5)) {
+                log::warn(&format!("remove {id}: {e}"));
+            }
+        }
+        let mut st = self.lock();
+        st.mounts.drain(..).rev().for_each(|p| unmount(&p));
+        st.sandbox_id = None;
+        self.shutting_down.store(self.owns_guest, Ordering::SeqCst);
+        nix::unistd::sync();
+        Ok(())
+    }
+
+    // ---- containers ---------------------------------------------------------
+
+    fn container(&self, id: &str) -> Result<Arc<Container>> {
+        match self.lock().containers.get(id) {
+            Some(Slot::Ready(c)) => Ok(c.clone()),
+            Some(Slot::Creating) => Err(AgentError::FailedPrecondition(format!("container {id} is being created"))),
+            None => Err(AgentError::NotFound(format!("container {id} not found"))),
+        }
+    }
+
+    fn reserve(&self, id: &str) -> Result<()> {
+        let mut st = self.lock();
+        if st.sandbox_id.is_none() {
+            return Err(AgentError::FailedPrecondition("the sandbox is not created yet".into()));
+        }
+        if st.containers.contains_key(id) {
+            return Err(AgentError::AlreadyExists(format!("container {id} already exists")));
+        }
+        if st.containers.len() >= MAX_CONTAINERS {
+            return Err(AgentError::ResourceExhausted(format!("more than {MAX_CONTAINERS} containers")));
+        }
+        st.containers.insert(id.to_string(), Slot::Creating);
+        Ok(())
+    }
+
+    pub fn create_container(&self, id: &str, spec_json: &[u8], rootfs: &str, storages: &[Storage]) -> Result<()> {
+        self.reserve(id)?;
+        let bundle = self.run_dir.join("containers").join(id);
+        let mut mounts = vec![];
+        let made = self.make_container(id, &bundle, spec_json, rootfs, storages, &mut mounts);
+        let mut st = self.lock();
+        match made {
+            Ok(init) => {
+                let c = Container::new(id.to_string(), bundle, init, mounts);
+                st.containers.insert(id.to_string(), Slot::Ready(Arc::new(c)));
+                Ok(())
+            }
+            Err(e) => {
+                st.containers.remove(id);
+                drop(st);
+                let _ = self.crun.delete(id, &bundle);
+                mounts.iter().rev().for_each(|p| unmount(p));
+                let _ = std::fs::remove_dir_all(&bundle);
+                Err(e)
+            }
+        }
+    }
+
+    fn make_container(
+        &self,
+        id: &str,
+        bundle: &Path,
+        spec_json: &[u8],
+        rootfs: &str,
+        storages: &[Storage],
+        mounts: &mut Vec<PathBuf>,
+    ) -> Result<Process> {
+        std::fs::create_dir_all(bundle).map_err(|e| AgentError::Internal(format!("create bundle: {e}")))?;
+        for s in storages {
+            mounts.push(mount_storage(s, &self.run_dir)?);
+        }
+        if !is_under(rootfs, &self.run_dir) {
+            return Err(AgentError::InvalidArgument(format!(
+                "rootfs {rootfs:?} must be an absolute path under {}",
+                self.run_dir.display()
+            )));
+        }
+        if !Path::new(rootfs).is_dir() {
+            return Err(AgentError::InvalidArgument(format!("rootfs {rootfs} is not a directory in the guest")));
+        }
+        let spec = spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"))?;
+        let terminal = spec::wants_terminal(&spec["process"]);
+        let config = serde_json::to_vec(&spec).map_err(|e| AgentError::Internal(e.to_string()))?;
+        std::fs::write(bundle.join("config.json"), config)
+            .map_err(|e| AgentError::Internal(format!("write config.json: {e}")))?;
+        let pid_file = bundle.join("init.pid");
+        let (theirs, ours) = prepare_stdio(terminal, &bundle.join("console.sock"))
+            .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
+        self.crun.create(id, bundle, &pid_file, ours.console_path(), theirs)?;
+        let pid = read_pid_file(&pid_file)?;
+        ours.finish(pid, self.reaper.clone(), id).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
+    }
+
+    pub fn start_container(&self, id: &str) -> Result<()> {
+        let c = self.container(id)?;
+        c.apply(Event::Start, || Ok(self.crun.start(id, &c.bundle)?))?;
+        Ok(())
+    }
+
+    pub fn remove_container(&self, id: &str, timeout: Duration) -> Result<()> {
+        let c = self.container(id)?;
+        if c.status() != Status::Stopped {
+            self.crun.kill(id, &c.bundle, libc::SIGKILL, true).ok();
+        }
+        if self.reaper.wait(c.init.pid, Some(timeout)).is_none() {
+            return Err(AgentError::Internal(format!("container {id} did not stop within {timeout:?}")));
+        }
+        self.crun.delete(id, &c.bundle)?;
+        for p in c.all_processes() {
+            p.discard();
+        }
+        c.mounts.iter().rev().for_each(|p| unmount(p));
+        let _ = std::fs::remove_dir_all(&c.bundle);
+        self.lock().containers.remove(id);
+        Ok(())
+    }
+
+    // ---- processes ----------------------------------------------------------
+
+    pub fn exec_process(&self, id: &str, exec_id: &str, process_json: &[u8]) -> Result<()> {
+        let c = self.container(id)?;
+        if c.status() != Status::Running {
+            return Err(AgentError::FailedPrecondition(format!("cannot exec in container {id}: it is not running")));
+        }
+        c.reserve_exec(exec_id)?;
+        let process = spec::exec_process(process_json)?;
+        let file = c.bundle.join(format!("exec-{exec_id}.json"));
+        let bytes = serde_json::to_vec(&process).map_err(|e| AgentError::Internal(e.to_string()))?;
+        std::fs::write(&file, bytes).map_err(|e| AgentError::Internal(format!("write {}: {e}", file.display())))?;
+        let pid_file = c.bundle.join(format!("exec-{exec_id}.pid"));
+        let result = (|| {
+            let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(format!("exec-{exec_id}.sock")))
+                .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
+            let log = c.bundle.join(format!("exec-{exec_id}.log"));
+            self.crun.exec(id, &file, &pid_file, ours.console_path(), theirs, &log)?;
+            let pid = read_pid_file(&pid_file)?;
+            ours.finish(pid, self.reaper.clone(), exec_id).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
+        })();
+        let _ = std::fs::remove_file(&file);
+        let _ = std::fs::remove_file(&pid_file);
+        c.add_exec(exec_id, result?)
+    }
+
+    pub fn signal_process(&self, id: &str, exec_id: &str, signal: i32, all: bool) -> Result<()> {
+        let c = self.container(id)?;
+        if all {
+            if c.status() == Status::Stopped {
+                return Err(AgentError::NotFound("process already finished".into()));
+            }
+            return Ok(self.crun.kill(id, &c.bundle, signal, true)?);
+        }
+        c.process(exec_id)?.signal(signal)
+    }
+
+    pub fn wait_process(&self, id: &str, exec_id: &str) -> Result<Exit> {
+        let p = self.container(id)?.process(exec_id)?;
+        Ok(p.wait())
+    }
+
+    pub fn read_stream(&self, id: &str, exec_id: &str, which: Stream, len: usize) -> Result<Vec<u8>> {
+        let p = self.container(id)?.process(exec_id)?;
+        let buf = match which {
+            Stream::Stdout => p.stdout.clone(),
+            Stream::Stderr => match &p.stderr {
+                Some(b) => b.clone(),
+                // With a terminal, stderr is merged into the terminal: at once EOF.
+                None => return Ok(vec![]),
+            },
+        };
+        let len = if len == 0 { MAX_STREAM_CHUNK } else { len.min(MAX_STREAM_CHUNK) };
+        Ok(buf.read(len))
+    }
+
+    pub fn write_stdin(&self, id: &str, exec_id: &str, data: &[u8]) -> Result<usize> {
+        let p = self.container(id)?.process(exec_id)?;
+        p.stdin.write(data).map_err(|e| match e {
+            None => AgentError::FailedPrecondition("stdin is closed".into()),
+            Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                AgentError::FailedPrecondition("the process no longer reads its stdin".into())
+            }
+            Some(e) => AgentError::Internal(format!("write stdin: {e}")),
+        })
+    }
+
+    pub fn close_stdin(&self, id: &str, exec_id: &str) -> Result<()> {
+        self.container(id)?.process(exec_id)?.stdin.close();
+        Ok(())
+    }
+
+    pub fn resize_tty(&self, id: &str, exec_id: &str, rows: u16, cols: u16) -> Result<()> {
+        let p = self.container(id)?.process(exec_id)?;
+        let tty = p.tty.as_ref().ok_or_else(|| AgentError::FailedPrecondition("the process has no terminal".into()))?;
+        crate::tty::resize(tty, rows, cols).map_err(|e| AgentError::Internal(format!("resize: {e}")))
+    }
+}

@@ -1,0 +1,378 @@
+//! ttrpc framing (10-byte header, protobuf envelope) and a small unary
+//! server. Written here because the ttrpc crate only serves sockets it
+//! accepts itself, and the guest transport is a virtio-serial character
+//! device. Frame facts: length u32 BE, stream id u32 BE, type u8, flags u8.
+//!
+//! Hostile input never crashes or stalls the server: oversized frames are
+//! skipped and answered RESOURCE_EXHAUSTED, garbage payloads INVALID_ARGUMENT,
+//! unknown frame types are ignored, and a truncated frame ends the connection.
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use protobuf::Message;
+
+use crate::error::{code, AgentError};
+use crate::limits::{MAX_FRAME_PAYLOAD, MAX_IN_FLIGHT};
+use crate::log;
+use crate::proto::agent::ErrorDetail;
+use crate::proto::ttrpc::{Any, Request, Response, Status};
+
+pub const HEADER_LEN: usize = 10;
+pub const TYPE_REQUEST: u8 = 1;
+pub const TYPE_RESPONSE: u8 = 2;
+const ERROR_DETAIL_TYPE_URL: &str = "type.googleapis.com/hako.agent.v1.ErrorDetail";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub len: u32,
+    pub stream_id: u32,
+    pub kind: u8,
+    pub flags: u8,
+}
+
+impl Header {
+    pub fn parse(b: &[u8; HEADER_LEN]) -> Header {
+        Header {
+            len: u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            stream_id: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+            kind: b[8],
+            flags: b[9],
+        }
+    }
+
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        b[0..4].copy_from_slice(&self.len.to_be_bytes());
+        b[4..8].copy_from_slice(&self.stream_id.to_be_bytes());
+        b[8] = self.kind;
+        b[9] = self.flags;
+        b
+    }
+}
+
+pub fn encode_frame(stream_id: u32, kind: u8, payload: &[u8]) -> Vec<u8> {
+    let header = Header { len: payload.len() as u32, stream_id, kind, flags: 0 };
+    let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
+    out.extend_from_slice(&header.encode());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// What reading one frame produced.
+#[derive(Debug)]
+pub enum Incoming {
+    Frame(Header, Vec<u8>),
+    /// The payload was larger than allowed and has been skipped.
+    Oversized(Header),
+    /// The peer went away (possibly in the middle of a frame).
+    Closed,
+}
+
+/// Reads exactly buf.len() bytes; Ok(false) when the stream ended first.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<bool> {
+    let mut done = 0;
+    while done < buf.len() {
+        match r.read(&mut buf[done..]) {
+            Ok(0) => return Ok(false),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+pub fn read_frame<R: Read>(r: &mut R) -> io::Result<Incoming> {
+    let mut hb = [0u8; HEADER_LEN];
+    if !read_full(r, &mut hb)? {
+        return Ok(Incoming::Closed);
+    }
+    let header = Header::parse(&hb);
+    let len = header.len as usize;
+    if len > MAX_FRAME_PAYLOAD {
+        let mut left = len;
+        let mut sink = vec![0u8; 64 * 1024];
+        while left > 0 {
+            let n = left.min(sink.len());
+            if !read_full(r, &mut sink[..n])? {
+                return Ok(Incoming::Closed);
+            }
+            left -= n;
+        }
+        return Ok(Incoming::Oversized(header));
+    }
+    let mut payload = vec![0u8; len];
+    if !read_full(r, &mut payload)? {
+        return Ok(Incoming::Closed);
+    }
+    Ok(Incoming::Frame(header, payload))
+}
+
+/// Answers requests. Implemented by rpc::Dispatcher.
+pub trait Handler: Send + Sync + 'static {
+    fn handle(&self, service: &str, method: &str, payload: &[u8]) -> Result<Vec<u8>, AgentError>;
+    /// Runs after the reply to a request was written (e.g. power off after
+    /// DestroySandbox, once the host has its answer).
+    fn after_reply(&self, _service: &str, _method: &str) {}
+}
+
+fn error_response(code: i32, message: String, reason: Option<&str>) -> Response {
+    let mut status = Status::new();
+    status.code = code;
+    status.message = message;
+    if let Some(reason) = reason {
+        let mut detail = ErrorDetail::new();
+        detail.reason = reason.to_string();
+        if let Ok(value) = detail.write_to_bytes() {
+            let mut any = Any::new();
+            any.type_url = ERROR_DETAIL_TYPE_URL.to_string();
+            any.value = value;
+            status.details.push(any);
+        }
+    }
+    let mut resp = Response::new();
+    resp.status = protobuf::SingularPtrField::some(status);
+    resp
+}
+
+fn response_bytes(result: Result<Vec<u8>, AgentError>) -> Vec<u8> {
+    let resp = match result {
+        Ok(payload) if payload.len() + 16 > MAX_FRAME_PAYLOAD => error_response(
+            code::RESOURCE_EXHAUSTED,
+            format!("response of {} bytes exceeds the maximum message size", payload.len()),
+            Some("resource_exhausted"),
+        ),
+        Ok(payload) => {
+            let mut r = Response::new();
+            r.payload = payload;
+            r
+        }
+        Err(e) => error_response(e.code(), e.to_string(), Some(e.reason())),
+    };
+    // Serialising a message we just built cannot fail; an empty reply is the
+    // safe fallback that still ends the stream.
+    resp.write_to_bytes().unwrap_or_default()
+}
+
+/// One connection's writer, shared by the worker threads. Replies to
+/// requests from an earlier connection (generation) are dropped.
+pub struct Replier<W: Write + Send + 'static> {
+    writer: Arc<Mutex<W>>,
+    generation: u64,
+    current: Arc<AtomicU64>,
+}
+
+impl<W: Write + Send + 'static> Clone for Replier<W> {
+    fn clone(&self) -> Self {
+        Replier { writer: self.writer.clone(), generation: self.generation, current: self.current.clone() }
+    }
+}
+
+impl<W: Write + Send + 'static> Replier<W> {
+    fn send(&self, stream_id: u32, body: &[u8]) {
+        if self.current.load(Ordering::SeqCst) != self.generation {
+            return;
+        }
+        let frame = encode_frame(stream_id, TYPE_RESPONSE, body);
+        let mut w = match self.writer.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Err(e) = w.write_all(&frame).and_then(|_| w.flush()) {
+            log::debug(&format!("reply on stream {stream_id} lost: {e}"));
+        }
+    }
+}
+
+/// Serves one connection until the peer goes away.
+pub fn serve_connection<R: Read, W: Write + Send + 'static>(
+    reader: &mut R,
+    replier: Replier<W>,
+    handler: Arc<dyn Handler>,
+    in_flight: Arc<AtomicUsize>,
+) {
+    loop {
+        let incoming = match read_frame(reader) {
+            Ok(i) => i,
+            Err(e) => {
+                log::debug(&format!("read failed: {e}"));
+                return;
+            }
+        };
+        let (header, payload) = match incoming {
+            Incoming::Closed => return,
+            Incoming::Oversized(h) => {
+                let msg = format!(
+                    "message length {} exceeds maximum message size of {}",
+                    h.len, MAX_FRAME_PAYLOAD
+                );
+                let body = response_bytes(Err(AgentError::ResourceExhausted(msg)));
+                replier.send(h.stream_id, &body);
+                continue;
+            }
+            Incoming::Frame(h, p) => (h, p),
+        };
+        if header.kind != TYPE_REQUEST {
+            continue;
+        }
+        if header.stream_id % 2 == 0 {
+            let e = AgentError::InvalidArgument("StreamID must be odd for client initiated streams".into());
+            replier.send(header.stream_id, &response_bytes(Err(e)));
+            continue;
+        }
+        let request = match Request::parse_from_bytes(&payload) {
+            Ok(r) => r,
+            Err(e) => {
+                let e = AgentError::InvalidArgument(format!("malformed ttrpc request: {e}"));
+                replier.send(header.stream_id, &response_bytes(Err(e)));
+                continue;
+            }
+        };
+        if in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            let e = AgentError::ResourceExhausted(format!("more than {MAX_IN_FLIGHT} requests in flight"));
+            replier.send(header.stream_id, &response_bytes(Err(e)));
+            continue;
+        }
+        let (h, r, counter) = (handler.clone(), replier.clone(), in_flight.clone());
+        let stream_id = header.stream_id;
+        let spawned = std::thread::Builder::new().stack_size(256 * 1024).spawn(move || {
+            let result = h.handle(&request.service, &request.method, &request.payload);
+            r.send(stream_id, &response_bytes(result));
+            counter.fetch_sub(1, Ordering::SeqCst);
+            h.after_reply(&request.service, &request.method);
+        });
+        if let Err(e) = spawned {
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            let e = AgentError::ResourceExhausted(format!("cannot start a worker: {e}"));
+            replier.send(stream_id, &response_bytes(Err(e)));
+        }
+    }
+}
+
+/// Serves the virtio-serial port forever, across host reconnections.
+pub fn serve_port(port: crate::port::VirtioPort, handler: Arc<dyn Handler>) {
+    let current = Arc::new(AtomicU64::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let writer = match port.writer() {
+        Ok(w) => Arc::new(Mutex::new(w)),
+        Err(e) => {
+            log::error(&format!("cannot duplicate the port: {e}"));
+            return;
+        }
+    };
+    let mut reader = port;
+    loop {
+        reader.wait_for_host();
+        let generation = current.fetch_add(1, Ordering::SeqCst) + 1;
+        log::debug(&format!("host connected (session {generation})"));
+        let replier = Replier { writer: writer.clone(), generation, current: current.clone() };
+        serve_connection(&mut reader, replier, handler.clone(), in_flight.clone());
+        current.fetch_add(1, Ordering::SeqCst);
+        log::debug("host disconnected");
+    }
+}
+
+/// Serves a Unix socket (test mode), one thread per connection.
+pub fn serve_unix(path: &std::path::Path, handler: Arc<dyn Handler>) -> io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    for conn in listener.incoming() {
+        let stream = conn?;
+        let writer = Arc::new(Mutex::new(stream.try_clone()?));
+        let replier = Replier { writer, generation: 0, current: Arc::new(AtomicU64::new(0)) };
+        let (h, counter) = (handler.clone(), in_flight.clone());
+        std::thread::spawn(move || {
+            let mut reader = stream;
+            serve_connection(&mut reader, replier, h, counter);
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    #[test]
+    fn header_round_trip() {
+        let h = Header { len: 40, stream_id: 3, kind: TYPE_REQUEST, flags: 0 };
+        assert_eq!(h.encode(), [0, 0, 0, 0x28, 0, 0, 0, 3, 1, 0]);
+        assert_eq!(Header::parse(&h.encode()), h);
+    }
+
+    #[test]
+    fn truncated_header_and_payload_are_closed() {
+        let mut short = Cursor::new(vec![0u8, 0, 0]);
+        assert!(matches!(read_frame(&mut short).unwrap(), Incoming::Closed));
+        let mut frame = encode_frame(1, TYPE_REQUEST, b"abcdef");
+        frame.truncate(12);
+        assert!(matches!(read_frame(&mut Cursor::new(frame)).unwrap(), Incoming::Closed));
+    }
+
+    #[test]
+    fn oversized_payload_is_skipped() {
+        let len = (MAX_FRAME_PAYLOAD + 1) as u32;
+        let mut bytes = Header { len, stream_id: 5, kind: TYPE_REQUEST, flags: 0 }.encode().to_vec();
+        bytes.extend(std::iter::repeat(7u8).take(len as usize));
+        bytes.extend(encode_frame(7, TYPE_REQUEST, b"x"));
+        let mut c = Cursor::new(bytes);
+        assert!(matches!(read_frame(&mut c).unwrap(), Incoming::Oversized(h) if h.stream_id == 5));
+        assert!(matches!(read_frame(&mut c).unwrap(), Incoming::Frame(h, p) if h.stream_id == 7 && p == b"x"));
+    }
+
+    struct Echo;
+    impl Handler for Echo {
+        fn handle(&self, service: &str, method: &str, payload: &[u8]) -> Result<Vec<u8>, AgentError> {
+            if service == "t" && method == "echo" {
+                Ok(payload.to_vec())
+            } else {
+                Err(AgentError::Unimplemented(format!("method {method}")))
+            }
+        }
+    }
+
+    fn request(stream: u32, service: &str, method: &str, payload: &[u8]) -> Vec<u8> {
+        let mut r = Request::new();
+        r.service = service.into();
+        r.method = method.into();
+        r.payload = payload.to_vec();
+        encode_frame(stream, TYPE_REQUEST, &r.write_to_bytes().unwrap())
+    }
+
+    fn serve_bytes(input: Vec<u8>) -> Vec<(u32, Response)> {
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let replier = Replier { writer: out.clone(), generation: 0, current: Arc::new(AtomicU64::new(0)) };
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        serve_connection(&mut Cursor::new(input), replier, Arc::new(Echo), in_flight.clone());
+        while in_flight.load(Ordering::SeqCst) != 0 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let bytes = out.lock().unwrap().clone();
+        let mut c = Cursor::new(bytes);
+        let mut replies = vec![];
+        while let Incoming::Frame(h, p) = read_frame(&mut c).unwrap() {
+            replies.push((h.stream_id, Response::parse_from_bytes(&p).unwrap()));
+        }
+        replies.sort_by_key(|(s, _)| *s);
+        replies
+    }
+
+    #[test]
+    fn answers_garbage_even_streams_and_unknown_methods() {
+        let mut input = request(1, "t", "echo", b"hi");
+        input.extend(encode_frame(3, TYPE_REQUEST, &[0xff, 0xff, 0xff]));
+        input.extend(request(4, "t", "echo", b"no"));
+        input.extend(encode_frame(9, 0x7f, b"ignored"));
+        input.extend(request(5, "t", "nope", b""));
+        let replies = serve_bytes(input);
+        let codes: Vec<(u32, i32)> =
+            replies.iter().map(|(s, r)| (*s, r.status.as_ref().map(|s| s.code).unwrap_or(0))).collect();
+        assert_eq!(codes, vec![(1, 0), (3, code::INVALID_ARGUMENT), (4, code::INVALID_ARGUMENT), (5, code::UNIMPLEMENTED)]);
+        assert_eq!(replies[0].1.payload, b"hi");
+    }
+}

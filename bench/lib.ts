@@ -1,0 +1,56 @@
+// Shared pieces of the benchmarks: timing, medians, process memory.
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+}
+
+/** Proportional set size of a process, in MiB (from smaps_rollup). */
+export async function pssMiB(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kb = Number(/^Pss:\s+(\d+) kB/m.exec(text)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+/** Runs a command to completion; resolves with its wall time in ms. */
+export function timeCommand(argv: readonly string[]): Promise<{ ms: number; code: number | null; stderr: string }> {
+  const [cmd, ...args] = argv;
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd ?? 'false', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ ms: performance.now() - t0, code, stderr }));
+  });
+}
+
+/** Runs a command until a line containing `marker` appears on its stdout; returns ms, then kills it. */
+export function timeUntilOutput(argv: readonly string[], marker: string, timeoutMs = 60_000): Promise<number> {
+  const [cmd, ...args] = argv;
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd ?? 'false', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let seen = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no "${marker}" within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.stdout.on('data', (b: Buffer) => {
+      seen += b.toString();
+      if (seen.includes(marker)) {
+        const ms = performance.now() - t0;
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        child.on('close', () => resolve(ms));
+      }
+    });
+  });
+}
+
+export function fmt(n: number, digits = 0): string {
+  return n.toFixed(digits);
+}

@@ -1,0 +1,139 @@
+// Start-time and memory benchmark (`npm run bench:start`). Everything is
+// measured in this one run, on this machine, so the ratios are meaningful
+// even where absolute times are noisy (TCG, shared hosts):
+//   - a bare QEMU boot of the same kernel and initramfs to a trivial init
+//     (the floor),
+//   - `hako run -- true` end to end (CLI start to exit, VM torn down),
+//   - the host PSS of QEMU, virtiofsd and the hako process, and the agent's
+//     RSS inside the guest, for an idle container.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.js';
+import { buildArgv } from '../src/hypervisor/qemu/argv.js';
+import { chooseAccel, probeHost } from '../src/hypervisor/accel.js';
+import { resolveGuestImage } from '../src/image/guest-image.js';
+import { hostTscKhz, kernelCmdline } from '../src/runtime/kernel-cmdline.js';
+import { REPO } from '../test/helpers/paths.js';
+import { makeBundle } from '../test/helpers/fixtures.js';
+import { fmt, median, pssMiB, timeCommand, timeUntilOutput } from './lib.js';
+
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+const HAKO = join(REPO, 'bin', 'hako');
+const MARKER = 'HAKO-BARE-INIT';
+
+async function bareBootArgv(): Promise<string[]> {
+  const { config } = await loadConfig();
+  const image = await resolveGuestImage(config);
+  const accel = chooseAccel(await probeHost(), config.hypervisor.accelerator);
+  const h = config.hypervisor;
+  const dir = mkdtempSync('/tmp/hkb-');
+  const kernelArgs = [
+    ...kernelCmdline({
+      machine: h.machineType,
+      debug: false,
+      agentDebug: false,
+      tscKhz: accel.accel === 'tcg' ? hostTscKhz() : undefined,
+      transportArgs: [],
+      extra: h.kernelParams,
+    }),
+    'rdinit=/bin/echo',
+    '--',
+    MARKER,
+  ];
+  const argv = buildArgv(h.path, {
+    id: 'bench',
+    dir,
+    machine: h.machineType,
+    accel: accel.accel,
+    vcpus: h.vcpus,
+    memoryMiB: h.memoryMiB,
+    kernel: image.kernel,
+    initrd: image.initrd,
+    kernelArgs,
+    devices: [],
+    consoleLog: false,
+    dieWithParent: false,
+  });
+  const serial = argv.indexOf('-serial');
+  argv[serial + 1] = 'stdio';
+  return argv;
+}
+
+async function pidsNaming(text: string): Promise<{ pid: number; cmd: string }[]> {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const name of await readdir('/proc')) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid)) continue;
+    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
+    if (cmd.includes(text)) out.push({ pid, cmd });
+  }
+  return out;
+}
+
+async function idleMemory(root: string): Promise<Record<string, number>> {
+  const fx = mkdtempSync('/tmp/hkb-');
+  try {
+    // No pid namespace: the container can read the agent's /proc/1/status.
+    makeBundle(fx, { args: ['sh', '-c', 'grep VmRSS /proc/1/status; echo ready; exec sleep 600'], pidNamespace: false });
+    const child = spawn(HAKO, ['--root', root, 'run', '--bundle', fx], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('container did not start')), 60_000);
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('ready')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    await new Promise((r) => setTimeout(r, 2000)); // let it settle
+    const procs = await pidsNaming(root);
+    const qemu = procs.find((p) => p.cmd.includes('qemu-system'));
+    const fsd = procs.find((p) => p.cmd.includes('virtiofsd'));
+    const result: Record<string, number> = {
+      'hako process': await pssMiB(child.pid ?? -1),
+      'agent RSS in guest': Number(/VmRSS:\s+(\d+)/.exec(out)?.[1] ?? NaN) / 1024,
+    };
+    if (qemu) result['QEMU'] = await pssMiB(qemu.pid);
+    if (fsd) result['virtiofsd'] = await pssMiB(fsd.pid);
+    child.kill('SIGTERM');
+    child.kill('SIGTERM'); // the second one escalates to SIGKILL in the container
+    await new Promise((r) => child.on('close', r));
+    return result;
+  } finally {
+    rmSync(fx, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync('/tmp/hkb-');
+  const bare: number[] = [];
+  const run: number[] = [];
+  const argv = await bareBootArgv();
+  // Warm-up (page cache, first QEMU start), not counted.
+  await timeUntilOutput(argv, MARKER);
+  await timeCommand([HAKO, '--root', root, 'run', '--', 'true']);
+  for (let i = 0; i < RUNS; i++) {
+    bare.push(await timeUntilOutput(argv, MARKER));
+    const r = await timeCommand([HAKO, '--root', root, 'run', '--', 'true']);
+    if (r.code !== 0) throw new Error(`hako run failed: ${r.stderr}`);
+    run.push(r.ms);
+  }
+  const mem = await idleMemory(root);
+  rmSync(root, { recursive: true, force: true });
+  const b = median(bare);
+  const h = median(run);
+  console.log(`runs per case: ${RUNS} (medians)`);
+  console.log(`bare QEMU boot to init           ${fmt(b)} ms   [${bare.map((x) => fmt(x)).join(', ')}]`);
+  console.log(`hako run -- true (end to end)    ${fmt(h)} ms   [${run.map((x) => fmt(x)).join(', ')}]`);
+  console.log(`ratio hako run / bare boot       ${fmt(h / b, 2)}   (goal for now <= 1.5, project goal <= 1.15)`);
+  console.log('idle container memory:');
+  for (const [k, v] of Object.entries(mem)) console.log(`  ${k.padEnd(22)} ${fmt(v, 1)} MiB`);
+  const host = (mem['QEMU'] ?? 0) + (mem['virtiofsd'] ?? 0) + (mem['hako process'] ?? 0);
+  console.log(`  ${'host total (PSS)'.padEnd(22)} ${fmt(host, 1)} MiB`);
+}
+
+await main();

@@ -1,0 +1,161 @@
+// The host side of the agent API (proto/agent.proto). Every reply is
+// checked: the guest is untrusted, so a read may not return more than was
+// asked, a write may not claim more than was sent, and an exit status must
+// be a real one.
+import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import { HakoError } from '../errors.js';
+import {
+  AgentService,
+  Health,
+  HealthCheckResponse_ServingStatus,
+  type Storage,
+  type StorageSchema,
+} from '../gen/agent_pb.js';
+import type { TtrpcClient } from '../ttrpc/client.js';
+import { callUnary } from '../ttrpc/typed.js';
+import { agentError } from './errors.js';
+
+/** Most bytes asked for in one ReadStdout/ReadStderr (the agent's limit). */
+export const MAX_READ = 1 << 20;
+/** Most bytes sent in one WriteStdin (the agent's limit). */
+export const MAX_WRITE = 1 << 20;
+
+export interface ProcessExit {
+  /** Exit code, or 128 + signal. */
+  readonly status: number;
+  /** The killing signal, 0 for a normal exit. */
+  readonly signal: number;
+}
+
+export type StorageInit = MessageInitShape<typeof StorageSchema>;
+export type OutputStream = 'stdout' | 'stderr';
+
+export class AgentClient {
+  readonly #ttrpc: TtrpcClient;
+  readonly #timeoutMs: number;
+
+  constructor(ttrpc: TtrpcClient, opts: { requestTimeoutMs: number }) {
+    this.#ttrpc = ttrpc;
+    this.#timeoutMs = opts.requestTimeoutMs;
+  }
+
+  get connection(): TtrpcClient {
+    return this.#ttrpc;
+  }
+
+  async #call<I extends DescMessage, O extends DescMessage>(
+    method: DescMethodUnary<I, O>,
+    input: MessageInitShape<I>,
+    timeoutMs: number | undefined = this.#timeoutMs,
+  ): Promise<MessageShape<O>> {
+    try {
+      return await callUnary(this.#ttrpc, method, input, timeoutMs === undefined ? {} : { timeoutMs });
+    } catch (e) {
+      throw agentError(method.name, e);
+    }
+  }
+
+  async check(timeoutMs?: number): Promise<void> {
+    const r = await this.#call(Health.method.check, {}, timeoutMs ?? this.#timeoutMs);
+    if (r.status !== HealthCheckResponse_ServingStatus.SERVING) {
+      throw new HakoError('AGENT_ERROR', `agent is not serving (status ${r.status})`);
+    }
+  }
+
+  async version(): Promise<string> {
+    return (await this.#call(Health.method.version, {})).agentVersion.slice(0, 64);
+  }
+
+  async createSandbox(req: {
+    sandboxId: string;
+    hostname: string;
+    storages: StorageInit[];
+    hostTimeUnixNano: bigint;
+  }): Promise<void> {
+    await this.#call(AgentService.method.createSandbox, req);
+  }
+
+  async destroySandbox(timeoutMs?: number): Promise<void> {
+    await this.#call(AgentService.method.destroySandbox, {}, timeoutMs ?? this.#timeoutMs);
+  }
+
+  async createContainer(req: {
+    containerId: string;
+    ociSpecJson: Uint8Array;
+    rootfsPath: string;
+    storages: StorageInit[];
+  }): Promise<void> {
+    await this.#call(AgentService.method.createContainer, req);
+  }
+
+  async startContainer(containerId: string): Promise<void> {
+    await this.#call(AgentService.method.startContainer, { containerId });
+  }
+
+  async removeContainer(containerId: string, timeoutSeconds = 0): Promise<void> {
+    const budget = this.#timeoutMs + timeoutSeconds * 1000;
+    await this.#call(AgentService.method.removeContainer, { containerId, timeout: timeoutSeconds }, budget);
+  }
+
+  async execProcess(containerId: string, execId: string, processJson: Uint8Array): Promise<void> {
+    await this.#call(AgentService.method.execProcess, { containerId, execId, processJson });
+  }
+
+  async signalProcess(containerId: string, execId: string, signal: number, all = false): Promise<void> {
+    await this.#call(AgentService.method.signalProcess, { containerId, execId, signal, all });
+  }
+
+  /** Blocks until the process exits (no timeout). */
+  async waitProcess(containerId: string, execId: string): Promise<ProcessExit> {
+    const r = await this.#call(AgentService.method.waitProcess, { containerId, execId }, undefined);
+    const validSignal = r.signal >= 0 && r.signal <= 64;
+    const validStatus = r.status >= 0 && r.status <= 255 && (r.signal === 0 || r.status === 128 + r.signal);
+    if (!validSignal || !validStatus) {
+      throw new HakoError(
+        'AGENT_PROTOCOL',
+        `agent WaitProcess: impossible exit status ${r.status} (signal ${r.signal})`,
+      );
+    }
+    return { status: r.status, signal: r.signal };
+  }
+
+  /** Long-polls for output; an empty result means end of stream. */
+  async read(which: OutputStream, containerId: string, execId: string, len = MAX_READ): Promise<Uint8Array> {
+    const method = which === 'stdout' ? AgentService.method.readStdout : AgentService.method.readStderr;
+    const r = await this.#call(method, { containerId, execId, len }, undefined);
+    if (r.data.length > len) {
+      throw new HakoError(
+        'AGENT_PROTOCOL',
+        `agent ${method.name}: sent ${r.data.length} bytes, ${len} were asked`,
+      );
+    }
+    return r.data;
+  }
+
+  async writeStdin(containerId: string, execId: string, data: Uint8Array): Promise<number> {
+    if (data.length > MAX_WRITE)
+      throw new RangeError(`stdin chunk of ${data.length} bytes is over ${MAX_WRITE}`);
+    const r = await this.#call(AgentService.method.writeStdin, { containerId, execId, data }, undefined);
+    if (r.len > data.length) {
+      throw new HakoError(
+        'AGENT_PROTOCOL',
+        `agent WriteStdin: claims ${r.len} bytes written of ${data.length}`,
+      );
+    }
+    return r.len;
+  }
+
+  async closeStdin(containerId: string, execId: string): Promise<void> {
+    await this.#call(AgentService.method.closeStdin, { containerId, execId });
+  }
+
+  async resizeTty(containerId: string, execId: string, rows: number, columns: number): Promise<void> {
+    await this.#call(AgentService.method.ttyWinResize, { containerId, execId, row: rows, column: columns });
+  }
+
+  close(): void {
+    this.#ttrpc.close();
+  }
+}
+
+export type { Storage };

@@ -1,0 +1,114 @@
+// The `hako` command line: parsing only. Each command lives in its own file
+// and returns an exit code; errors are printed once, here.
+import { Command, Option } from 'commander';
+import { messageOf } from '../errors.js';
+import { RealRunner } from '../sys/runner.js';
+import { checkCommand } from './check.js';
+import { exitCodeFor } from './exit-codes.js';
+import { imageBuildCommand } from './image.js';
+import { runCommand } from './run.js';
+import type { GlobalOptions } from './wiring.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function globals(program: Command): GlobalOptions {
+  const o = program.opts<{
+    config?: string;
+    root?: string;
+    debug?: boolean;
+    log?: string;
+    logFormat: 'text' | 'json';
+  }>();
+  return {
+    debug: o.debug ?? false,
+    logFormat: o.logFormat,
+    ...(o.config !== undefined ? { config: o.config } : {}),
+    ...(o.root !== undefined ? { root: o.root } : {}),
+    ...(o.log !== undefined ? { log: o.log } : {}),
+  };
+}
+
+export function buildProgram(exit: (code: number) => void): Command {
+  const program = new Command('hako')
+    .description('Hako: every container in its own lightweight VM')
+    .version('0.1.0')
+    .enablePositionalOptions()
+    .option('--config <file>', 'configuration file (default: $HAKO_CONFIG or /etc/hako/configuration.toml)')
+    .option('--root <dir>', 'state directory (overrides runtime.state_dir)')
+    .option('--debug', 'log debug messages')
+    .option('--log <file>', 'write logs to this file instead of stderr')
+    .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'));
+
+  program
+    .command('run')
+    .description('run a command in a new container, in its own VM')
+    .argument('[command...]', 'the command and its arguments (after --)')
+    .option('--rm', 'remove the container when it exits (always the case for hako run)')
+    .option('-i, --interactive', 'pass stdin to the container')
+    .option('-t, --tty', 'give the container a terminal')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('--bundle <dir>', 'an OCI bundle (config.json + rootfs)')
+    .option('--rootfs <dir>', 'a root filesystem directory (default: the built-in busybox image)')
+    .option('--read-only', 'mount the root filesystem read-only')
+    .option('--name <id>', 'container id (default: random)')
+    .option('--hostname <name>', 'container host name', 'hako')
+    .passThroughOptions()
+    .action(async (command: string[], o: Record<string, unknown>) => {
+      const code = await runCommand(
+        globals(program),
+        {
+          rm: o['rm'] === true,
+          interactive: o['interactive'] === true,
+          tty: o['tty'] === true,
+          env: o['env'] as string[],
+          readonly: o['readOnly'] === true,
+          hostname: o['hostname'] as string,
+          ...(typeof o['workdir'] === 'string' ? { workdir: o['workdir'] } : {}),
+          ...(typeof o['bundle'] === 'string' ? { bundle: o['bundle'] } : {}),
+          ...(typeof o['rootfs'] === 'string' ? { rootfs: o['rootfs'] } : {}),
+          ...(typeof o['name'] === 'string' ? { name: o['name'] } : {}),
+        },
+        command,
+      );
+      exit(code);
+    });
+
+  program
+    .command('check')
+    .description('report whether this host is ready to run sandboxes')
+    .action(async () => exit(await checkCommand(globals(program), new RealRunner(), (l) => console.log(l))));
+
+  const image = program.command('image').description('the guest image (kernel, initramfs, default rootfs)');
+  image
+    .command('build')
+    .description('build the guest image, reusing cached parts')
+    .option('--cache-dir <dir>', 'cache directory (default: runtime.image_cache_dir)')
+    .option('--kernel-source <tarball>', 'Linux source tarball (default: Debian linux-source-6.1)')
+    .action(async (o: { cacheDir?: string; kernelSource?: string }) =>
+      exit(await imageBuildCommand(globals(program), o, new RealRunner(), (l) => console.log(l))),
+    );
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  program.exitOverride();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (e) {
+    const ce = e as { code?: string; exitCode?: number };
+    if (typeof ce.code === 'string' && ce.code.startsWith('commander.')) {
+      code = ce.code === 'commander.helpDisplayed' || ce.code === 'commander.version' ? 0 : 125;
+    } else {
+      process.stderr.write(`hako: ${messageOf(e)}\n`);
+      code = exitCodeFor(e);
+    }
+  }
+  process.exit(code);
+}
+
+await main(process.argv);

@@ -1,0 +1,102 @@
+// Turns `hako run` flags into the container to run: its OCI spec and its
+// root filesystem on the host. Everything is checked here, before any VM is
+// started, so that bad input costs nothing and leaves nothing behind.
+import { stat } from 'node:fs/promises';
+import { HakoError } from '../errors.js';
+import { defaultSpec } from '../oci/default-spec.js';
+import { readBundle, type OciSpec } from '../oci/spec.js';
+
+export interface RunFlags {
+  readonly bundle?: string;
+  readonly rootfs?: string;
+  readonly env: readonly string[];
+  readonly workdir?: string;
+  readonly tty: boolean;
+  readonly readonly: boolean;
+  readonly hostname: string;
+}
+
+export interface RunTarget {
+  readonly spec: OciSpec;
+  readonly rootfs: string;
+  readonly readonly: boolean;
+  readonly terminal: boolean;
+}
+
+function parseEnv(entries: readonly string[], hostEnv: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const e of entries) {
+    const eq = e.indexOf('=');
+    const key = eq < 0 ? e : e.slice(0, eq);
+    if (!/^[^=\s]+$/.test(key))
+      throw new HakoError('INVALID_ARGUMENT', `invalid environment variable ${JSON.stringify(e)}`);
+    if (eq >= 0) out.push(e);
+    else if (hostEnv[key] !== undefined) out.push(`${key}=${hostEnv[key]}`);
+  }
+  return out;
+}
+
+async function requireDir(path: string, what: string): Promise<void> {
+  try {
+    if ((await stat(path)).isDirectory()) return;
+  } catch {
+    throw new HakoError('ROOTFS_NOT_FOUND', `${what} ${path} does not exist`);
+  }
+  throw new HakoError('ROOTFS_NOT_FOUND', `${what} ${path} is not a directory`);
+}
+
+/** Later entries win over earlier ones with the same key. */
+function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
+  const keys = new Set(extra.map((e) => e.slice(0, e.indexOf('='))));
+  return [...base.filter((e) => !keys.has(e.slice(0, e.indexOf('=')))), ...extra];
+}
+
+export async function resolveRunTarget(
+  flags: RunFlags,
+  command: readonly string[],
+  defaultRootfs: () => Promise<string>,
+  hostEnv: NodeJS.ProcessEnv = process.env,
+): Promise<RunTarget> {
+  if (flags.bundle !== undefined && flags.rootfs !== undefined) {
+    throw new HakoError('INVALID_ARGUMENT', '--bundle and --rootfs cannot be used together');
+  }
+  if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) {
+    throw new HakoError('INVALID_ARGUMENT', `--workdir ${flags.workdir} must be an absolute path`);
+  }
+  const env = parseEnv(flags.env, hostEnv);
+  if (flags.bundle !== undefined) {
+    const bundle = await readBundle(flags.bundle);
+    await requireDir(bundle.rootfs, `rootfs (root.path of ${bundle.dir}/config.json)`);
+    const p = bundle.spec.process;
+    const args = command.length > 0 ? [...command] : p?.args;
+    if (!args || args.length === 0) {
+      throw new HakoError(
+        'INVALID_ARGUMENT',
+        `no command given and ${bundle.dir}/config.json has no process.args`,
+      );
+    }
+    const terminal = flags.tty || (p?.terminal ?? false);
+    const process = {
+      ...(p ?? { cwd: '/' }),
+      args,
+      env: mergeEnv(p?.env ?? [], env),
+      cwd: flags.workdir ?? p?.cwd ?? '/',
+      terminal,
+    };
+    const readonly = flags.readonly || (bundle.spec.root.readonly ?? false);
+    return { spec: { ...bundle.spec, process }, rootfs: bundle.rootfs, readonly, terminal };
+  }
+  if (command.length === 0)
+    throw new HakoError('INVALID_ARGUMENT', 'no command given: hako run [flags] -- CMD [ARGS…]');
+  const rootfs = flags.rootfs ?? (await defaultRootfs());
+  await requireDir(rootfs, 'rootfs');
+  const spec = defaultSpec({
+    args: command,
+    env,
+    cwd: flags.workdir ?? '/',
+    terminal: flags.tty,
+    hostname: flags.hostname,
+    readonly: flags.readonly,
+  });
+  return { spec, rootfs, readonly: flags.readonly, terminal: flags.tty };
+}

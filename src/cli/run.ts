@@ -1,0 +1,84 @@
+// `hako run`: boots a sandbox VM, runs one container in it with its stdio
+// relayed, exits with its status, and tears everything down, whatever
+// happens. The VM and virtiofsd die with this process (PR_SET_PDEATHSIG);
+// what a killed run leaves on disk is swept by the next one.
+import { HakoError, messageOf } from '../errors.js';
+import { requireDefaultRootfs, resolveGuestImage } from '../image/guest-image.js';
+import { checkId, newId } from '../runtime/ids.js';
+import { Sandbox } from '../runtime/sandbox.js';
+import { refOf } from '../sys/procs.js';
+import { resolveRunTarget, type RunFlags } from './run-spec.js';
+import { SignalRelay } from './signals.js';
+import { attachTerminal } from './terminal.js';
+import { loadGlobalConfig, makeEnv, sweepStale, type GlobalOptions } from './wiring.js';
+
+export interface RunOptions extends RunFlags {
+  readonly interactive: boolean;
+  readonly rm: boolean;
+  readonly name?: string;
+}
+
+/** How long output may keep flowing after the container's init exited. */
+const OUTPUT_GRACE_MS = 5000;
+
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}
+
+export async function runCommand(
+  g: GlobalOptions,
+  o: RunOptions,
+  command: readonly string[],
+): Promise<number> {
+  const id = o.name !== undefined ? checkId(o.name) : newId();
+  const loaded = await loadGlobalConfig(g);
+  const target = await resolveRunTarget(o, command, async () =>
+    requireDefaultRootfs(await resolveGuestImage(loaded.config)),
+  );
+  const env = await makeEnv(g, loaded);
+  await sweepStale(env);
+  const owner = await refOf(env.procs, process.pid);
+  const signals = new SignalRelay();
+  let sandbox: Sandbox | undefined;
+  try {
+    sandbox = await Sandbox.start(env, {
+      id,
+      dieWithParent: true,
+      hostname: o.hostname,
+      ...(owner ? { owner } : {}),
+    });
+    if (signals.early !== undefined) return 128 + signals.early;
+    const container = await sandbox.createContainer(id, target.spec, target.rootfs, target.readonly);
+    env.log.log('debug', 'container created', { id });
+    const io = container.io();
+    const outputs = Promise.all([
+      io.pipeOutput('stdout', process.stdout),
+      ...(target.terminal ? [] : [io.pipeOutput('stderr', process.stderr)]),
+    ]);
+    outputs.catch(() => undefined);
+    const terminal = target.terminal ? await attachTerminal(io, o.interactive) : undefined;
+    try {
+      const input = o.interactive ? io.pipeInput(process.stdin) : io.closeInput();
+      input.catch((e: unknown) => env.log.log('debug', `stdin: ${messageOf(e)}`));
+      signals.attach(container);
+      await container.start();
+      env.log.log('debug', 'container started', { id });
+      const exit = await container.wait();
+      env.log.log('debug', 'container exited', { id, status: exit.status });
+      await within(outputs, OUTPUT_GRACE_MS);
+      process.stdin.pause();
+      await container.delete();
+      env.log.log('debug', 'container deleted', { id });
+      return exit.status;
+    } finally {
+      terminal?.restore();
+    }
+  } finally {
+    signals.stop();
+    if (sandbox) {
+      await sandbox.stop().catch((e: unknown) => {
+        throw new HakoError('INTERNAL', `cleanup of sandbox ${id} failed: ${messageOf(e)}`, { cause: e });
+      });
+    }
+  }
+}

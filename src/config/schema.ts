@@ -1,0 +1,92 @@
+// The configuration schema, in the spirit of Kata's configuration.toml:
+// every key, its type and its default. Unknown keys are rejected by name.
+// The documented file is config/configuration.toml at the repository root.
+import { z } from 'zod';
+
+const Qemu = z.strictObject({
+  path: z.string().min(1).default('/usr/bin/qemu-system-x86_64'),
+  kernel: z.string().default(''),
+  initrd: z.string().default(''),
+  machine_type: z.enum(['microvm', 'q35']).default('microvm'),
+  accelerator: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
+  default_vcpus: z.number().int().min(1).max(64).default(1),
+  default_memory: z.number().int().min(64).max(65536).default(512),
+  kernel_params: z.string().default(''),
+  shared_fs: z.enum(['virtio-fs', 'virtio-9p']).default('virtio-fs'),
+  virtio_fs_daemon: z.string().min(1).default('/usr/lib/qemu/virtiofsd'),
+  virtio_fs_cache: z.enum(['auto', 'always', 'none']).default('auto'),
+  enable_debug: z.boolean().default(false),
+});
+
+const Agent = z.strictObject({
+  dial_timeout: z.number().positive().max(3600).default(60),
+  request_timeout: z.number().positive().max(3600).default(60),
+  enable_debug: z.boolean().default(false),
+});
+
+const Runtime = z.strictObject({
+  state_dir: z.string().min(1).default('/run/hako'),
+  image_cache_dir: z.string().min(1).default('/var/cache/hako'),
+});
+
+export const ConfigSchema = z.strictObject({
+  hypervisor: z.strictObject({ qemu: Qemu.prefault({}) }).prefault({}),
+  agent: z.strictObject({ hako: Agent.prefault({}) }).prefault({}),
+  runtime: Runtime.prefault({}),
+});
+
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+/** The configuration as the rest of the code sees it. */
+export interface HakoConfig {
+  readonly hypervisor: {
+    readonly path: string;
+    readonly kernel: string;
+    readonly initrd: string;
+    readonly machineType: 'microvm' | 'q35';
+    readonly accelerator: 'auto' | 'kvm' | 'tcg';
+    readonly vcpus: number;
+    readonly memoryMiB: number;
+    readonly kernelParams: string;
+    readonly sharedFs: 'virtio-fs' | 'virtio-9p';
+    readonly virtiofsDaemon: string;
+    readonly virtiofsCache: 'auto' | 'always' | 'none';
+    readonly debug: boolean;
+  };
+  readonly agent: {
+    readonly dialTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly debug: boolean;
+  };
+  readonly runtime: {
+    readonly stateDir: string;
+    readonly imageCacheDir: string;
+  };
+}
+
+export function fromRaw(raw: RawConfig): HakoConfig {
+  const q = raw.hypervisor.qemu;
+  const a = raw.agent.hako;
+  return {
+    hypervisor: {
+      path: q.path,
+      kernel: q.kernel,
+      initrd: q.initrd,
+      machineType: q.machine_type,
+      accelerator: q.accelerator,
+      vcpus: q.default_vcpus,
+      memoryMiB: q.default_memory,
+      kernelParams: q.kernel_params,
+      sharedFs: q.shared_fs,
+      virtiofsDaemon: q.virtio_fs_daemon,
+      virtiofsCache: q.virtio_fs_cache,
+      debug: q.enable_debug,
+    },
+    agent: {
+      dialTimeoutMs: a.dial_timeout * 1000,
+      requestTimeoutMs: a.request_timeout * 1000,
+      debug: a.enable_debug,
+    },
+    runtime: { stateDir: raw.runtime.state_dir, imageCacheDir: raw.runtime.image_cache_dir },
+  };
+}

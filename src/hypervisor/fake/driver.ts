@@ -1,0 +1,68 @@
+// A fake Hypervisor: no VM, but the same contract. Its "VM process" is a
+// real, harmless child (sleep) so that pid bookkeeping and cleanup are
+// exercised for real, and it serves a FakeAgent on the agent socket the
+// transport expects, so the whole host side runs unchanged.
+import { createServer, type Server } from 'node:net';
+import { refOf } from '../../sys/procs.js';
+import { RealProcessTable } from '../../sys/procs.js';
+import type { Runner } from '../../sys/runner.js';
+import type { Hypervisor, Vm, VmExit, VmSpec } from '../types.js';
+import { FakeAgent, type FakeAgentOptions } from './agent.js';
+import { HakoError } from '../../errors.js';
+
+export class FakeHypervisor implements Hypervisor {
+  readonly name = 'fake';
+  readonly started: VmSpec[] = [];
+  readonly agents: FakeAgent[] = [];
+  readonly vms: FakeVm[] = [];
+
+  constructor(
+    private readonly runner: Runner,
+    private readonly agentOptions: FakeAgentOptions = {},
+  ) {}
+
+  async start(spec: VmSpec): Promise<Vm> {
+    this.started.push(spec);
+    const port = spec.devices.find((d) => d.kind === 'serial-port');
+    if (port?.kind !== 'serial-port') throw new HakoError('VM_START_FAILED', 'fake VM needs an agent port');
+    const agent = new FakeAgent(this.agentOptions);
+    this.agents.push(agent);
+    const server = createServer((socket) => agent.serve(socket));
+    await new Promise<void>((resolve) => server.listen(port.socketPath, resolve));
+    const child = await this.runner.spawn({ argv: ['sleep', '3600'] });
+    const ref = await refOf(new RealProcessTable(), child.pid);
+    if (!ref) throw new HakoError('VM_START_FAILED', 'fake VM process vanished');
+    const vm = new FakeVm(ref, child.exited, server, agent, (s) => child.kill(s));
+    this.vms.push(vm);
+    return vm;
+  }
+}
+
+export class FakeVm implements Vm {
+  constructor(
+    readonly process: { pid: number; startTime: string },
+    readonly exited: Promise<VmExit>,
+    private readonly server: Server,
+    readonly agent: FakeAgent,
+    private readonly kill: (s: NodeJS.Signals) => void,
+  ) {
+    void exited.then(() => {
+      agent.server.closeAll();
+      server.close();
+    });
+  }
+
+  /** Simulates the VM dying (e.g. QEMU killed). */
+  crash(): void {
+    this.kill('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    this.kill('SIGTERM');
+    await this.exited;
+  }
+
+  diagnostics(): Promise<string> {
+    return Promise.resolve('fake VM');
+  }
+}

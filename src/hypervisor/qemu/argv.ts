@@ -1,0 +1,94 @@
+// The QEMU command line, built by small pure functions: one for the machine,
+// one per device. Snapshot tests pin the output (test/unit/qemu-argv.test.ts).
+import type { Device, VmSpec } from '../types.js';
+
+/** Virtio devices sit on virtio-mmio on microvm and on PCI on q35. */
+function virtio(spec: VmSpec, base: string): string {
+  return spec.machine === 'microvm' ? `${base}-device` : `${base}-pci`;
+}
+
+function needsSharedMemory(spec: VmSpec): boolean {
+  return spec.devices.some((d) => d.kind === 'vhost-user-fs');
+}
+
+export function machineArgs(spec: VmSpec): string[] {
+  const mem = `${spec.memoryMiB}M`;
+  const backend = needsSharedMemory(spec) ? 'memory-backend-memfd' : 'memory-backend-ram';
+  const share = needsSharedMemory(spec) ? ',share=on' : '';
+  const machine =
+    spec.machine === 'microvm'
+      ? `microvm,accel=${spec.accel},acpi=on,pit=off,pic=off,rtc=on,isa-serial=on,memory-backend=mem`
+      : `q35,accel=${spec.accel},memory-backend=mem`;
+  const args = [
+    '-name',
+    `hako-${spec.id}`,
+    '-machine',
+    machine,
+    '-cpu',
+    spec.accel === 'kvm' ? 'host' : 'max',
+    '-smp',
+    String(spec.vcpus),
+    '-m',
+    mem,
+    '-object',
+    `${backend},id=mem,size=${mem}${share}`,
+    '-nodefaults',
+    '-no-user-config',
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    spec.kernel,
+    '-initrd',
+    spec.initrd,
+    '-append',
+    spec.kernelArgs.join(' '),
+    '-serial',
+    spec.consoleLog ? `file:${spec.dir}/console.log` : 'null',
+    '-qmp',
+    `unix:${spec.dir}/qmp.sock,server=on,wait=off`,
+  ];
+  if (spec.machine === 'microvm') {
+    // Modern virtio-mmio: legacy mode hangs virtio-fs (environment.md).
+    args.push('-global', 'virtio-mmio.force-legacy=false');
+  }
+  return args;
+}
+
+export function deviceArgs(spec: VmSpec, d: Device): string[] {
+  switch (d.kind) {
+    case 'serial-port':
+      return [
+        '-device',
+        `${virtio(spec, 'virtio-serial')},id=${d.id}-bus`,
+        '-chardev',
+        `socket,id=${d.id},path=${d.socketPath},server=on,wait=off`,
+        '-device',
+        `virtserialport,bus=${d.id}-bus.0,chardev=${d.id},name=${d.name}`,
+      ];
+    case 'vhost-user-fs':
+      return [
+        '-chardev',
+        `socket,id=${d.id},path=${d.socketPath}`,
+        '-device',
+        `${virtio(spec, 'vhost-user-fs')},chardev=${d.id},tag=${d.tag},queue-size=1024`,
+      ];
+    case '9p':
+      return [
+        '-fsdev',
+        `local,id=${d.id},path=${d.path},security_model=none${d.readonly ? ',readonly=on' : ''}`,
+        '-device',
+        `${virtio(spec, 'virtio-9p')},fsdev=${d.id},mount_tag=${d.tag}`,
+      ];
+    case 'rng':
+      return [
+        '-object',
+        `rng-random,id=${d.id},filename=/dev/urandom`,
+        '-device',
+        `${virtio(spec, 'virtio-rng')},rng=${d.id}`,
+      ];
+  }
+}
+
+export function buildArgv(qemuPath: string, spec: VmSpec): string[] {
+  return [qemuPath, ...machineArgs(spec), ...spec.devices.flatMap((d) => deviceArgs(spec, d))];
+}

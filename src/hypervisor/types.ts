@@ -1,0 +1,58 @@
+// The Hypervisor interface: start a VM from a typed description, observe its
+// end, stop it. It speaks in VMs and devices, never in sandboxes or
+// containers. QEMU (qemu/) and a fake (fake/) implement it.
+import type { ProcessRef } from '../sys/procs.js';
+
+export type MachineType = 'microvm' | 'q35';
+export type Accelerator = 'kvm' | 'tcg';
+
+/** Every device a VM can have; each kind has its own argv builder. */
+export type Device =
+  | { readonly kind: 'serial-port'; readonly id: string; readonly name: string; readonly socketPath: string }
+  | { readonly kind: 'vhost-user-fs'; readonly id: string; readonly tag: string; readonly socketPath: string }
+  | {
+      readonly kind: '9p';
+      readonly id: string;
+      readonly tag: string;
+      readonly path: string;
+      readonly readonly: boolean;
+    }
+  | { readonly kind: 'rng'; readonly id: string };
+
+export interface VmSpec {
+  readonly id: string;
+  /** A private directory for the VM's sockets and logs. */
+  readonly dir: string;
+  readonly machine: MachineType;
+  readonly accel: Accelerator;
+  readonly vcpus: number;
+  readonly memoryMiB: number;
+  readonly kernel: string;
+  readonly initrd: string;
+  readonly kernelArgs: readonly string[];
+  readonly devices: readonly Device[];
+  /** Write the guest console to `<dir>/console.log`. */
+  readonly consoleLog: boolean;
+  /** Kill the VM if this process dies (used by `hako run`). */
+  readonly dieWithParent: boolean;
+}
+
+export interface VmExit {
+  readonly code: number | null;
+  readonly signal: string | null;
+}
+
+export interface Vm {
+  readonly process: ProcessRef;
+  /** Settles when the VM process has ended, for whatever reason. */
+  readonly exited: Promise<VmExit>;
+  /** Asks the VM to quit, then kills it after `graceMs`. Idempotent. */
+  stop(graceMs: number): Promise<void>;
+  /** The last lines QEMU (or the guest console) printed, for error messages. */
+  diagnostics(): Promise<string>;
+}
+
+export interface Hypervisor {
+  readonly name: string;
+  start(spec: VmSpec): Promise<Vm>;
+}

@@ -1,0 +1,55 @@
+// Tears a sandbox down from what is on disk alone: after a crash, after a
+// failed start, or for `delete`. Kills the processes recorded in state.json
+// (checked by start time, so a recycled pid is never hit) and any process
+// whose command line still names the sandbox directory (one started just
+// before a crash, before it could be recorded), unmounts everything under
+// the directory, and removes it. Idempotent.
+import { readdir, readFile } from 'node:fs/promises';
+import { HakoError } from '../errors.js';
+import type { Mounter } from '../sys/mounts.js';
+import { killAndWait, refOf, type ProcessRef, type ProcessTable } from '../sys/procs.js';
+import type { SandboxRecord, StateStore } from './state-store.js';
+
+export interface CleanupDeps {
+  readonly store: StateStore;
+  readonly procs: ProcessTable;
+  readonly mounter: Mounter;
+}
+
+/** Processes (not us) whose argv mentions `dir/`. */
+export async function processesNaming(dir: string, procs: ProcessTable): Promise<ProcessRef[]> {
+  const needle = `${dir}/`;
+  const refs: ProcessRef[] = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(needle)) continue;
+    const ref = await refOf(procs, pid);
+    if (ref) refs.push(ref);
+  }
+  return refs;
+}
+
+export async function cleanupSandbox(deps: CleanupDeps, id: string): Promise<void> {
+  const dir = deps.store.dir(id);
+  const record = await deps.store.read(id);
+  const recorded: ProcessRef[] = [];
+  if (record !== undefined && record !== 'corrupt') {
+    for (const r of [record.vm, record.fsDaemon]) if (r) recorded.push(r);
+  }
+  const found = await processesNaming(dir, deps.procs);
+  for (const ref of [...recorded, ...found]) {
+    if (!(await killAndWait(deps.procs, ref))) {
+      throw new HakoError('INTERNAL', `process ${ref.pid} of sandbox ${id} does not die`);
+    }
+  }
+  await deps.mounter.unmount(dir);
+  await deps.store.remove(id);
+}
+
+/** Whether the process owning `record` is gone (its sandbox is stale). */
+export async function ownerGone(procs: ProcessTable, record: SandboxRecord): Promise<boolean> {
+  if (!record.owner) return false;
+  return (await procs.startTime(record.owner.pid)) !== record.owner.startTime;
+}

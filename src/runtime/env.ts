@@ -1,0 +1,23 @@
+// Everything a sandbox needs from the outside world, passed in explicitly.
+import type { HakoConfig } from '../config/schema.js';
+import type { AccelChoice } from '../hypervisor/accel.js';
+import type { Hypervisor } from '../hypervisor/types.js';
+import type { GuestImage } from '../image/guest-image.js';
+import type { Logger } from '../log.js';
+import type { Mounter } from '../sys/mounts.js';
+import type { ProcessTable } from '../sys/procs.js';
+import type { Runner } from '../sys/runner.js';
+import type { StateStore } from './state-store.js';
+
+export interface SandboxEnv {
+  readonly config: HakoConfig;
+  readonly image: GuestImage;
+  readonly accel: AccelChoice;
+  readonly hypervisor: Hypervisor;
+  readonly runner: Runner;
+  readonly procs: ProcessTable;
+  readonly mounter: Mounter;
+  readonly store: StateStore;
+  readonly log: Logger;
+  readonly tscKhz: number | undefined;
+}

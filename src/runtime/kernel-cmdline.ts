@@ -1,0 +1,49 @@
+// The guest kernel command line: fast-boot options measured on this kind of
+// machine (environment.md), the agent's options, and the user's extras.
+import { readFileSync } from 'node:fs';
+import type { MachineType } from '../hypervisor/types.js';
+
+/** The host TSC frequency in kHz, for tsc_early_khz (avoids a calibration hang under TCG). */
+export function hostTscKhz(cpuinfo = readCpuinfo()): number | undefined {
+  const m = /^cpu MHz\s*:\s*([0-9.]+)/m.exec(cpuinfo);
+  if (!m?.[1]) return undefined;
+  const khz = Math.round(parseFloat(m[1]) * 1000);
+  return Number.isFinite(khz) && khz > 0 ? khz : undefined;
+}
+
+function readCpuinfo(): string {
+  try {
+    return readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export interface CmdlineOptions {
+  readonly machine: MachineType;
+  readonly debug: boolean;
+  readonly agentDebug: boolean;
+  readonly tscKhz: number | undefined;
+  readonly transportArgs: readonly string[];
+  readonly extra: string;
+}
+
+export function kernelCmdline(o: CmdlineOptions): string[] {
+  const args = [
+    'console=ttyS0',
+    o.debug ? 'loglevel=7' : 'quiet',
+    'panic=-1',
+    'cryptomgr.notests',
+    'mitigations=off',
+    'random.trust_cpu=on',
+    'no_timer_check',
+    '8250.nr_uarts=1',
+    'rcupdate.rcu_expedited=1',
+  ];
+  if (o.tscKhz !== undefined) args.push(`tsc_early_khz=${o.tscKhz}`);
+  if (o.machine === 'microvm') args.push('pci=off');
+  args.push(...o.transportArgs);
+  if (o.agentDebug) args.push('hako.debug=1');
+  args.push(...o.extra.split(/\s+/).filter((w) => w.length > 0));
+  return args;
+}

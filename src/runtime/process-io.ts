@@ -1,0 +1,70 @@
+// Relays a guest process's stdio: output is long-polled from the agent and
+// written to host streams honouring their back-pressure; input is read from
+// a host stream and written to the agent in bounded chunks, then closed.
+import type { Readable, Writable } from 'node:stream';
+import { MAX_WRITE, type OutputStream } from '../agent-client/client.js';
+import { isHakoError } from '../errors.js';
+import type { ContainerHost } from './container.js';
+
+/** Resolves when `sink` drains or closes, without leaving listeners behind. */
+function drained(sink: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      sink.off('drain', done);
+      sink.off('close', done);
+      resolve();
+    };
+    sink.on('drain', done);
+    sink.on('close', done);
+  });
+}
+
+export class ProcessIo {
+  constructor(
+    private readonly host: ContainerHost,
+    readonly containerId: string,
+    readonly execId: string,
+  ) {}
+
+  /** Copies `which` to `sink` until the process's end of stream. */
+  async pipeOutput(which: OutputStream, sink: Writable): Promise<void> {
+    let sinkBroken = false;
+    sink.on('error', () => (sinkBroken = true));
+    for (;;) {
+      const data = await this.host.guard(
+        this.host.agent.read(which, this.containerId, this.execId),
+        `read ${which} of ${this.containerId}`,
+      );
+      if (data.length === 0) return;
+      // A closed sink must not stall the container: keep draining.
+      if (sinkBroken || sink.destroyed) continue;
+      if (!sink.write(data)) await drained(sink);
+    }
+  }
+
+  /** Copies `source` to the process's stdin, then closes it. */
+  async pipeInput(source: Readable): Promise<void> {
+    const { agent } = this.host;
+    try {
+      for await (const chunk of source) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        for (let off = 0; off < buf.length; off += MAX_WRITE) {
+          await agent.writeStdin(this.containerId, this.execId, buf.subarray(off, off + MAX_WRITE));
+        }
+      }
+      await agent.closeStdin(this.containerId, this.execId);
+    } catch (e) {
+      // The process stopped reading or exited: its input no longer matters.
+      if (isHakoError(e, 'FAILED_PRECONDITION') || isHakoError(e, 'NOT_FOUND')) return;
+      throw e;
+    }
+  }
+
+  async closeInput(): Promise<void> {
+    await this.host.agent.closeStdin(this.containerId, this.execId);
+  }
+
+  async resize(rows: number, columns: number): Promise<void> {
+    await this.host.agent.resizeTty(this.containerId, this.execId, rows, columns);
+  }
+}

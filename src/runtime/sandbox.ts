@@ -1,0 +1,329 @@
+// A sandbox: one VM with its shared filesystem and its agent connection,
+// holding containers. Lifecycle: creating → running → stopping → stopped.
+// Every step that creates something is recorded on disk first, so stop()
+// and cleanupSandbox() can undo it; a failed start undoes itself.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentClient } from '../agent-client/client.js';
+import { HakoError, messageOf } from '../errors.js';
+import type { Vm, VmExit, VmSpec } from '../hypervisor/types.js';
+import { NineP } from '../storage/ninep.js';
+import type { SharedFs } from '../storage/types.js';
+import { Virtiofs } from '../storage/virtiofs.js';
+import type { ProcessRef } from '../sys/procs.js';
+import { VirtioSerialTransport } from '../transport/virtio-serial.js';
+import { TtrpcClient } from '../ttrpc/client.js';
+import { cleanupSandbox } from './cleanup.js';
+import { Container, type ContainerHost } from './container.js';
+import type { SandboxEnv } from './env.js';
+import { GUEST_SHARED_DIR, guestRootfs } from './guest-paths.js';
+import { checkId, checkSocketPath } from './ids.js';
+import { kernelCmdline } from './kernel-cmdline.js';
+import type { ContainerRecord, SandboxRecord } from './state-store.js';
+
+export type SandboxStatus = SandboxRecord['status'] | 'stopped';
+
+export interface SandboxOptions {
+  readonly id: string;
+  readonly hostname?: string;
+  /** The VM and virtiofsd die with this process (for `hako run`). */
+  readonly dieWithParent: boolean;
+  /** The process that owns this sandbox; when it is gone the sandbox is stale. */
+  readonly owner?: ProcessRef;
+}
+
+function describeExit(exit: VmExit): string {
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+}
+
+const DESTROY_TIMEOUT_MS = 5000;
+const VM_STOP_GRACE_MS = 2000;
+/** How long an agent error may precede the VM's exit and still be blamed on it. */
+const EXIT_SETTLE_MS = 300;
+
+export class Sandbox implements ContainerHost {
+  readonly id: string;
+  readonly dir: string;
+  readonly #env: SandboxEnv;
+  readonly #record: SandboxRecord;
+  #status: SandboxStatus = 'creating';
+  #vm: Vm | undefined;
+  #vmExit: VmExit | undefined;
+  #fs: SharedFs | undefined;
+  #agent: AgentClient | undefined;
+  #stopping: Promise<void> | undefined;
+  readonly #containers = new Map<string, Container>();
+
+  private constructor(env: SandboxEnv, record: SandboxRecord) {
+    this.#env = env;
+    this.id = record.id;
+    this.dir = env.store.dir(record.id);
+    this.#record = record;
+  }
+
+  get status(): SandboxStatus {
+    return this.#status;
+  }
+
+  /** Boots the VM and prepares the guest; on failure leaves nothing behind. */
+  static async start(env: SandboxEnv, opts: SandboxOptions): Promise<Sandbox> {
+    const id = checkId(opts.id, 'sandbox id');
+    checkSocketPath(join(env.store.dir(id), 'agent.sock'));
+    await env.store.create(id);
+    const record: SandboxRecord = {
+      version: 1,
+      id,
+      status: 'creating',
+      createdAt: new Date().toISOString(),
+      containers: [],
+      ...(opts.owner ? { owner: opts.owner } : {}),
+    };
+    const sandbox = new Sandbox(env, record);
+    try {
+      await sandbox.#save();
+      await sandbox.#boot(opts);
+      return sandbox;
+    } catch (e) {
+      await sandbox
+        .stop()
+        .catch((err: unknown) => env.log.log('warn', `cleanup after failed start: ${messageOf(err)}`));
+      throw e;
+    }
+  }
+
+  async #save(): Promise<void> {
+    await this.#env.store.write(this.#record);
+  }
+
+  #makeSharedFs(sharedDir: string, dieWithParent: boolean): SharedFs {
+    const h = this.#env.config.hypervisor;
+    if (h.sharedFs === 'virtio-9p') return new NineP(sharedDir);
+    const opts = {
+      daemon: h.virtiofsDaemon,
+      sharedDir,
+      runDir: this.dir,
+      cache: h.virtiofsCache,
+      dieWithParent,
+    };
+    return new Virtiofs(opts, this.#env);
+  }
+
+  #vmSpec(devices: VmSpec['devices'], transportArgs: string[], dieWithParent: boolean): VmSpec {
+    const { config, image, accel, tscKhz } = this.#env;
+    const h = config.hypervisor;
+    return {
+      id: this.id,
+      dir: this.dir,
+      machine: h.machineType,
+      accel: accel.accel,
+      vcpus: h.vcpus,
+      memoryMiB: h.memoryMiB,
+      kernel: image.kernel,
+      initrd: image.initrd,
+      kernelArgs: kernelCmdline({
+        machine: h.machineType,
+        debug: h.debug,
+        agentDebug: config.agent.debug,
+        tscKhz: accel.accel === 'tcg' ? tscKhz : undefined,
+        transportArgs,
+        extra: h.kernelParams,
+      }),
+      devices: [...devices, { kind: 'rng', id: 'rng0' }],
+      consoleLog: h.debug || config.agent.debug,
+      dieWithParent,
+    };
+  }
+
+  async #boot(opts: SandboxOptions): Promise<void> {
+    const { config, log } = this.#env;
+    const t0 = performance.now();
+    const sharedDir = join(this.dir, 'shared');
+    await mkdir(sharedDir, { mode: 0o700 });
+    await this.#env.mounter.makeSharedPoint(sharedDir);
+    const fs = this.#makeSharedFs(sharedDir, opts.dieWithParent);
+    this.#fs = fs;
+    const fsRef = await fs.start();
+    if (fsRef) {
+      this.#record.fsDaemon = fsRef;
+      await this.#save();
+    }
+    const transport = new VirtioSerialTransport(join(this.dir, 'agent.sock'));
+    const spec = this.#vmSpec(
+      [...transport.devices(), ...fs.devices()],
+      transport.kernelArgs(),
+      opts.dieWithParent,
+    );
+    log.log('debug', 'starting VM', {
+      sandbox: this.id,
+      accel: this.#env.accel.accel,
+      reason: this.#env.accel.reason,
+    });
+    const vm = await this.#env.hypervisor.start(spec);
+    this.#vm = vm;
+    this.#record.vm = vm.process;
+    await this.#save();
+    void vm.exited.then((exit) => {
+      this.#vmExit = exit;
+      this.#agent?.close();
+    });
+    const deadline = Date.now() + config.agent.dialTimeoutMs;
+    const socket = await this.guard(transport.connect(deadline, vm.exited), 'connect to the agent');
+    const agent = new AgentClient(new TtrpcClient(socket), {
+      requestTimeoutMs: config.agent.requestTimeoutMs,
+    });
+    this.#agent = agent;
+    await this.guard(agent.check(Math.max(1, deadline - Date.now())), 'reach the agent');
+    const tBooted = performance.now();
+    await this.guard(
+      agent.createSandbox({
+        sandboxId: this.id,
+        hostname: opts.hostname ?? this.id.slice(0, 63),
+        storages: [fs.guestStorage(GUEST_SHARED_DIR)],
+        hostTimeUnixNano: BigInt(Date.now()) * 1_000_000n,
+      }),
+      'create the sandbox',
+    );
+    this.#status = 'running';
+    this.#record.status = 'running';
+    await this.#save();
+    log.log('debug', 'sandbox running', {
+      sandbox: this.id,
+      agentReadyMs: Math.round(tBooted - t0),
+      totalMs: Math.round(performance.now() - t0),
+    });
+  }
+
+  async #vmExitedError(what: string, exit: VmExit): Promise<HakoError> {
+    const diag = (await this.#vm?.diagnostics()) ?? '';
+    return new HakoError(
+      'VM_EXITED',
+      `the sandbox VM stopped (${describeExit(exit)}) while trying to ${what}${diag ? `\n${diag}` : ''}`,
+    );
+  }
+
+  /** Runs `op`; if the VM dies meanwhile, fails with VM_EXITED instead of a vaguer error. */
+  async guard<T>(op: Promise<T>, what: string): Promise<T> {
+    const vm = this.#vm;
+    if (!vm) return op;
+    if (this.#vmExit) {
+      op.catch(() => undefined);
+      throw await this.#vmExitedError(what, this.#vmExit);
+    }
+    const died = { died: true } as const;
+    let result: { value: T } | typeof died;
+    try {
+      result = await Promise.race([op.then((value) => ({ value })), vm.exited.then(() => died)]);
+    } catch (e) {
+      // A closed connection usually means the VM is going away: give its exit a moment to arrive.
+      const settled = await Promise.race([
+        vm.exited.then((x) => x),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), EXIT_SETTLE_MS).unref()),
+      ]);
+      if (settled) throw await this.#vmExitedError(what, settled);
+      throw e;
+    }
+    if ('died' in result) {
+      op.catch(() => undefined);
+      throw await this.#vmExitedError(what, this.#vmExit ?? (await vm.exited));
+    }
+    return result.value;
+  }
+
+  get agent(): AgentClient {
+    if (!this.#agent || this.#status !== 'running') {
+      throw new HakoError('FAILED_PRECONDITION', `sandbox ${this.id} is ${this.#status}`);
+    }
+    return this.#agent;
+  }
+
+  /** Creates a container whose root filesystem is the host directory `rootfs`. */
+  async createContainer(
+    id: string,
+    spec: Readonly<Record<string, unknown>>,
+    rootfs: string,
+    readonly: boolean,
+  ): Promise<Container> {
+    checkId(id);
+    const agent = this.agent;
+    if (this.#containers.has(id)) throw new HakoError('ALREADY_EXISTS', `container ${id} already exists`);
+    const hostDir = join(this.dir, 'shared', id);
+    const record: ContainerRecord = { id, status: 'creating' };
+    this.#record.containers.push(record);
+    await this.#save();
+    try {
+      await mkdir(join(hostDir, 'rootfs'), { recursive: true });
+      await this.#env.mounter.bind(rootfs, join(hostDir, 'rootfs'), { readonly });
+      const ociSpecJson = new TextEncoder().encode(JSON.stringify(spec));
+      await this.guard(
+        agent.createContainer({ containerId: id, ociSpecJson, rootfsPath: guestRootfs(id), storages: [] }),
+        `create container ${id}`,
+      );
+    } catch (e) {
+      await this.#forgetContainer(id).catch(() => undefined);
+      throw e;
+    }
+    const container = new Container(this, id);
+    this.#containers.set(id, container);
+    await this.setContainerStatus(id, 'created');
+    return container;
+  }
+
+  container(id: string): Container {
+    const c = this.#containers.get(id);
+    if (!c) throw new HakoError('NOT_FOUND', `container ${id} does not exist`);
+    return c;
+  }
+
+  async setContainerStatus(id: string, status: ContainerRecord['status']): Promise<void> {
+    const r = this.#record.containers.find((c) => c.id === id);
+    if (r) r.status = status;
+    await this.#save();
+  }
+
+  async #forgetContainer(id: string): Promise<void> {
+    const hostDir = join(this.dir, 'shared', id);
+    await this.#env.mounter.unmount(hostDir);
+    await rm(hostDir, { recursive: true, force: true });
+    this.#containers.delete(id);
+    const i = this.#record.containers.findIndex((c) => c.id === id);
+    if (i >= 0) this.#record.containers.splice(i, 1);
+    await this.#save();
+  }
+
+  /** Removes the container in the guest and its rootfs mount on the host. */
+  async removeContainer(id: string): Promise<void> {
+    await this.guard(this.agent.removeContainer(id), `remove container ${id}`);
+    await this.#forgetContainer(id);
+  }
+
+  /** Stops everything and removes all traces; idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    const { log } = this.#env;
+    const wasRunning = this.#status === 'running';
+    this.#status = 'stopping';
+    this.#record.status = 'stopping';
+    await this.#save().catch(() => undefined);
+    const agent = this.#agent;
+    if (wasRunning && agent && !this.#vmExit && !agent.connection.isClosed) {
+      try {
+        await this.guard(agent.destroySandbox(DESTROY_TIMEOUT_MS), 'destroy the sandbox');
+      } catch (e) {
+        log.log('debug', `destroy sandbox: ${messageOf(e)}`, { sandbox: this.id });
+      }
+    }
+    agent?.close();
+    await this.#vm?.stop(VM_STOP_GRACE_MS);
+    await this.#fs?.stop();
+    await cleanupSandbox(this.#env, this.id);
+    this.#status = 'stopped';
+  }
+
+  get vmExit(): VmExit | undefined {
+    return this.#vmExit;
+  }
+}

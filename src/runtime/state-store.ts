@@ -1,0 +1,97 @@
+// Sandbox state on disk: <state_dir>/<id>/state.json, written atomically
+// after every step that creates something (a process, a mount), so that a
+// later `delete` or cleanup can undo everything from disk alone.
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { HakoError } from '../errors.js';
+
+const Ref = z.object({ pid: z.number().int().positive(), startTime: z.string() });
+
+const ContainerRecord = z.object({
+  id: z.string(),
+  status: z.enum(['creating', 'created', 'running', 'stopped']),
+});
+
+export const SandboxRecordSchema = z.object({
+  version: z.literal(1),
+  id: z.string(),
+  status: z.enum(['creating', 'running', 'stopping']),
+  createdAt: z.string(),
+  /** The hako process that owns the VM (it dies with it). */
+  owner: Ref.optional(),
+  vm: Ref.optional(),
+  fsDaemon: Ref.optional(),
+  containers: z.array(ContainerRecord),
+});
+
+export type SandboxRecord = z.infer<typeof SandboxRecordSchema>;
+export type ContainerRecord = z.infer<typeof ContainerRecord>;
+
+export interface StateStore {
+  readonly root: string;
+  dir(id: string): string;
+  /** Creates the sandbox directory; ALREADY_EXISTS if it is there. */
+  create(id: string): Promise<void>;
+  write(record: SandboxRecord): Promise<void>;
+  /** undefined when absent; a CORRUPT marker when unreadable. */
+  read(id: string): Promise<SandboxRecord | 'corrupt' | undefined>;
+  list(): Promise<string[]>;
+  remove(id: string): Promise<void>;
+}
+
+export class FsStateStore implements StateStore {
+  constructor(readonly root: string) {}
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  async create(id: string): Promise<void> {
+    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    try {
+      await mkdir(this.dir(id), { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new HakoError('ALREADY_EXISTS', `sandbox ${id} already exists in ${this.root}`);
+      }
+      throw e;
+    }
+  }
+
+  async write(record: SandboxRecord): Promise<void> {
+    const path = join(this.dir(record.id), 'state.json');
+    const tmp = `${path}.tmp`;
+    await writeFile(tmp, JSON.stringify(record, null, 1));
+    await rename(tmp, path);
+  }
+
+  async read(id: string): Promise<SandboxRecord | 'corrupt' | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir(id), 'state.json'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return 'corrupt';
+      return (await this.list()).includes(id) ? 'corrupt' : undefined;
+    }
+    try {
+      const parsed = SandboxRecordSchema.safeParse(JSON.parse(text));
+      return parsed.success ? parsed.data : 'corrupt';
+    } catch {
+      return 'corrupt';
+    }
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      const entries = await readdir(this.root, { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+    } catch {
+      return [];
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    await rm(this.dir(id), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,95 @@
+// virtio-fs: one virtiofsd per sandbox serving its shared directory over a
+// vhost-user socket that QEMU connects to. virtiofsd sandboxes itself in its
+// own mount namespace; mounts made later under the (shared-propagation)
+// directory still reach it.
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HakoError } from '../errors.js';
+import type { Device } from '../hypervisor/types.js';
+import { killAndWait, type ProcessRef, type ProcessTable } from '../sys/procs.js';
+import type { Child, Runner } from '../sys/runner.js';
+import { SHARE_TAG, type SharedFs } from './types.js';
+import type { StorageInit } from '../agent-client/client.js';
+
+export interface VirtiofsOptions {
+  readonly daemon: string;
+  readonly sharedDir: string;
+  /** Where the vhost-user socket and the log go. */
+  readonly runDir: string;
+  readonly cache: 'auto' | 'always' | 'none';
+  readonly dieWithParent: boolean;
+}
+
+export class Virtiofs implements SharedFs {
+  readonly driver = 'virtio-fs';
+  #child: Child | undefined;
+  #ref: ProcessRef | undefined;
+
+  constructor(
+    private readonly opts: VirtiofsOptions,
+    private readonly deps: { runner: Runner; procs: ProcessTable },
+  ) {}
+
+  get socketPath(): string {
+    return join(this.opts.runDir, 'fs.sock');
+  }
+
+  async start(): Promise<ProcessRef> {
+    const argv = [
+      this.opts.daemon,
+      `--socket-path=${this.socketPath}`,
+      '-o',
+      `source=${this.opts.sharedDir}`,
+      '-o',
+      `cache=${this.opts.cache}`,
+      '-o',
+      'sandbox=namespace',
+      '-o',
+      'no_posix_lock',
+      '-o',
+      'xattr',
+      '--thread-pool-size=4',
+    ];
+    this.#child = await this.deps.runner.spawn({
+      argv,
+      logFile: join(this.opts.runDir, 'virtiofsd.log'),
+      dieWithParent: this.opts.dieWithParent,
+    });
+    const startTime = await this.deps.procs.startTime(this.#child.pid);
+    if (startTime !== undefined) this.#ref = { pid: this.#child.pid, startTime };
+    await this.#waitForSocket();
+    if (!this.#ref) throw new HakoError('VM_START_FAILED', 'virtiofsd exited at once');
+    return this.#ref;
+  }
+
+  async #waitForSocket(): Promise<void> {
+    const child = this.#child;
+    let exited = false;
+    void child?.exited.then(() => (exited = true));
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      if (exited)
+        throw new HakoError('VM_START_FAILED', `virtiofsd exited; see ${this.opts.runDir}/virtiofsd.log`);
+      try {
+        await access(this.socketPath);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    }
+    throw new HakoError('VM_START_FAILED', `virtiofsd did not create ${this.socketPath} within 5 s`);
+  }
+
+  devices(): Device[] {
+    return [{ kind: 'vhost-user-fs', id: 'fs0', tag: SHARE_TAG, socketPath: this.socketPath }];
+  }
+
+  guestStorage(mountPoint: string): StorageInit {
+    return { driver: 'virtiofs', source: SHARE_TAG, fstype: 'virtiofs', options: [], mountPoint };
+  }
+
+  async stop(): Promise<void> {
+    if (this.#ref) await killAndWait(this.deps.procs, this.#ref);
+    if (this.#child) await this.#child.exited;
+  }
+}

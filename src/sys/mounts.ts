@@ -1,0 +1,64 @@
+// Host mounts (bind mounts into a sandbox's shared directory), behind a port.
+// Node has no mount(2): the real implementation runs util-linux mount.
+import { readFile } from 'node:fs/promises';
+import { HakoError } from '../errors.js';
+import type { Runner } from './runner.js';
+
+export interface Mounter {
+  bind(source: string, target: string, opts: { readonly: boolean }): Promise<void>;
+  /** Makes `path` a mount point of its own with shared propagation. */
+  makeSharedPoint(path: string): Promise<void>;
+  /** Lazily unmounts everything at or below `target`; absent mounts are fine. */
+  unmount(target: string): Promise<void>;
+  /** Mount points at or below `prefix`. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** Decodes the octal escapes (\040 for space…) of /proc/self/mountinfo. */
+function unescape(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+export async function mountPointsUnder(prefix: string): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
+  return text
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((p): p is string => p !== undefined)
+    .map(unescape)
+    .filter((p) => p === prefix || p.startsWith(base));
+}
+
+export class RealMounter implements Mounter {
+  constructor(private readonly runner: Runner) {}
+
+  async #mount(args: string[]): Promise<void> {
+    const r = await this.runner.run(['mount', ...args]);
+    if (r.code !== 0) throw new HakoError('INTERNAL', `mount ${args.join(' ')}: ${r.stderr.trim()}`);
+  }
+
+  async bind(source: string, target: string, opts: { readonly: boolean }): Promise<void> {
+    await this.#mount(['--rbind', source, target]);
+    if (opts.readonly) await this.#mount(['-o', 'remount,bind,ro', target]);
+  }
+
+  async makeSharedPoint(path: string): Promise<void> {
+    await this.#mount(['--bind', path, path]);
+    await this.#mount(['--make-shared', path]);
+  }
+
+  async unmount(target: string): Promise<void> {
+    const points = (await mountPointsUnder(target)).sort((a, b) => b.length - a.length);
+    for (const p of points) {
+      const r = await this.runner.run(['umount', '--lazy', p]);
+      if (r.code !== 0 && (await mountPointsUnder(p)).includes(p)) {
+        throw new HakoError('INTERNAL', `umount ${p}: ${r.stderr.trim()}`);
+      }
+    }
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return mountPointsUnder(prefix);
+  }
+}

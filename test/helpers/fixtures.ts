@@ -1,0 +1,62 @@
+// Test fixtures on disk: bundles and root filesystems built from the
+// built-in busybox image, in their own temporary directories.
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The built-in busybox rootfs recorded by `hako image build`. */
+export function defaultRootfs(): string {
+  const current = JSON.parse(readFileSync('/var/cache/hako/current.json', 'utf8')) as { rootfs: string };
+  return current.rootfs;
+}
+
+export interface Fixture {
+  readonly dir: string;
+  remove(): void;
+}
+
+export function tempDir(prefix = '/tmp/hkf-'): Fixture {
+  const dir = mkdtempSync(prefix);
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A copy of the busybox rootfs (so tests may write marker files into it). */
+export function rootfsCopy(into: string): string {
+  const rootfs = join(into, 'rootfs');
+  cpSync(defaultRootfs(), rootfs, { recursive: true, verbatimSymlinks: true });
+  return rootfs;
+}
+
+export interface BundleOptions {
+  readonly args: readonly string[];
+  readonly env?: readonly string[];
+  readonly cwd?: string;
+  readonly readonly?: boolean;
+  readonly pidNamespace?: boolean;
+}
+
+/** A bundle (config.json + rootfs copy) in `dir`. */
+export function makeBundle(dir: string, o: BundleOptions): string {
+  rootfsCopy(dir);
+  const namespaces = [{ type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'network' }];
+  if (o.pidNamespace !== false) namespaces.push({ type: 'pid' });
+  const spec = {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: o.args,
+      env: o.env ?? ['PATH=/bin:/usr/bin'],
+      cwd: o.cwd ?? '/',
+    },
+    root: { path: 'rootfs', readonly: o.readonly ?? false },
+    hostname: 'bundle',
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
+    ],
+    linux: { namespaces },
+  };
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 1));
+  return dir;
+}

@@ -1,0 +1,79 @@
+// Signals, VM death and cleanup around `hako run`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertClean, exitOf, privateRoot, processesNaming, startHako } from '../helpers/hako.js';
+import { readFile } from 'node:fs/promises';
+
+async function qemuPidOf(root: string): Promise<number> {
+  for (const pid of await processesNaming(root)) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.startsWith('qemu-system') || cmdline.includes('/qemu-system')) return pid;
+  }
+  throw new Error(`no QEMU of ${root} found`);
+}
+
+test('SIGTERM to hako run reaches the container, which can handle it', async () => {
+  const root = privateRoot();
+  try {
+    const run = startHako(root, [
+      'run',
+      '--',
+      'sh',
+      '-c',
+      'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.1; done',
+    ]);
+    await run.waitForOutput('ready');
+    run.kill('SIGTERM');
+    const r = await run.result;
+    assert.equal(exitOf(r), 3, r.stderr);
+    assert.equal(r.stdout.toString(), 'ready\ngot TERM\n');
+  } finally {
+    await assertClean(root);
+  }
+});
+
+test('a second SIGINT kills a container that ignores signals', async () => {
+  const root = privateRoot();
+  try {
+    const run = startHako(root, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
+    await run.waitForOutput('ready');
+    run.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 500));
+    run.kill('SIGINT');
+    const r = await run.result;
+    assert.equal(exitOf(r), 137, r.stderr);
+  } finally {
+    await assertClean(root);
+  }
+});
+
+test('killing QEMU makes hako run fail promptly with a clear error and clean up', async () => {
+  const root = privateRoot();
+  try {
+    const run = startHako(root, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
+    await run.waitForOutput('ready');
+    const killedAt = Date.now();
+    process.kill(await qemuPidOf(root), 'SIGKILL');
+    const r = await run.result;
+    const took = Date.now() - killedAt;
+    assert.equal(exitOf(r), 125);
+    assert.match(r.stderr, /sandbox VM stopped \(killed by SIGKILL\)/);
+    assert.ok(took < 10_000, `hako run took ${took} ms to notice`);
+  } finally {
+    await assertClean(root);
+  }
+});
+
+test('a sandbox left by a killed hako run is swept by the next run', async () => {
+  const root = privateRoot();
+  try {
+    const run = startHako(root, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
+    await run.waitForOutput('ready');
+    run.kill('SIGKILL');
+    await run.result;
+    const next = startHako(root, ['run', '--', 'true']);
+    assert.equal(exitOf(await next.result), 0);
+  } finally {
+    await assertClean(root);
+  }
+});

@@ -1,0 +1,248 @@
+// The sandbox and container state machines over the fake hypervisor and
+// fake agent: the whole host side without a VM, including a hostile guest
+// and a VM that dies.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import { parseConfigText } from '../../src/config/load.js';
+import { FakeHypervisor } from '../../src/hypervisor/fake/driver.js';
+import type { FakeAgentOptions } from '../../src/hypervisor/fake/agent.js';
+import { silentLogger } from '../../src/log.js';
+import type { SandboxEnv } from '../../src/runtime/env.js';
+import { Sandbox } from '../../src/runtime/sandbox.js';
+import { FsStateStore } from '../../src/runtime/state-store.js';
+import { FakeMounter } from '../../src/sys/fake-mounter.js';
+import { isRunning, RealProcessTable } from '../../src/sys/procs.js';
+import { RealRunner } from '../../src/sys/runner.js';
+import { isHakoError } from '../../src/errors.js';
+import { cleanupSandbox } from '../../src/runtime/cleanup.js';
+
+interface Rig {
+  env: SandboxEnv;
+  hv: FakeHypervisor;
+  mounter: FakeMounter;
+  root: string;
+  done(): void;
+}
+
+function rig(agent: FakeAgentOptions = {}): Rig {
+  const root = mkdtempSync('/tmp/hkr-');
+  const runner = new RealRunner();
+  const hv = new FakeHypervisor(runner, agent);
+  const mounter = new FakeMounter();
+  const config = parseConfigText(
+    '[hypervisor.qemu]\nshared_fs = "virtio-9p"\n[agent.hako]\ndial_timeout = 5\nrequest_timeout = 5\n',
+    'test',
+  );
+  const env: SandboxEnv = {
+    config,
+    image: { kernel: '/k', initrd: '/i', rootfs: '/r' },
+    accel: { accel: 'tcg', reason: 'test' },
+    hypervisor: hv,
+    runner,
+    procs: new RealProcessTable(),
+    mounter,
+    store: new FsStateStore(root),
+    log: silentLogger,
+    tscKhz: undefined,
+  };
+  return { env, hv, mounter, root, done: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+function collect(stream: PassThrough): () => string {
+  const chunks: Buffer[] = [];
+  stream.on('data', (b: Buffer) => chunks.push(b));
+  return () => Buffer.concat(chunks).toString();
+}
+
+test('a container runs: stdio relayed, exit status returned, everything removed', async () => {
+  const r = rig({
+    script: (args, stdin) => ({ stdout: `${args.join(',')}:${stdin.toString()}`, stderr: 'warn', status: 3 }),
+  });
+  try {
+    const sb = await Sandbox.start(r.env, { id: 'sb1', dieWithParent: false });
+    assert.equal(sb.status, 'running');
+    assert.deepEqual(
+      r.hv.started[0]?.devices.map((d) => d.kind),
+      ['serial-port', '9p', 'rng'],
+    );
+    const c = await sb.createContainer(
+      'sb1',
+      { ociVersion: '1', process: { args: ['a', 'b'], cwd: '/' }, root: { path: 'rootfs' } },
+      '/rootfs',
+      false,
+    );
+    assert.ok(r.mounter.active.has(`${sb.dir}/shared/sb1/rootfs`));
+    const io = c.io();
+    const out = new PassThrough();
+    const err = new PassThrough();
+    const gotOut = collect(out);
+    const gotErr = collect(err);
+    const pumps = Promise.all([io.pipeOutput('stdout', out), io.pipeOutput('stderr', err)]);
+    const stdin = new PassThrough();
+    const input = io.pipeInput(stdin);
+    stdin.end('input');
+    await c.start();
+    assert.equal(c.status, 'running');
+    const exit = await c.wait();
+    await pumps;
+    await input;
+    assert.deepEqual(exit, { status: 3, signal: 0 });
+    assert.equal(gotOut(), 'a,b:input');
+    assert.equal(gotErr(), 'warn');
+    await c.delete();
+    assert.equal(c.status, 'deleted');
+    const vm = r.hv.vms[0];
+    assert.ok(vm);
+    await sb.stop();
+    assert.equal(sb.status, 'stopped');
+    assert.deepEqual(r.hv.agents[0]?.calls, [
+      'Check',
+      'CreateSandbox',
+      'CreateContainer',
+      'StartContainer',
+      'RemoveContainer',
+      'DestroySandbox',
+    ]);
+    assert.equal(await isRunning(r.env.procs, vm.process), false);
+    assert.deepEqual(readdirSync(r.root), []);
+    assert.deepEqual([...r.mounter.active], []);
+  } finally {
+    r.done();
+  }
+});
+
+test('illegal moves are refused by the state machines', async () => {
+  const r = rig();
+  try {
+    const sb = await Sandbox.start(r.env, { id: 'sb2', dieWithParent: false });
+    const c = await sb.createContainer(
+      'c',
+      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
+      '/r',
+      false,
+    );
+    await assert.rejects(sb.createContainer('c', {}, '/r', false), (e: unknown) =>
+      isHakoError(e, 'ALREADY_EXISTS'),
+    );
+    await c.io().closeInput();
+    await c.start();
+    await assert.rejects(c.start(), (e: unknown) => isHakoError(e, 'FAILED_PRECONDITION'));
+    await c.wait();
+    await c.delete();
+    await sb.stop();
+    await assert.rejects(sb.createContainer('d', {}, '/r', false), (e: unknown) =>
+      isHakoError(e, 'FAILED_PRECONDITION'),
+    );
+  } finally {
+    r.done();
+  }
+});
+
+test('a VM that dies turns pending calls into VM_EXITED, and stop still cleans up', async () => {
+  const r = rig({ script: () => ({ status: 0 }) });
+  try {
+    const sb = await Sandbox.start(r.env, { id: 'sb3', dieWithParent: false });
+    const c = await sb.createContainer(
+      'c',
+      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
+      '/r',
+      false,
+    );
+    await c.start();
+    const waiting = c.wait();
+    r.hv.vms[0]?.crash();
+    await assert.rejects(
+      waiting,
+      (e: unknown) => isHakoError(e, 'VM_EXITED') && /killed by SIGKILL/.test(e.message),
+    );
+    await sb.stop();
+    assert.deepEqual(readdirSync(r.root), []);
+  } finally {
+    r.done();
+  }
+});
+
+test('hostile agent replies are refused', async () => {
+  const r = rig({ oversizedReads: true });
+  try {
+    const sb = await Sandbox.start(r.env, { id: 'sb4', dieWithParent: false });
+    const c = await sb.createContainer(
+      'c',
+      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
+      '/r',
+      false,
+    );
+    await c.io().closeInput();
+    await c.start();
+    await assert.rejects(
+      sb.agent.read('stdout', 'c', '', 4),
+      (e: unknown) => isHakoError(e, 'AGENT_PROTOCOL') && /were asked/.test(e.message),
+    );
+    await sb.stop();
+  } finally {
+    r.done();
+  }
+  const bogus = rig({ bogusExitStatus: 999 });
+  try {
+    const sb = await Sandbox.start(bogus.env, { id: 'sb5', dieWithParent: false });
+    const c = await sb.createContainer(
+      'c',
+      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
+      '/r',
+      false,
+    );
+    await c.io().closeInput();
+    await c.start();
+    await assert.rejects(
+      c.wait(),
+      (e: unknown) => isHakoError(e, 'AGENT_PROTOCOL') && /impossible exit status 999/.test(e.message),
+    );
+    await sb.stop();
+  } finally {
+    bogus.done();
+  }
+});
+
+test('a failed container create leaves no mount or record behind', async () => {
+  const r = rig();
+  try {
+    const sb = await Sandbox.start(r.env, { id: 'sb6', dieWithParent: false });
+    await assert.rejects(
+      sb.createContainer(
+        'c',
+        { ociVersion: '1', process: { args: ['missing-command'], cwd: '/' }, root: { path: 'r' } },
+        '/r',
+        false,
+      ),
+      (e: unknown) => isHakoError(e, 'NOT_FOUND'),
+    );
+    assert.deepEqual(
+      [...r.mounter.active].filter((p) => p.includes('/shared/c')),
+      [],
+    );
+    const record = await r.env.store.read('sb6');
+    assert.ok(record !== undefined && record !== 'corrupt');
+    assert.deepEqual(record.containers, []);
+    await sb.stop();
+  } finally {
+    r.done();
+  }
+});
+
+test('cleanup from disk alone kills recorded processes and removes the state', async () => {
+  const r = rig();
+  try {
+    const sb = await Sandbox.start(r.env, { id: 'sb7', dieWithParent: false });
+    const vm = r.hv.vms[0];
+    assert.ok(vm);
+    // As if the owner crashed: nothing in memory is used, only the disk.
+    await cleanupSandbox(r.env, 'sb7');
+    assert.equal(await isRunning(r.env.procs, vm.process), false);
+    assert.deepEqual(readdirSync(r.root), []);
+    void sb;
+  } finally {
+    r.done();
+  }
+});

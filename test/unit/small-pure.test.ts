@@ -1,0 +1,82 @@
+// Accelerator choice, kernel command line, container transitions, errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chooseAccel, type KvmProbe } from '../../src/hypervisor/accel.js';
+import { hostTscKhz, kernelCmdline } from '../../src/runtime/kernel-cmdline.js';
+import { nextStatus } from '../../src/runtime/container.js';
+import { exitCodeFor } from '../../src/cli/exit-codes.js';
+import { HakoError } from '../../src/errors.js';
+import { sanitizeGuestText } from '../../src/agent-client/errors.js';
+import { checkId, checkSocketPath } from '../../src/runtime/ids.js';
+
+const goodKvm: KvmProbe = { devKvmUsable: true, cpuFlags: new Set(['vmx']), pvm: false, kvmModule: 'intel' };
+
+test('KVM is chosen only where it can run a normal guest', () => {
+  assert.equal(chooseAccel(goodKvm, 'auto').accel, 'kvm');
+  const pvm = chooseAccel({ ...goodKvm, pvm: true, cpuFlags: new Set(), kvmModule: 'none' }, 'auto');
+  assert.equal(pvm.accel, 'tcg');
+  assert.match(pvm.reason, /PVM/);
+  assert.match(pvm.reason, /no VMX\/SVM/);
+  assert.match(chooseAccel({ ...goodKvm, devKvmUsable: false }, 'auto').reason, /\/dev\/kvm is missing/);
+  assert.equal(chooseAccel(goodKvm, 'tcg').accel, 'tcg');
+  const forced = chooseAccel({ ...goodKvm, pvm: true }, 'kvm');
+  assert.equal(forced.accel, 'kvm');
+  assert.match(forced.reason, /configured/);
+});
+
+test('the kernel command line', () => {
+  const args = kernelCmdline({
+    machine: 'microvm',
+    debug: false,
+    agentDebug: true,
+    tscKhz: 2100000,
+    transportArgs: ['hako.port=p'],
+    extra: ' a=1  b ',
+  });
+  assert.ok(args.includes('quiet'));
+  assert.ok(args.includes('tsc_early_khz=2100000'));
+  assert.ok(args.includes('pci=off'));
+  assert.ok(args.includes('hako.port=p'));
+  assert.ok(args.includes('hako.debug=1'));
+  assert.deepEqual(args.slice(-2), ['a=1', 'b']);
+  const q35 = kernelCmdline({
+    machine: 'q35',
+    debug: true,
+    agentDebug: false,
+    tscKhz: undefined,
+    transportArgs: [],
+    extra: '',
+  });
+  assert.ok(!q35.includes('pci=off') && !q35.includes('quiet') && q35.includes('loglevel=7'));
+  assert.equal(hostTscKhz('cpu MHz\t\t: 2100.000\n'), 2100000);
+  assert.equal(hostTscKhz('nothing'), undefined);
+});
+
+test('container transitions follow the table', () => {
+  assert.equal(nextStatus('created', 'start'), 'running');
+  assert.equal(nextStatus('running', 'exit'), 'stopped');
+  assert.equal(nextStatus('created', 'exit'), 'stopped');
+  assert.equal(nextStatus('stopped', 'delete'), 'deleted');
+  assert.throws(() => nextStatus('running', 'start'), /cannot start a container that is running/);
+  assert.throws(() => nextStatus('running', 'delete'), /cannot delete a container that is running/);
+  assert.throws(() => nextStatus('deleted', 'start'), /deleted/);
+});
+
+test('CLI exit codes for runtime failures', () => {
+  assert.equal(exitCodeFor(new HakoError('EXECUTABLE_NOT_FOUND', 'x')), 127);
+  assert.equal(exitCodeFor(new HakoError('EXECUTABLE_PERMISSION', 'x')), 126);
+  assert.equal(exitCodeFor(new HakoError('VM_EXITED', 'x')), 125);
+  assert.equal(exitCodeFor(new Error('x')), 125);
+});
+
+test('guest text is truncated and stripped of control characters', () => {
+  assert.equal(sanitizeGuestText('a\u001b[31mb\nc'), 'a?[31mb\nc');
+  assert.equal(sanitizeGuestText('x'.repeat(10), 4), 'xxxx…');
+});
+
+test('ids and socket paths', () => {
+  assert.equal(checkId('abc-1.2_3'), 'abc-1.2_3');
+  assert.throws(() => checkId('../x'), /must be 1 to 128 characters/);
+  assert.throws(() => checkId(''), /must be/);
+  assert.throws(() => checkSocketPath(`/${'x'.repeat(120)}`), /longer than 107 bytes/);
+});
