@@ -16,7 +16,9 @@ export async function pssMiB(pid: number): Promise<number> {
 }
 
 /** Runs a command to completion; resolves with its wall time in ms. */
-export function timeCommand(argv: readonly string[]): Promise<{ ms: number; code: number | null; stderr: string }> {
+export function timeCommand(
+  argv: readonly string[],
+): Promise<{ ms: number; code: number | null; stderr: string }> {
   const [cmd, ...args] = argv;
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
@@ -29,7 +31,11 @@ export function timeCommand(argv: readonly string[]): Promise<{ ms: number; code
 }
 
 /** Runs a command until a line containing `marker` appears on its stdout; returns ms, then kills it. */
-export function timeUntilOutput(argv: readonly string[], marker: string, timeoutMs = 60_000): Promise<number> {
+export function timeUntilOutput(
+  argv: readonly string[],
+  marker: string,
+  timeoutMs = 60_000,
+): Promise<number> {
   const [cmd, ...args] = argv;
   const t0 = performance.now();
   return new Promise((resolve, reject) => {

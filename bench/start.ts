@@ -14,7 +14,7 @@ import { loadConfig } from '../src/config/load.js';
 import { buildArgv } from '../src/hypervisor/qemu/argv.js';
 import { chooseAccel, probeHost } from '../src/hypervisor/accel.js';
 import { resolveGuestImage } from '../src/image/guest-image.js';
-import { hostTscKhz, kernelCmdline } from '../src/runtime/kernel-cmdline.js';
+import { guestAslr, hostTscKhz, kernelCmdline } from '../src/runtime/kernel-cmdline.js';
 import { REPO } from '../test/helpers/paths.js';
 import { makeBundle } from '../test/helpers/fixtures.js';
 import { fmt, median, pssMiB, timeCommand, timeUntilOutput } from './lib.js';
@@ -34,6 +34,7 @@ async function bareBootArgv(): Promise<string[]> {
       machine: h.machineType,
       debug: false,
       agentDebug: false,
+      aslr: guestAslr(h.guestAslr, accel.accel),
       tscKhz: accel.accel === 'tcg' ? hostTscKhz() : undefined,
       transportArgs: [],
       extra: h.kernelParams,
@@ -76,8 +77,13 @@ async function idleMemory(root: string): Promise<Record<string, number>> {
   const fx = mkdtempSync('/tmp/hkb-');
   try {
     // No pid namespace: the container can read the agent's /proc/1/status.
-    makeBundle(fx, { args: ['sh', '-c', 'grep VmRSS /proc/1/status; echo ready; exec sleep 600'], pidNamespace: false });
-    const child = spawn(HAKO, ['--root', root, 'run', '--bundle', fx], { stdio: ['ignore', 'pipe', 'inherit'] });
+    makeBundle(fx, {
+      args: ['sh', '-c', 'grep VmRSS /proc/1/status; echo ready; exec sleep 600'],
+      pidNamespace: false,
+    });
+    const child = spawn(HAKO, ['--root', root, 'run', '--bundle', fx], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('container did not start')), 60_000);
@@ -129,7 +135,9 @@ async function main(): Promise<void> {
   console.log(`runs per case: ${RUNS} (medians)`);
   console.log(`bare QEMU boot to init           ${fmt(b)} ms   [${bare.map((x) => fmt(x)).join(', ')}]`);
   console.log(`hako run -- true (end to end)    ${fmt(h)} ms   [${run.map((x) => fmt(x)).join(', ')}]`);
-  console.log(`ratio hako run / bare boot       ${fmt(h / b, 2)}   (goal for now <= 1.5, project goal <= 1.15)`);
+  console.log(
+    `ratio hako run / bare boot       ${fmt(h / b, 2)}   (goal for now <= 1.5, project goal <= 1.15)`,
+  );
   console.log('idle container memory:');
   for (const [k, v] of Object.entries(mem)) console.log(`  ${k.padEnd(22)} ${fmt(v, 1)} MiB`);
   const host = (mem['QEMU'] ?? 0) + (mem['virtiofsd'] ?? 0) + (mem['hako process'] ?? 0);

@@ -24,6 +24,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     log(level, msg, fields = {}) {
       if (ORDER[level] < ORDER[opts.level]) return;
       const time = new Date().toISOString();
+      if (opts.level === 'debug') fields = { ...fields, t: Math.round(performance.now()) };
       const line =
         opts.format === 'json'
           ? JSON.stringify({ level, msg, time, ...fields })

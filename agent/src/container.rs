@@ -51,13 +51,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Container {
-    pub fn new(id: String, bundle: PathBuf, init: Process, mounts: Vec<PathBuf>) -> Container {
+    /// A container made by crun; `started` when it was created and started at once.
+    pub fn new(id: String, bundle: PathBuf, init: Process, mounts: Vec<PathBuf>, started: bool) -> Container {
         Container {
             id,
             bundle,
             init: Arc::new(init),
             mounts,
-            status: Mutex::new(Status::Created),
+            status: Mutex::new(if started { Status::Running } else { Status::Created }),
             execs: Mutex::new(HashMap::new()),
         }
     }

@@ -130,14 +130,22 @@ impl Crun {
         pid_file: &Path,
         console: ConsoleSocketPath<'_>,
         stdio: Stdio3,
+        start: bool,
     ) -> Result<(), CrunError> {
         let mut args: Vec<OsString> = vec!["--bundle".into(), bundle.into(), "--pid-file".into(), pid_file.into()];
         if let Some(c) = console {
             args.push("--console-socket".into());
             args.push(c.into());
         }
+        // `run --detach` is create and start in one crun invocation.
+        let op = if start {
+            args.insert(0, "--detach".into());
+            "run"
+        } else {
+            "create"
+        };
         args.push(id.into());
-        self.run("create", args, stdio, &bundle.join("crun-create.log"))
+        self.run(op, args, stdio, &bundle.join("crun-create.log"))
     }
 
     pub fn start(&self, id: &str, bundle: &Path) -> Result<(), CrunError> {

@@ -10,8 +10,6 @@ pub const MAX_ID_LEN: usize = 128;
 pub const MAX_SPEC_BYTES: usize = 1 << 20;
 /// Largest ReadStdout/ReadStderr reply and WriteStdin chunk.
 pub const MAX_STREAM_CHUNK: usize = 1 << 20;
-/// Output buffered per stream before the pump stops reading (back-pressure).
-pub const STREAM_BUFFER: usize = 1 << 20;
 /// Containers per sandbox and processes per container.
 pub const MAX_CONTAINERS: usize = 1024;
 pub const MAX_EXECS: usize = 1024;

@@ -9,10 +9,15 @@ pub fn set_debug(on: bool) {
     DEBUG.store(on, Ordering::Relaxed);
 }
 
-fn emit(level: &str, msg: &str) {
-    let up = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+/// Seconds since boot (CLOCK_MONOTONIC), for timing lines.
+pub fn uptime() -> f64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
         .map(|t| t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9)
-        .unwrap_or(0.0);
+        .unwrap_or(0.0)
+}
+
+fn emit(level: &str, msg: &str) {
+    let up = uptime();
     let mut err = std::io::stderr().lock();
     // A failed console write cannot be reported anywhere else.
     let _ = writeln!(err, "[{up:12.6}] hako-agent: {level}: {msg}");

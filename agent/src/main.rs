@@ -12,6 +12,7 @@ mod init;
 mod limits;
 mod log;
 mod mount;
+mod pool;
 mod port;
 mod process;
 mod proto;
@@ -73,9 +74,11 @@ fn main() {
 
 fn run(mode: Mode) -> Result<(), String> {
     let is_pid1 = std::process::id() == 1;
+    let t_start = log::uptime();
     if is_pid1 {
         init::switch_root().map_err(|e| format!("switch root: {e}"))?;
     }
+    let t_switched = log::uptime();
     // SIGCHLD must be blocked before any thread exists, so that only the
     // reaper thread ever sees it.
     let reaper = reaper::Reaper::start().map_err(|e| format!("reaper: {e}"))?;
@@ -85,7 +88,7 @@ fn run(mode: Mode) -> Result<(), String> {
     }
     let opts = init::BootOptions::from_cmdline();
     log::set_debug(opts.debug);
-    log::debug("guest set up");
+    log::debug(&format!("agent started at {t_start:.6}, root switched at {t_switched:.6}; guest set up"));
     let root = match &mode {
         Mode::Guest => PathBuf::from(limits::GUEST_RUN_DIR),
         Mode::Unix(p) => p.with_extension("state"),

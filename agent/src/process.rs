@@ -2,7 +2,7 @@
 //! streams, and how it ended. Its exit status comes from the reaper.
 use std::fs::File;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -14,15 +14,15 @@ use nix::unistd::{pipe2, Pid};
 use crate::crun::Stdio3;
 use crate::error::{AgentError, Result};
 use crate::reaper::{Exit, Reaper};
-use crate::stdio::{pump, StreamBuf, Stdin};
+use crate::stdio::{OutputStream, Stdin};
 use crate::tty::ConsoleSocket;
 
 pub struct Process {
     pub pid: i32,
     pub stdin: Stdin,
-    pub stdout: Arc<StreamBuf>,
+    pub stdout: Arc<OutputStream>,
     /// None when the process has a terminal (stderr goes to it).
-    pub stderr: Option<Arc<StreamBuf>>,
+    pub stderr: Option<Arc<OutputStream>>,
     pub tty: Option<File>,
     exit: Mutex<Option<Exit>>,
     reaper: Arc<Reaper>,
@@ -73,9 +73,9 @@ impl Process {
     /// it must see it (the reaper's table is bounded).
     pub fn discard(&self) {
         self.stdin.close();
-        self.stdout.discard();
+        self.stdout.close();
         if let Some(e) = &self.stderr {
-            e.discard();
+            e.close();
         }
     }
 }
@@ -106,6 +106,10 @@ pub fn prepare_stdio(terminal: bool, console_path: &Path) -> io::Result<(Stdio3,
     let (in_r, in_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
+    for p in [&out_r, &err_r] {
+        // Larger output pipes mean fewer, larger reads; best effort.
+        let _ = nix::fcntl::fcntl(p.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(crate::stdio::PIPE_SIZE));
+    }
     let theirs = Stdio3 {
         stdin: Stdio::from(OwnedFd::from(in_r)),
         stdout: Stdio::from(OwnedFd::from(out_w)),
@@ -122,15 +126,18 @@ impl PendingStdio {
         }
     }
 
-    /// Starts the pumps once crun has made the process `pid`.
-    pub fn finish(self, pid: i32, reaper: Arc<Reaper>, name: &str) -> io::Result<Process> {
+    /// Completes the process once crun has made it as `pid`.
+    pub fn finish(self, pid: i32, reaper: Arc<Reaper>) -> io::Result<Process> {
         let (stdin, stdout, stderr, tty) = match self.ours {
-            Ours::Pipes { stdin, stdout, stderr } => {
-                (stdin, pump(stdout, name)?, Some(pump(stderr, name)?), None)
-            }
+            Ours::Pipes { stdin, stdout, stderr } => (
+                stdin,
+                Arc::new(OutputStream::new(stdout)),
+                Some(Arc::new(OutputStream::new(stderr))),
+                None,
+            ),
             Ours::Terminal(socket) => {
                 let master = socket.receive()?;
-                (master.try_clone()?, pump(master.try_clone()?, name)?, None, Some(master))
+                (master.try_clone()?, Arc::new(OutputStream::new(master.try_clone()?)), None, Some(master))
             }
         };
         Ok(Process {

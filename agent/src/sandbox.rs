@@ -101,12 +101,14 @@ impl Agent {
         Ok(())
     }
 
-    /// Removes every container and unmounts; the RPC layer powers off after
-    /// the reply has been written.
+    /// Ends every container and unmounts; the RPC layer powers off after the
+    /// reply has been written. As PID 1 the VM is about to go away, so each
+    /// container is only killed (cgroup.kill) rather than deleted with crun.
     pub fn destroy_sandbox(&self) -> Result<()> {
         let ids: Vec<String> = self.lock().containers.keys().cloned().collect();
         for id in ids {
-            if let Err(e) = self.remove_container(&id, Duration::from_secs(5)) {
+            let result = if self.owns_guest { self.kill_container(&id) } else { self.remove_container(&id, Duration::from_secs(5)) };
+            if let Err(e) = result {
                 log::warn(&format!("remove {id}: {e}"));
             }
         }
@@ -143,15 +145,22 @@ impl Agent {
         Ok(())
     }
 
-    pub fn create_container(&self, id: &str, spec_json: &[u8], rootfs: &str, storages: &[Storage]) -> Result<()> {
+    pub fn create_container(
+        &self,
+        id: &str,
+        spec_json: &[u8],
+        rootfs: &str,
+        storages: &[Storage],
+        start: bool,
+    ) -> Result<()> {
         self.reserve(id)?;
         let bundle = self.run_dir.join("containers").join(id);
         let mut mounts = vec![];
-        let made = self.make_container(id, &bundle, spec_json, rootfs, storages, &mut mounts);
+        let made = self.make_container(id, &bundle, spec_json, rootfs, storages, &mut mounts, start);
         let mut st = self.lock();
         match made {
             Ok(init) => {
-                let c = Container::new(id.to_string(), bundle, init, mounts);
+                let c = Container::new(id.to_string(), bundle, init, mounts, start);
                 st.containers.insert(id.to_string(), Slot::Ready(Arc::new(c)));
                 Ok(())
             }
@@ -174,6 +183,7 @@ impl Agent {
         rootfs: &str,
         storages: &[Storage],
         mounts: &mut Vec<PathBuf>,
+        start: bool,
     ) -> Result<Process> {
         std::fs::create_dir_all(bundle).map_err(|e| AgentError::Internal(format!("create bundle: {e}")))?;
         for s in storages {
@@ -196,14 +206,29 @@ impl Agent {
         let pid_file = bundle.join("init.pid");
         let (theirs, ours) = prepare_stdio(terminal, &bundle.join("console.sock"))
             .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
-        self.crun.create(id, bundle, &pid_file, ours.console_path(), theirs)?;
+        self.crun.create(id, bundle, &pid_file, ours.console_path(), theirs, start)?;
         let pid = read_pid_file(&pid_file)?;
-        ours.finish(pid, self.reaper.clone(), id).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
+        ours.finish(pid, self.reaper.clone()).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
     }
 
     pub fn start_container(&self, id: &str) -> Result<()> {
         let c = self.container(id)?;
         c.apply(Event::Start, || Ok(self.crun.start(id, &c.bundle)?))?;
+        Ok(())
+    }
+
+    /// Kills every process of a container at once, through its cgroup.
+    fn kill_container(&self, id: &str) -> Result<()> {
+        let c = self.container(id)?;
+        let cgroup = Path::new("/sys/fs/cgroup/hako").join(id).join("cgroup.kill");
+        if std::fs::write(&cgroup, "1").is_err() {
+            c.init.signal(libc::SIGKILL).ok();
+        }
+        for p in c.all_processes() {
+            p.discard();
+        }
+        c.mounts.iter().rev().for_each(|p| unmount(p));
+        self.lock().containers.remove(id);
         Ok(())
     }
 
@@ -244,7 +269,7 @@ impl Agent {
             let log = c.bundle.join(format!("exec-{exec_id}.log"));
             self.crun.exec(id, &file, &pid_file, ours.console_path(), theirs, &log)?;
             let pid = read_pid_file(&pid_file)?;
-            ours.finish(pid, self.reaper.clone(), exec_id).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
+            ours.finish(pid, self.reaper.clone()).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
         })();
         let _ = std::fs::remove_file(&file);
         let _ = std::fs::remove_file(&pid_file);
@@ -278,7 +303,7 @@ impl Agent {
             },
         };
         let len = if len == 0 { MAX_STREAM_CHUNK } else { len.min(MAX_STREAM_CHUNK) };
-        Ok(buf.read(len))
+        buf.read(len).map_err(|e| AgentError::Internal(format!("read output: {e}")))
     }
 
     pub fn write_stdin(&self, id: &str, exec_id: &str, data: &[u8]) -> Result<usize> {

@@ -1,112 +1,100 @@
-//! A process's output streams and stdin. A pump thread copies a pipe (or pty
-//! master) into a bounded buffer; the host drains it with ReadStdout /
-//! ReadStderr. When the buffer is full the pump stops reading, so a slow host
-//! slows the container down instead of growing the agent's memory.
-use std::collections::VecDeque;
+//! A process's output streams and stdin. ReadStdout/ReadStderr read the
+//! pipe (or pty master) directly into the reply: no pump thread and no
+//! intermediate buffer, since under emulation every copy of every byte costs.
+//! The pipe itself is the buffer (1 MiB), so a slow host slows the container
+//! down instead of growing the agent's memory.
 use std::fs::File;
-use std::io::{self, Read, Write};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::sync::{Mutex, MutexGuard};
 
-use crate::limits::STREAM_BUFFER;
-use crate::log;
+use nix::poll::{poll, PollFd, PollFlags};
 
-#[derive(Default)]
-struct BufState {
-    data: VecDeque<u8>,
+/// After a first read, how long to wait for more output before replying, and
+/// up to how much: a fast writer is relayed in large replies rather than in
+/// thousands of small round trips. Interactive output is delayed at most this.
+const COALESCE_MS: i32 = 2;
+const COALESCE_BYTES: usize = 256 * 1024;
+
+/// Pipe capacity asked for output pipes: fewer, larger reads.
+pub const PIPE_SIZE: i32 = 1 << 20;
+
+struct OutputState {
+    file: Option<File>,
     eof: bool,
 }
 
-#[derive(Default)]
-pub struct StreamBuf {
-    state: Mutex<BufState>,
-    changed: Condvar,
+/// The read side of a process's stdout or stderr.
+pub struct OutputStream {
+    state: Mutex<OutputState>,
 }
 
-impl StreamBuf {
-    fn lock(&self) -> MutexGuard<'_, BufState> {
-        match self.state.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
-    fn wait<'a>(&self, g: MutexGuard<'a, BufState>) -> MutexGuard<'a, BufState> {
-        match self.changed.wait(g) {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
-    /// Blocks until data or end of stream; empty means end of stream.
-    pub fn read(&self, max: usize) -> Vec<u8> {
-        let mut s = self.lock();
-        while s.data.is_empty() && !s.eof {
-            s = self.wait(s);
-        }
-        let n = max.min(s.data.len());
-        let out: Vec<u8> = s.data.drain(..n).collect();
-        drop(s);
-        self.changed.notify_all();
-        out
-    }
-
-    fn push(&self, chunk: &[u8]) -> bool {
-        let mut s = self.lock();
-        while s.data.len() >= STREAM_BUFFER && !s.eof {
-            s = self.wait(s);
-        }
-        if s.eof {
-            return false;
-        }
-        s.data.extend(chunk);
-        drop(s);
-        self.changed.notify_all();
-        true
-    }
-
-    /// Ends the stream: readers get what is buffered, then EOF.
-    pub fn finish(&self) {
-        self.lock().eof = true;
-        self.changed.notify_all();
-    }
-
-    /// Ends the stream and drops what is buffered (container removed).
-    pub fn discard(&self) {
-        let mut s = self.lock();
-        s.eof = true;
-        s.data.clear();
-        drop(s);
-        self.changed.notify_all();
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
     }
 }
 
-/// Starts a thread copying `source` into a new buffer until EOF. A pty
-/// master reports EIO once the terminal's last user is gone: that is EOF.
-pub fn pump(mut source: File, name: &str) -> io::Result<Arc<StreamBuf>> {
-    let buf = Arc::new(StreamBuf::default());
-    let b = buf.clone();
-    std::thread::Builder::new().name(format!("pump-{name}")).stack_size(128 * 1024).spawn(move || {
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            match source.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => {
-                    if !b.push(&chunk[..n]) {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    if e.raw_os_error() != Some(libc::EIO) {
-                        log::debug(&format!("stream read failed: {e}"));
-                    }
-                    break;
-                }
-            }
+/// One read into the spare capacity of `out` (never zero-filled first: that
+/// alone costs as much as the copy); Ok(0) is end of stream. A pty master
+/// reports EIO once the terminal's last user is gone: end of stream too.
+fn read_some(file: &File, out: &mut Vec<u8>) -> io::Result<usize> {
+    let spare = out.capacity() - out.len();
+    loop {
+        // SAFETY: the pointer and length describe the vector's unused
+        // capacity, which read(2) may fill; set_len below covers exactly the
+        // bytes the kernel wrote.
+        let n = unsafe { libc::read(file.as_raw_fd(), out.as_mut_ptr().add(out.len()).cast(), spare) };
+        if n >= 0 {
+            // SAFETY: read(2) initialised n <= spare bytes after len.
+            unsafe { out.set_len(out.len() + n as usize) };
+            return Ok(n as usize);
         }
-        b.finish();
-    })?;
-    Ok(buf)
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EIO) => return Ok(0),
+            _ => return Err(e),
+        }
+    }
+}
+
+fn readable_within(file: &File, ms: i32) -> bool {
+    let mut fds = [PollFd::new(file.as_raw_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, ms), Ok(n) if n > 0)
+}
+
+impl OutputStream {
+    pub fn new(file: File) -> OutputStream {
+        OutputStream { state: Mutex::new(OutputState { file: Some(file), eof: false }) }
+    }
+
+    /// Blocks until output or end of stream; empty means end of stream.
+    pub fn read(&self, max: usize) -> io::Result<Vec<u8>> {
+        let mut st = lock(&self.state);
+        if st.eof {
+            return Ok(vec![]);
+        }
+        let Some(file) = st.file.as_ref() else { return Ok(vec![]) };
+        let mut out = Vec::with_capacity(max);
+        let mut ended = read_some(file, &mut out)? == 0;
+        while !ended && out.len() < COALESCE_BYTES.min(max) && readable_within(file, COALESCE_MS) {
+            ended = read_some(file, &mut out)? == 0;
+        }
+        if ended && out.is_empty() {
+            st.eof = true;
+            st.file = None;
+        }
+        Ok(out)
+    }
+
+    /// Closes the stream (the container is going away); readers get EOF.
+    pub fn close(&self) {
+        let mut st = lock(&self.state);
+        st.eof = true;
+        st.file = None;
+    }
 }
 
 /// The write side of a process's stdin; None once closed.
@@ -144,6 +132,7 @@ impl Stdin {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     fn pipe() -> (File, File) {
         let (r, w) = nix::unistd::pipe().unwrap();
@@ -152,24 +141,34 @@ mod tests {
     }
 
     #[test]
-    fn pumps_until_eof_with_backpressure() {
+    fn reads_until_eof_in_bounded_replies() {
         let (r, mut w) = pipe();
-        let buf = pump(r, "t").unwrap();
+        let out = OutputStream::new(r);
         let writer = std::thread::spawn(move || {
-            let data = vec![42u8; 3 * STREAM_BUFFER];
+            let data = vec![42u8; 3 << 20];
             w.write_all(&data).unwrap();
         });
         let mut total = 0;
         loop {
-            let chunk = buf.read(100_000);
+            let chunk = out.read(100_000).unwrap();
             if chunk.is_empty() {
                 break;
             }
+            assert!(chunk.len() <= 100_000);
             assert!(chunk.iter().all(|b| *b == 42));
             total += chunk.len();
         }
         writer.join().unwrap();
-        assert_eq!(total, 3 * STREAM_BUFFER);
+        assert_eq!(total, 3 << 20);
+        assert!(out.read(10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn closed_stream_reads_eof() {
+        let (r, _w) = pipe();
+        let out = OutputStream::new(r);
+        out.close();
+        assert!(out.read(10).unwrap().is_empty());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use protobuf::Message;
 use crate::error::{code, AgentError};
 use crate::limits::{MAX_FRAME_PAYLOAD, MAX_IN_FLIGHT};
 use crate::log;
+use crate::pool::Pool;
 use crate::proto::agent::ErrorDetail;
 use crate::proto::ttrpc::{Any, Request, Response, Status};
 
@@ -51,6 +52,7 @@ impl Header {
     }
 }
 
+#[cfg(test)]
 pub fn encode_frame(stream_id: u32, kind: u8, payload: &[u8]) -> Vec<u8> {
     let header = Header { len: payload.len() as u32, stream_id, kind, flags: 0 };
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len());
@@ -136,23 +138,52 @@ fn error_response(code: i32, message: String, reason: Option<&str>) -> Response 
     resp
 }
 
-fn response_bytes(result: Result<Vec<u8>, AgentError>) -> Vec<u8> {
+/// A reply body: either a ready Response message, or (the common success
+/// case) a payload that is framed as Response{payload} without copying it.
+enum Body {
+    Message(Vec<u8>),
+    Payload(Vec<u8>),
+}
+
+impl Body {
+    /// The bytes that precede the payload, and the payload.
+    fn parts(&self) -> (Vec<u8>, &[u8]) {
+        match self {
+            Body::Message(m) => (vec![], m.as_slice()),
+            Body::Payload(p) => {
+                // Field 2 (payload), wire type 2: tag 0x12 then a varint length.
+                let mut prefix = vec![0x12];
+                let mut n = p.len() as u64;
+                loop {
+                    let byte = (n & 0x7f) as u8;
+                    n >>= 7;
+                    if n == 0 {
+                        prefix.push(byte);
+                        break;
+                    }
+                    prefix.push(byte | 0x80);
+                }
+                (prefix, p.as_slice())
+            }
+        }
+    }
+}
+
+fn response_body(result: Result<Vec<u8>, AgentError>) -> Body {
     let resp = match result {
         Ok(payload) if payload.len() + 16 > MAX_FRAME_PAYLOAD => error_response(
             code::RESOURCE_EXHAUSTED,
             format!("response of {} bytes exceeds the maximum message size", payload.len()),
             Some("resource_exhausted"),
         ),
-        Ok(payload) => {
-            let mut r = Response::new();
-            r.payload = payload;
-            r
-        }
+        // An empty payload is an empty Response (no fields at all).
+        Ok(payload) if payload.is_empty() => return Body::Message(vec![]),
+        Ok(payload) => return Body::Payload(payload),
         Err(e) => error_response(e.code(), e.to_string(), Some(e.reason())),
     };
     // Serialising a message we just built cannot fail; an empty reply is the
     // safe fallback that still ends the stream.
-    resp.write_to_bytes().unwrap_or_default()
+    Body::Message(resp.write_to_bytes().unwrap_or_default())
 }
 
 /// One connection's writer, shared by the worker threads. Replies to
@@ -170,16 +201,20 @@ impl<W: Write + Send + 'static> Clone for Replier<W> {
 }
 
 impl<W: Write + Send + 'static> Replier<W> {
-    fn send(&self, stream_id: u32, body: &[u8]) {
+    fn send(&self, stream_id: u32, body: &Body) {
         if self.current.load(Ordering::SeqCst) != self.generation {
             return;
         }
-        let frame = encode_frame(stream_id, TYPE_RESPONSE, body);
+        let (prefix, payload) = body.parts();
+        let len = (prefix.len() + payload.len()) as u32;
+        let mut head = Header { len, stream_id, kind: TYPE_RESPONSE, flags: 0 }.encode().to_vec();
+        head.extend_from_slice(&prefix);
         let mut w = match self.writer.lock() {
             Ok(w) => w,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Err(e) = w.write_all(&frame).and_then(|_| w.flush()) {
+        let written = w.write_all(&head).and_then(|_| w.write_all(payload)).and_then(|_| w.flush());
+        if let Err(e) = written {
             log::debug(&format!("reply on stream {stream_id} lost: {e}"));
         }
     }
@@ -191,6 +226,7 @@ pub fn serve_connection<R: Read, W: Write + Send + 'static>(
     replier: Replier<W>,
     handler: Arc<dyn Handler>,
     in_flight: Arc<AtomicUsize>,
+    pool: &Pool,
 ) {
     loop {
         let incoming = match read_frame(reader) {
@@ -207,7 +243,7 @@ pub fn serve_connection<R: Read, W: Write + Send + 'static>(
                     "message length {} exceeds maximum message size of {}",
                     h.len, MAX_FRAME_PAYLOAD
                 );
-                let body = response_bytes(Err(AgentError::ResourceExhausted(msg)));
+                let body = response_body(Err(AgentError::ResourceExhausted(msg)));
                 replier.send(h.stream_id, &body);
                 continue;
             }
@@ -218,35 +254,35 @@ pub fn serve_connection<R: Read, W: Write + Send + 'static>(
         }
         if header.stream_id % 2 == 0 {
             let e = AgentError::InvalidArgument("StreamID must be odd for client initiated streams".into());
-            replier.send(header.stream_id, &response_bytes(Err(e)));
+            replier.send(header.stream_id, &response_body(Err(e)));
             continue;
         }
         let request = match Request::parse_from_bytes(&payload) {
             Ok(r) => r,
             Err(e) => {
                 let e = AgentError::InvalidArgument(format!("malformed ttrpc request: {e}"));
-                replier.send(header.stream_id, &response_bytes(Err(e)));
+                replier.send(header.stream_id, &response_body(Err(e)));
                 continue;
             }
         };
         if in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
             in_flight.fetch_sub(1, Ordering::SeqCst);
             let e = AgentError::ResourceExhausted(format!("more than {MAX_IN_FLIGHT} requests in flight"));
-            replier.send(header.stream_id, &response_bytes(Err(e)));
+            replier.send(header.stream_id, &response_body(Err(e)));
             continue;
         }
         let (h, r, counter) = (handler.clone(), replier.clone(), in_flight.clone());
         let stream_id = header.stream_id;
-        let spawned = std::thread::Builder::new().stack_size(256 * 1024).spawn(move || {
+        let spawned = pool.submit(Box::new(move || {
             let result = h.handle(&request.service, &request.method, &request.payload);
-            r.send(stream_id, &response_bytes(result));
+            r.send(stream_id, &response_body(result));
             counter.fetch_sub(1, Ordering::SeqCst);
             h.after_reply(&request.service, &request.method);
-        });
+        }));
         if let Err(e) = spawned {
             in_flight.fetch_sub(1, Ordering::SeqCst);
             let e = AgentError::ResourceExhausted(format!("cannot start a worker: {e}"));
-            replier.send(stream_id, &response_bytes(Err(e)));
+            replier.send(stream_id, &response_body(Err(e)));
         }
     }
 }
@@ -263,12 +299,13 @@ pub fn serve_port(port: crate::port::VirtioPort, handler: Arc<dyn Handler>) {
         }
     };
     let mut reader = port;
+    let pool = Pool::default();
     loop {
         reader.wait_for_host();
         let generation = current.fetch_add(1, Ordering::SeqCst) + 1;
         log::debug(&format!("host connected (session {generation})"));
         let replier = Replier { writer: writer.clone(), generation, current: current.clone() };
-        serve_connection(&mut reader, replier, handler.clone(), in_flight.clone());
+        serve_connection(&mut reader, replier, handler.clone(), in_flight.clone(), &pool);
         current.fetch_add(1, Ordering::SeqCst);
         log::debug("host disconnected");
     }
@@ -279,14 +316,15 @@ pub fn serve_unix(path: &std::path::Path, handler: Arc<dyn Handler>) -> io::Resu
     let _ = std::fs::remove_file(path);
     let listener = std::os::unix::net::UnixListener::bind(path)?;
     let in_flight = Arc::new(AtomicUsize::new(0));
+    let pool = Pool::default();
     for conn in listener.incoming() {
         let stream = conn?;
         let writer = Arc::new(Mutex::new(stream.try_clone()?));
         let replier = Replier { writer, generation: 0, current: Arc::new(AtomicU64::new(0)) };
-        let (h, counter) = (handler.clone(), in_flight.clone());
+        let (h, counter, pool) = (handler.clone(), in_flight.clone(), pool.clone());
         std::thread::spawn(move || {
             let mut reader = stream;
-            serve_connection(&mut reader, replier, h, counter);
+            serve_connection(&mut reader, replier, h, counter, &pool);
         });
     }
     Ok(())
@@ -347,7 +385,7 @@ mod tests {
         let out = Arc::new(Mutex::new(Vec::<u8>::new()));
         let replier = Replier { writer: out.clone(), generation: 0, current: Arc::new(AtomicU64::new(0)) };
         let in_flight = Arc::new(AtomicUsize::new(0));
-        serve_connection(&mut Cursor::new(input), replier, Arc::new(Echo), in_flight.clone());
+        serve_connection(&mut Cursor::new(input), replier, Arc::new(Echo), in_flight.clone(), &Pool::default());
         while in_flight.load(Ordering::SeqCst) != 0 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }

@@ -84,6 +84,8 @@ export class AgentClient {
     ociSpecJson: Uint8Array;
     rootfsPath: string;
     storages: StorageInit[];
+    /** Start the process at once (one crun invocation instead of two). */
+    start?: boolean;
   }): Promise<void> {
     await this.#call(AgentService.method.createContainer, req);
   }

@@ -5,6 +5,7 @@ import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import { chooseAccel, probeHost } from '../hypervisor/accel.js';
 import { readCurrent } from '../image/guest-image.js';
+import { guestAslr } from '../runtime/kernel-cmdline.js';
 import type { Runner } from '../sys/runner.js';
 import { loadGlobalConfig, type GlobalOptions } from './wiring.js';
 
@@ -49,6 +50,13 @@ export async function checkCommand(
 
   const accel = chooseAccel(await probeHost(), h.accelerator);
   findings.push({ name: 'accelerator', ok: true, detail: `${accel.accel}: ${accel.reason}` });
+  if (!guestAslr(h.guestAslr, accel.accel)) {
+    findings.push({
+      name: 'guest ASLR',
+      ok: true,
+      detail: `off (guest_aslr = "${h.guestAslr}"${h.guestAslr === 'auto' ? ', TCG' : ''}); set guest_aslr = "on" to keep it`,
+    });
+  }
 
   if (h.sharedFs === 'virtio-fs') {
     const ok = await executable(h.virtiofsDaemon);

@@ -110,5 +110,3 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   process.exit(code);
 }
-
-await main(process.argv);

@@ -48,8 +48,11 @@ export async function runCommand(
       ...(owner ? { owner } : {}),
     });
     if (signals.early !== undefined) return 128 + signals.early;
-    const container = await sandbox.createContainer(id, target.spec, target.rootfs, target.readonly);
-    env.log.log('debug', 'container created', { id });
+    const container = await sandbox.createContainer(id, target.spec, target.rootfs, target.readonly, {
+      start: true,
+    });
+    signals.attach(container);
+    env.log.log('debug', 'container started', { id });
     const io = container.io();
     const outputs = Promise.all([
       io.pipeOutput('stdout', process.stdout),
@@ -60,15 +63,12 @@ export async function runCommand(
     try {
       const input = o.interactive ? io.pipeInput(process.stdin) : io.closeInput();
       input.catch((e: unknown) => env.log.log('debug', `stdin: ${messageOf(e)}`));
-      signals.attach(container);
-      await container.start();
-      env.log.log('debug', 'container started', { id });
       const exit = await container.wait();
       env.log.log('debug', 'container exited', { id, status: exit.status });
       await within(outputs, OUTPUT_GRACE_MS);
       process.stdin.pause();
-      await container.delete();
-      env.log.log('debug', 'container deleted', { id });
+      // The container goes with its sandbox (sandbox.stop below): removing it
+      // first would only cost another round of crun in the guest.
       return exit.status;
     } finally {
       terminal?.restore();

@@ -15,6 +15,7 @@ const Qemu = z.strictObject({
   shared_fs: z.enum(['virtio-fs', 'virtio-9p']).default('virtio-fs'),
   virtio_fs_daemon: z.string().min(1).default('/usr/lib/qemu/virtiofsd'),
   virtio_fs_cache: z.enum(['auto', 'always', 'none']).default('auto'),
+  guest_aslr: z.enum(['auto', 'on', 'off']).default('auto'),
   enable_debug: z.boolean().default(false),
 });
 
@@ -51,6 +52,7 @@ export interface HakoConfig {
     readonly sharedFs: 'virtio-fs' | 'virtio-9p';
     readonly virtiofsDaemon: string;
     readonly virtiofsCache: 'auto' | 'always' | 'none';
+    readonly guestAslr: 'auto' | 'on' | 'off';
     readonly debug: boolean;
   };
   readonly agent: {
@@ -80,6 +82,7 @@ export function fromRaw(raw: RawConfig): HakoConfig {
       sharedFs: q.shared_fs,
       virtiofsDaemon: q.virtio_fs_daemon,
       virtiofsCache: q.virtio_fs_cache,
+      guestAslr: q.guest_aslr,
       debug: q.enable_debug,
     },
     agent: {

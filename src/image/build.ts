@@ -6,7 +6,7 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { Runner } from '../sys/runner.js';
-import { cached, hashFile, keyOf } from './cache.js';
+import { cached, hashFile, hashTree, keyOf } from './cache.js';
 import { currentPath, type CurrentImage } from './guest-image.js';
 import { cloudKernel } from './cloud-kernel.js';
 
@@ -125,12 +125,18 @@ async function buildInitramfs(
   kernel: KernelResult,
 ) {
   const script = join(opts.repoDir, 'guest', 'initramfs', 'build.sh');
-  const binaries = [agent, '/usr/bin/crun', '/bin/busybox'];
+  // The agent enters the key by its sources (the binary embeds build paths).
+  const agentSources = [
+    ...(await hashTree(join(opts.repoDir, 'agent'), ['target'])),
+    ...(await hashTree(join(opts.repoDir, 'proto'))),
+  ];
+  const binaries = ['/usr/bin/crun', '/bin/busybox'];
   const stub = join(opts.repoDir, 'guest', 'initramfs', 'sdstub');
   const parts: [string, string][] = [
     ['script', await hashFile(script)],
     ['sd-stub.c', await hashFile(join(stub, 'sd-stub.c'))],
     ['sd-stub.map', await hashFile(join(stub, 'sd-stub.map'))],
+    ...agentSources,
   ];
   for (const b of binaries) {
     parts.push([b, await hashFile(b)]);

@@ -4,13 +4,30 @@
 // into place, so an interrupted or concurrent build never leaves a half entry.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export async function hashFile(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
+}
+
+/** Hashes of every file below `dir` (sorted, relative paths), skipping `skip` names. */
+export async function hashTree(dir: string, skip: readonly string[] = []): Promise<[string, string][]> {
+  const out: [string, string][] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await readdir(join(dir, rel), { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const e of entries) {
+      if (skip.includes(e.name)) continue;
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path);
+      else if (e.isFile()) out.push([path, await hashFile(join(dir, path))]);
+    }
+  };
+  await walk('');
+  return out;
 }
 
 /** A key from labelled parts (file hashes, versions…), order-sensitive. */

@@ -31,13 +31,16 @@ export interface ContainerHost {
 }
 
 export class Container {
-  #status: ContainerStatus = 'created';
+  #status: ContainerStatus;
   #exit: Promise<ProcessExit> | undefined;
 
   constructor(
     private readonly host: ContainerHost,
     readonly id: string,
-  ) {}
+    status: 'created' | 'running' = 'created',
+  ) {
+    this.#status = status;
+  }
 
   get status(): ContainerStatus {
     return this.#status;

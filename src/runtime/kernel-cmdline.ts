@@ -3,6 +3,11 @@
 import { readFileSync } from 'node:fs';
 import type { MachineType } from '../hypervisor/types.js';
 
+/** Whether the guest randomises addresses, from the guest_aslr setting. */
+export function guestAslr(setting: 'auto' | 'on' | 'off', accel: 'kvm' | 'tcg'): boolean {
+  return setting === 'on' || (setting === 'auto' && accel === 'kvm');
+}
+
 /** The host TSC frequency in kHz, for tsc_early_khz (avoids a calibration hang under TCG). */
 export function hostTscKhz(cpuinfo = readCpuinfo()): number | undefined {
   const m = /^cpu MHz\s*:\s*([0-9.]+)/m.exec(cpuinfo);
@@ -23,6 +28,8 @@ export interface CmdlineOptions {
   readonly machine: MachineType;
   readonly debug: boolean;
   readonly agentDebug: boolean;
+  /** Address-space randomisation in the guest (off: `norandmaps`). */
+  readonly aslr: boolean;
   readonly tscKhz: number | undefined;
   readonly transportArgs: readonly string[];
   readonly extra: string;
@@ -42,6 +49,7 @@ export function kernelCmdline(o: CmdlineOptions): string[] {
   ];
   if (o.tscKhz !== undefined) args.push(`tsc_early_khz=${o.tscKhz}`);
   if (o.machine === 'microvm') args.push('pci=off');
+  if (!o.aslr) args.push('norandmaps');
   args.push(...o.transportArgs);
   if (o.agentDebug) args.push('hako.debug=1');
   args.push(...o.extra.split(/\s+/).filter((w) => w.length > 0));

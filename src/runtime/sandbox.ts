@@ -18,7 +18,7 @@ import { Container, type ContainerHost } from './container.js';
 import type { SandboxEnv } from './env.js';
 import { GUEST_SHARED_DIR, guestRootfs } from './guest-paths.js';
 import { checkId, checkSocketPath } from './ids.js';
-import { kernelCmdline } from './kernel-cmdline.js';
+import { guestAslr, kernelCmdline } from './kernel-cmdline.js';
 import type { ContainerRecord, SandboxRecord } from './state-store.js';
 
 export type SandboxStatus = SandboxRecord['status'] | 'stopped';
@@ -124,6 +124,7 @@ export class Sandbox implements ContainerHost {
         machine: h.machineType,
         debug: h.debug,
         agentDebug: config.agent.debug,
+        aslr: guestAslr(h.guestAslr, accel.accel),
         tscKhz: accel.accel === 'tcg' ? tscKhz : undefined,
         transportArgs,
         extra: h.kernelParams,
@@ -142,6 +143,7 @@ export class Sandbox implements ContainerHost {
     await this.#env.mounter.makeSharedPoint(sharedDir);
     const fs = this.#makeSharedFs(sharedDir, opts.dieWithParent);
     this.#fs = fs;
+    log.log('debug', 'shared dir ready', { sandbox: this.id });
     const fsRef = await fs.start();
     if (fsRef) {
       this.#record.fsDaemon = fsRef;
@@ -172,7 +174,9 @@ export class Sandbox implements ContainerHost {
       requestTimeoutMs: config.agent.requestTimeoutMs,
     });
     this.#agent = agent;
+    log.log('debug', 'VM process started', { sandbox: this.id });
     await this.guard(agent.check(Math.max(1, deadline - Date.now())), 'reach the agent');
+    log.log('debug', 'agent answered', { sandbox: this.id });
     const tBooted = performance.now();
     await this.guard(
       agent.createSandbox({
@@ -236,12 +240,16 @@ export class Sandbox implements ContainerHost {
     return this.#agent;
   }
 
-  /** Creates a container whose root filesystem is the host directory `rootfs`. */
+  /**
+   * Creates a container whose root filesystem is the host directory `rootfs`;
+   * with `start`, also starts it (in one step in the guest).
+   */
   async createContainer(
     id: string,
     spec: Readonly<Record<string, unknown>>,
     rootfs: string,
     readonly: boolean,
+    opts: { start?: boolean } = {},
   ): Promise<Container> {
     checkId(id);
     const agent = this.agent;
@@ -255,16 +263,23 @@ export class Sandbox implements ContainerHost {
       await this.#env.mounter.bind(rootfs, join(hostDir, 'rootfs'), { readonly });
       const ociSpecJson = new TextEncoder().encode(JSON.stringify(spec));
       await this.guard(
-        agent.createContainer({ containerId: id, ociSpecJson, rootfsPath: guestRootfs(id), storages: [] }),
+        agent.createContainer({
+          containerId: id,
+          ociSpecJson,
+          rootfsPath: guestRootfs(id),
+          storages: [],
+          start: opts.start ?? false,
+        }),
         `create container ${id}`,
       );
     } catch (e) {
       await this.#forgetContainer(id).catch(() => undefined);
       throw e;
     }
-    const container = new Container(this, id);
+    const status = opts.start ? 'running' : 'created';
+    const container = new Container(this, id, status);
     this.#containers.set(id, container);
-    await this.setContainerStatus(id, 'created');
+    await this.setContainerStatus(id, status);
     return container;
   }
 
@@ -317,9 +332,12 @@ export class Sandbox implements ContainerHost {
       }
     }
     agent?.close();
+    log.log('debug', 'sandbox destroyed in the guest', { sandbox: this.id });
     await this.#vm?.stop(VM_STOP_GRACE_MS);
     await this.#fs?.stop();
+    log.log('debug', 'VM and shared fs stopped', { sandbox: this.id });
     await cleanupSandbox(this.#env, this.id);
+    log.log('debug', 'sandbox removed', { sandbox: this.id });
     this.#status = 'stopped';
   }
 

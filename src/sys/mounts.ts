@@ -39,20 +39,26 @@ export class RealMounter implements Mounter {
   }
 
   async bind(source: string, target: string, opts: { readonly: boolean }): Promise<void> {
-    await this.#mount(['--rbind', source, target]);
-    if (opts.readonly) await this.#mount(['-o', 'remount,bind,ro', target]);
+    // util-linux remounts a bind mount read-only by itself when asked for ro.
+    await this.#mount(['--rbind', ...(opts.readonly ? ['-o', 'ro'] : []), source, target]);
   }
 
   async makeSharedPoint(path: string): Promise<void> {
-    await this.#mount(['--bind', path, path]);
-    await this.#mount(['--make-shared', path]);
+    await this.#mount(['--bind', '--make-shared', path, path]);
   }
 
   async unmount(target: string): Promise<void> {
-    const points = (await mountPointsUnder(target)).sort((a, b) => b.length - a.length);
-    for (const p of points) {
-      const r = await this.runner.run(['umount', '--lazy', p]);
-      if (r.code !== 0 && (await mountPointsUnder(p)).includes(p)) {
+    const points = await mountPointsUnder(target);
+    // Only the topmost points: `umount -R` takes each whole subtree at once.
+    const tops = [...new Set(points)].filter((p) => !points.some((q) => q !== p && p.startsWith(`${q}/`)));
+    for (const p of tops) {
+      const r = await this.runner.run(['umount', '-R', p]);
+      if (r.code === 0) continue;
+      // Busy: detach lazily, deepest first.
+      for (const q of (await mountPointsUnder(p)).sort((a, b) => b.length - a.length)) {
+        await this.runner.run(['umount', '--lazy', q]);
+      }
+      if ((await mountPointsUnder(p)).length > 0) {
         throw new HakoError('INTERNAL', `umount ${p}: ${r.stderr.trim()}`);
       }
     }

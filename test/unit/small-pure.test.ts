@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseAccel, type KvmProbe } from '../../src/hypervisor/accel.js';
-import { hostTscKhz, kernelCmdline } from '../../src/runtime/kernel-cmdline.js';
+import { guestAslr, hostTscKhz, kernelCmdline } from '../../src/runtime/kernel-cmdline.js';
 import { nextStatus } from '../../src/runtime/container.js';
 import { exitCodeFor } from '../../src/cli/exit-codes.js';
 import { HakoError } from '../../src/errors.js';
@@ -29,6 +29,7 @@ test('the kernel command line', () => {
     machine: 'microvm',
     debug: false,
     agentDebug: true,
+    aslr: false,
     tscKhz: 2100000,
     transportArgs: ['hako.port=p'],
     extra: ' a=1  b ',
@@ -38,16 +39,29 @@ test('the kernel command line', () => {
   assert.ok(args.includes('pci=off'));
   assert.ok(args.includes('hako.port=p'));
   assert.ok(args.includes('hako.debug=1'));
+  assert.ok(args.includes('norandmaps'));
+  assert.ok(args.includes('norandmaps'));
   assert.deepEqual(args.slice(-2), ['a=1', 'b']);
   const q35 = kernelCmdline({
     machine: 'q35',
     debug: true,
     agentDebug: false,
+    aslr: true,
     tscKhz: undefined,
     transportArgs: [],
     extra: '',
   });
   assert.ok(!q35.includes('pci=off') && !q35.includes('quiet') && q35.includes('loglevel=7'));
+  assert.ok(!q35.includes('norandmaps'));
+  assert.equal(guestAslr('auto', 'tcg'), false);
+  assert.equal(guestAslr('auto', 'kvm'), true);
+  assert.equal(guestAslr('on', 'tcg'), true);
+  assert.equal(guestAslr('off', 'kvm'), false);
+  assert.ok(!q35.includes('norandmaps'));
+  assert.equal(guestAslr('auto', 'tcg'), false);
+  assert.equal(guestAslr('auto', 'kvm'), true);
+  assert.equal(guestAslr('on', 'tcg'), true);
+  assert.equal(guestAslr('off', 'kvm'), false);
   assert.equal(hostTscKhz('cpu MHz\t\t: 2100.000\n'), 2100000);
   assert.equal(hostTscKhz('nothing'), undefined);
 });

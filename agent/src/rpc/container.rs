@@ -12,7 +12,7 @@ pub fn create(a: &Agent, r: CreateContainerRequest) -> Result<Empty> {
     validate::id(&r.container_id, "container_id")?;
     validate::string(&r.rootfs_path, "rootfs_path")?;
     validate::storages(&r.storages)?;
-    a.create_container(&r.container_id, &r.oci_spec_json, &r.rootfs_path, &r.storages)?;
+    a.create_container(&r.container_id, &r.oci_spec_json, &r.rootfs_path, &r.storages, r.start)?;
     Ok(Empty::new())
 }
 

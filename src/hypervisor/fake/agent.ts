@@ -80,7 +80,7 @@ export class FakeAgent {
         exit: undefined,
         waiters: [],
       };
-      this.#containers.set(r.containerId, { started: false, init });
+      this.#containers.set(r.containerId, { started: r.start, init });
       return {};
     });
     registerUnary(s, AgentService.method.startContainer, async (r) => {
