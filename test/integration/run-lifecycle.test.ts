@@ -35,7 +35,8 @@ test('SIGTERM to hako run reaches the container, which can handle it', async () 
 test('a second SIGINT kills a container that ignores signals', async () => {
   const root = privateRoot();
   try {
-    const run = startHako(root, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
+    // SIGINT is ignored from before "ready" on, and stays ignored across exec.
+    const run = startHako(root, ['run', '--', 'sh', '-c', 'trap "" INT; echo ready; exec sleep 600']);
     await run.waitForOutput('ready');
     run.kill('SIGINT');
     await new Promise((r) => setTimeout(r, 500));
