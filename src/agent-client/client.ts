@@ -43,13 +43,14 @@ export class AgentClient {
     return this.#ttrpc;
   }
 
+  /** `timeoutMs` null: no deadline (long-polls: waits and reads). */
   async #call<I extends DescMessage, O extends DescMessage>(
     method: DescMethodUnary<I, O>,
     input: MessageInitShape<I>,
-    timeoutMs: number | undefined = this.#timeoutMs,
+    timeoutMs: number | null = this.#timeoutMs,
   ): Promise<MessageShape<O>> {
     try {
-      return await callUnary(this.#ttrpc, method, input, timeoutMs === undefined ? {} : { timeoutMs });
+      return await callUnary(this.#ttrpc, method, input, timeoutMs === null ? {} : { timeoutMs });
     } catch (e) {
       throw agentError(method.name, e);
     }
@@ -109,7 +110,7 @@ export class AgentClient {
 
   /** Blocks until the process exits (no timeout). */
   async waitProcess(containerId: string, execId: string): Promise<ProcessExit> {
-    const r = await this.#call(AgentService.method.waitProcess, { containerId, execId }, undefined);
+    const r = await this.#call(AgentService.method.waitProcess, { containerId, execId }, null);
     const validSignal = r.signal >= 0 && r.signal <= 64;
     const validStatus = r.status >= 0 && r.status <= 255 && (r.signal === 0 || r.status === 128 + r.signal);
     if (!validSignal || !validStatus) {
@@ -124,7 +125,7 @@ export class AgentClient {
   /** Long-polls for output; an empty result means end of stream. */
   async read(which: OutputStream, containerId: string, execId: string, len = MAX_READ): Promise<Uint8Array> {
     const method = which === 'stdout' ? AgentService.method.readStdout : AgentService.method.readStderr;
-    const r = await this.#call(method, { containerId, execId, len }, undefined);
+    const r = await this.#call(method, { containerId, execId, len }, null);
     if (r.data.length > len) {
       throw new HakoError(
         'AGENT_PROTOCOL',
@@ -137,7 +138,7 @@ export class AgentClient {
   async writeStdin(containerId: string, execId: string, data: Uint8Array): Promise<number> {
     if (data.length > MAX_WRITE)
       throw new RangeError(`stdin chunk of ${data.length} bytes is over ${MAX_WRITE}`);
-    const r = await this.#call(AgentService.method.writeStdin, { containerId, execId, data }, undefined);
+    const r = await this.#call(AgentService.method.writeStdin, { containerId, execId, data }, null);
     if (r.len > data.length) {
       throw new HakoError(
         'AGENT_PROTOCOL',

@@ -26,13 +26,13 @@ interface Rig {
   done(): void;
 }
 
-function rig(agent: FakeAgentOptions = {}): Rig {
+function rig(agent: FakeAgentOptions = {}, requestTimeout = 5): Rig {
   const root = mkdtempSync('/tmp/hkr-');
   const runner = new RealRunner();
   const hv = new FakeHypervisor(runner, agent);
   const mounter = new FakeMounter();
   const config = parseConfigText(
-    '[hypervisor.qemu]\nshared_fs = "virtio-9p"\n[agent.hako]\ndial_timeout = 5\nrequest_timeout = 5\n',
+    `[hypervisor.qemu]\nshared_fs = "virtio-9p"\n[agent.hako]\ndial_timeout = 5\nrequest_timeout = ${requestTimeout}\n`,
     'test',
   );
   const env: SandboxEnv = {
@@ -242,6 +242,29 @@ test('cleanup from disk alone kills recorded processes and removes the state', a
     assert.equal(await isRunning(r.env.procs, vm.process), false);
     assert.deepEqual(readdirSync(r.root), []);
     void sb;
+  } finally {
+    r.done();
+  }
+});
+
+test('waiting for a process and reading its output are not bounded by the request timeout', async () => {
+  const r = rig({}, 0.3);
+  try {
+    const sb = await Sandbox.start(r.env, { id: 'sb8', dieWithParent: false });
+    const c = await sb.createContainer(
+      'c',
+      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
+      '/r',
+      false,
+      { start: true },
+    );
+    const reading = c.io().pipeOutput('stdout', new PassThrough());
+    const waiting = c.wait();
+    await new Promise((res) => setTimeout(res, 800));
+    await c.signal(15);
+    assert.deepEqual(await waiting, { status: 143, signal: 15 });
+    await reading;
+    await sb.stop();
   } finally {
     r.done();
   }
