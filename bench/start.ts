@@ -14,7 +14,8 @@ import { loadConfig } from '../src/config/load.js';
 import { buildArgv } from '../src/hypervisor/qemu/argv.js';
 import { chooseAccel, probeHost } from '../src/hypervisor/accel.js';
 import { resolveGuestImage } from '../src/image/guest-image.js';
-import { guestAslr, hostTscKhz, kernelCmdline } from '../src/runtime/kernel-cmdline.js';
+import { hostTscKhz } from '../src/runtime/kernel-cmdline.js';
+import { vmSpec } from '../src/runtime/vm-spec.js';
 import { REPO } from '../test/helpers/paths.js';
 import { makeBundle } from '../test/helpers/fixtures.js';
 import { fmt, median, pssMiB, timeCommand, timeUntilOutput } from './lib.js';
@@ -25,38 +26,21 @@ const MARKER = 'HAKO-BARE-INIT';
 
 async function bareBootArgv(): Promise<string[]> {
   const { config } = await loadConfig();
-  const image = await resolveGuestImage(config);
-  const accel = chooseAccel(await probeHost(), config.hypervisor.accelerator);
-  const h = config.hypervisor;
-  const dir = mkdtempSync('/tmp/hkb-');
-  const kernelArgs = [
-    ...kernelCmdline({
-      machine: h.machineType,
-      debug: false,
-      agentDebug: false,
-      aslr: guestAslr(h.guestAslr, accel.accel),
-      tscKhz: accel.accel === 'tcg' ? hostTscKhz() : undefined,
-      transportArgs: [],
-      extra: h.kernelParams,
-    }),
-    'rdinit=/bin/echo',
-    '--',
-    MARKER,
-  ];
-  const argv = buildArgv(h.path, {
+  const base = {
+    config,
+    image: await resolveGuestImage(config),
+    accel: chooseAccel(await probeHost(), config.hypervisor.accelerator),
+    tscKhz: hostTscKhz(),
+  };
+  const spec = vmSpec(base, {
     id: 'bench',
-    dir,
-    machine: h.machineType,
-    accel: accel.accel,
-    vcpus: h.vcpus,
-    memoryMiB: h.memoryMiB,
-    kernel: image.kernel,
-    initrd: image.initrd,
-    kernelArgs,
+    dir: mkdtempSync('/tmp/hkb-'),
     devices: [],
-    consoleLog: false,
+    transportArgs: [],
     dieWithParent: false,
+    extraKernelArgs: ['rdinit=/bin/echo', '--', MARKER],
   });
+  const argv = buildArgv(config.hypervisor.path, spec);
   const serial = argv.indexOf('-serial');
   argv[serial + 1] = 'stdio';
   return argv;

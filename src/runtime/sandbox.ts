@@ -6,7 +6,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClient } from '../agent-client/client.js';
 import { HakoError, messageOf } from '../errors.js';
-import type { Vm, VmExit, VmSpec } from '../hypervisor/types.js';
+import type { Vm, VmExit } from '../hypervisor/types.js';
 import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
 import { Virtiofs } from '../storage/virtiofs.js';
@@ -18,7 +18,7 @@ import { Container, type ContainerHost } from './container.js';
 import type { SandboxEnv } from './env.js';
 import { GUEST_SHARED_DIR, guestRootfs } from './guest-paths.js';
 import { checkId, checkSocketPath } from './ids.js';
-import { guestAslr, kernelCmdline } from './kernel-cmdline.js';
+import { vmSpec } from './vm-spec.js';
 import type { ContainerRecord, SandboxRecord } from './state-store.js';
 
 export type SandboxStatus = SandboxRecord['status'] | 'stopped';
@@ -108,33 +108,6 @@ export class Sandbox implements ContainerHost {
     return new Virtiofs(opts, this.#env);
   }
 
-  #vmSpec(devices: VmSpec['devices'], transportArgs: string[], dieWithParent: boolean): VmSpec {
-    const { config, image, accel, tscKhz } = this.#env;
-    const h = config.hypervisor;
-    return {
-      id: this.id,
-      dir: this.dir,
-      machine: h.machineType,
-      accel: accel.accel,
-      vcpus: h.vcpus,
-      memoryMiB: h.memoryMiB,
-      kernel: image.kernel,
-      initrd: image.initrd,
-      kernelArgs: kernelCmdline({
-        machine: h.machineType,
-        debug: h.debug,
-        agentDebug: config.agent.debug,
-        aslr: guestAslr(h.guestAslr, accel.accel),
-        tscKhz: accel.accel === 'tcg' ? tscKhz : undefined,
-        transportArgs,
-        extra: h.kernelParams,
-      }),
-      devices: [...devices, { kind: 'rng', id: 'rng0' }],
-      consoleLog: h.debug || config.agent.debug,
-      dieWithParent,
-    };
-  }
-
   async #boot(opts: SandboxOptions): Promise<void> {
     const { config, log } = this.#env;
     const t0 = performance.now();
@@ -150,11 +123,13 @@ export class Sandbox implements ContainerHost {
       await this.#save();
     }
     const transport = new VirtioSerialTransport(join(this.dir, 'agent.sock'));
-    const spec = this.#vmSpec(
-      [...transport.devices(), ...fs.devices()],
-      transport.kernelArgs(),
-      opts.dieWithParent,
-    );
+    const spec = vmSpec(this.#env, {
+      id: this.id,
+      dir: this.dir,
+      devices: [...transport.devices(), ...fs.devices(), { kind: 'rng', id: 'rng0' }],
+      transportArgs: transport.kernelArgs(),
+      dieWithParent: opts.dieWithParent,
+    });
     log.log('debug', 'starting VM', {
       sandbox: this.id,
       accel: this.#env.accel.accel,

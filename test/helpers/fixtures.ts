@@ -3,6 +3,16 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** Runs `fn` with a temporary directory, removed afterwards. */
+export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const fx = tempDir();
+  try {
+    await fn(fx.dir);
+  } finally {
+    fx.remove();
+  }
+}
+
 /** The built-in busybox rootfs recorded by `hako image build`. */
 export function defaultRootfs(): string {
   const current = JSON.parse(readFileSync('/var/cache/hako/current.json', 'utf8')) as { rootfs: string };

@@ -28,6 +28,16 @@ export function privateRoot(): string {
   return mkdtempSync('/tmp/hk-');
 }
 
+/** Runs `fn` with a private state directory, then checks nothing was left in it. */
+export async function inPrivateRoot(fn: (root: string) => Promise<void>): Promise<void> {
+  const root = privateRoot();
+  try {
+    await fn(root);
+  } finally {
+    await assertClean(root);
+  }
+}
+
 export function startHako(
   root: string,
   args: readonly string[],

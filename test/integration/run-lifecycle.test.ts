@@ -1,7 +1,7 @@
 // Signals, VM death and cleanup around `hako run`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assertClean, exitOf, privateRoot, processesNaming, startHako } from '../helpers/hako.js';
+import { inPrivateRoot, exitOf, processesNaming, startHako } from '../helpers/hako.js';
 import { readFile } from 'node:fs/promises';
 
 async function qemuPidOf(root: string): Promise<number> {
@@ -13,8 +13,7 @@ async function qemuPidOf(root: string): Promise<number> {
 }
 
 test('SIGTERM to hako run reaches the container, which can handle it', async () => {
-  const root = privateRoot();
-  try {
+  await inPrivateRoot(async (root) => {
     const run = startHako(root, [
       'run',
       '--',
@@ -27,14 +26,11 @@ test('SIGTERM to hako run reaches the container, which can handle it', async () 
     const r = await run.result;
     assert.equal(exitOf(r), 3, r.stderr);
     assert.equal(r.stdout.toString(), 'ready\ngot TERM\n');
-  } finally {
-    await assertClean(root);
-  }
+  });
 });
 
 test('a second SIGINT kills a container that ignores signals', async () => {
-  const root = privateRoot();
-  try {
+  await inPrivateRoot(async (root) => {
     // SIGINT is ignored from before "ready" on, and stays ignored across exec.
     const run = startHako(root, ['run', '--', 'sh', '-c', 'trap "" INT; echo ready; exec sleep 600']);
     await run.waitForOutput('ready');
@@ -43,14 +39,11 @@ test('a second SIGINT kills a container that ignores signals', async () => {
     run.kill('SIGINT');
     const r = await run.result;
     assert.equal(exitOf(r), 137, r.stderr);
-  } finally {
-    await assertClean(root);
-  }
+  });
 });
 
 test('killing QEMU makes hako run fail promptly with a clear error and clean up', async () => {
-  const root = privateRoot();
-  try {
+  await inPrivateRoot(async (root) => {
     const run = startHako(root, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
     await run.waitForOutput('ready');
     const killedAt = Date.now();
@@ -60,21 +53,16 @@ test('killing QEMU makes hako run fail promptly with a clear error and clean up'
     assert.equal(exitOf(r), 125);
     assert.match(r.stderr, /sandbox VM stopped \(killed by SIGKILL\)/);
     assert.ok(took < 10_000, `hako run took ${took} ms to notice`);
-  } finally {
-    await assertClean(root);
-  }
+  });
 });
 
 test('a sandbox left by a killed hako run is swept by the next run', async () => {
-  const root = privateRoot();
-  try {
+  await inPrivateRoot(async (root) => {
     const run = startHako(root, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
     await run.waitForOutput('ready');
     run.kill('SIGKILL');
     await run.result;
     const next = startHako(root, ['run', '--', 'true']);
     assert.equal(exitOf(await next.result), 0);
-  } finally {
-    await assertClean(root);
-  }
+  });
 });

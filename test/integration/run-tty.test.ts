@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { assertClean, privateRoot } from '../helpers/hako.js';
+import { inPrivateRoot } from '../helpers/hako.js';
 import { HAKO } from '../helpers/paths.js';
 
 function inPty(command: string, input: string): Promise<{ code: number | null; out: string }> {
@@ -17,8 +17,7 @@ function inPty(command: string, input: string): Promise<{ code: number | null; o
 }
 
 test('the container runs on a terminal whose size follows ours', async () => {
-  const root = privateRoot();
-  try {
+  await inPrivateRoot(async (root) => {
     const r = await inPty(
       `stty cols 91 rows 27; ${HAKO} --root ${root} run -t -- sh -c 'tty; stty size'`,
       '',
@@ -26,18 +25,13 @@ test('the container runs on a terminal whose size follows ours', async () => {
     assert.match(r.out, /\/dev\/pts\/\d+/);
     assert.match(r.out, /27 91/);
     assert.equal(r.code, 0);
-  } finally {
-    await assertClean(root);
-  }
+  });
 });
 
 test('typed input reaches an interactive shell, whose exit status is returned', async () => {
-  const root = privateRoot();
-  try {
+  await inPrivateRoot(async (root) => {
     const r = await inPty(`${HAKO} --root ${root} run -i -t -- sh`, 'echo typed-$((6*7))\nexit 5\n');
     assert.match(r.out, /typed-42/);
     assert.equal(r.code, 5);
-  } finally {
-    await assertClean(root);
-  }
+  });
 });

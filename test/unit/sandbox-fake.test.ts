@@ -11,6 +11,7 @@ import type { FakeAgentOptions } from '../../src/hypervisor/fake/agent.js';
 import { silentLogger } from '../../src/log.js';
 import type { SandboxEnv } from '../../src/runtime/env.js';
 import { Sandbox } from '../../src/runtime/sandbox.js';
+import type { Container } from '../../src/runtime/container.js';
 import { FsStateStore } from '../../src/runtime/state-store.js';
 import { FakeMounter } from '../../src/sys/fake-mounter.js';
 import { isRunning, RealProcessTable } from '../../src/sys/procs.js';
@@ -48,6 +49,16 @@ function rig(agent: FakeAgentOptions = {}, requestTimeout = 5): Rig {
     tscKhz: undefined,
   };
   return { env, hv, mounter, root, done: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+const SPEC = { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } };
+
+/** A container `c` in `sb`, started, with its stdin closed (the fake's processes then run). */
+async function runningContainer(sb: Sandbox): Promise<Container> {
+  const c = await sb.createContainer('c', SPEC, '/r', false);
+  await c.io().closeInput();
+  await c.start();
+  return c;
 }
 
 function collect(stream: PassThrough): () => string {
@@ -168,14 +179,7 @@ test('hostile agent replies are refused', async () => {
   const r = rig({ oversizedReads: true });
   try {
     const sb = await Sandbox.start(r.env, { id: 'sb4', dieWithParent: false });
-    const c = await sb.createContainer(
-      'c',
-      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
-      '/r',
-      false,
-    );
-    await c.io().closeInput();
-    await c.start();
+    const c = await runningContainer(sb);
     await assert.rejects(
       sb.agent.read('stdout', 'c', '', 4),
       (e: unknown) => isHakoError(e, 'AGENT_PROTOCOL') && /were asked/.test(e.message),
@@ -187,14 +191,7 @@ test('hostile agent replies are refused', async () => {
   const bogus = rig({ bogusExitStatus: 999 });
   try {
     const sb = await Sandbox.start(bogus.env, { id: 'sb5', dieWithParent: false });
-    const c = await sb.createContainer(
-      'c',
-      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
-      '/r',
-      false,
-    );
-    await c.io().closeInput();
-    await c.start();
+    const c = await runningContainer(sb);
     await assert.rejects(
       c.wait(),
       (e: unknown) => isHakoError(e, 'AGENT_PROTOCOL') && /impossible exit status 999/.test(e.message),

@@ -1,0 +1,55 @@
+// The VM a sandbox boots, from the configuration: machine, accelerator,
+// kernel, initramfs, kernel command line. Shared by sandboxes and by the
+// start benchmark (whose bare boot must use the very same VM).
+import type { HakoConfig } from '../config/schema.js';
+import type { AccelChoice } from '../hypervisor/accel.js';
+import type { Device, VmSpec } from '../hypervisor/types.js';
+import type { GuestImage } from '../image/guest-image.js';
+import { guestAslr, kernelCmdline } from './kernel-cmdline.js';
+
+export interface VmBase {
+  readonly config: HakoConfig;
+  readonly image: GuestImage;
+  readonly accel: AccelChoice;
+  readonly tscKhz: number | undefined;
+}
+
+export interface VmSpecOptions {
+  readonly id: string;
+  readonly dir: string;
+  readonly devices: readonly Device[];
+  readonly transportArgs: readonly string[];
+  readonly dieWithParent: boolean;
+  /** Appended to the kernel command line (after the user's kernel_params). */
+  readonly extraKernelArgs?: readonly string[];
+}
+
+export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
+  const { config, image, accel, tscKhz } = base;
+  const h = config.hypervisor;
+  return {
+    id: o.id,
+    dir: o.dir,
+    machine: h.machineType,
+    accel: accel.accel,
+    vcpus: h.vcpus,
+    memoryMiB: h.memoryMiB,
+    kernel: image.kernel,
+    initrd: image.initrd,
+    kernelArgs: [
+      ...kernelCmdline({
+        machine: h.machineType,
+        debug: h.debug,
+        agentDebug: config.agent.debug,
+        aslr: guestAslr(h.guestAslr, accel.accel),
+        tscKhz: accel.accel === 'tcg' ? tscKhz : undefined,
+        transportArgs: o.transportArgs,
+        extra: h.kernelParams,
+      }),
+      ...(o.extraKernelArgs ?? []),
+    ],
+    devices: o.devices,
+    consoleLog: h.debug || config.agent.debug,
+    dieWithParent: o.dieWithParent,
+  };
+}
