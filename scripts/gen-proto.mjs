@@ -7,7 +7,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'src', 'gen');
-const protos = readdirSync(join(root, 'proto')).filter((f) => f.endsWith('.proto'));
+const protos = readdirSync(join(root, 'proto'), { recursive: true })
+  .map(String)
+  .filter((f) => f.endsWith('.proto'));
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 execFileSync(

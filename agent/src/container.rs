@@ -118,6 +118,27 @@ impl Container {
         Ok(())
     }
 
+    /// Forgets an exec that has exited.
+    pub fn remove_exec(&self, exec_id: &str) -> Result<Arc<Process>> {
+        let mut execs = lock(&self.execs);
+        let p = execs
+            .get(exec_id)
+            .cloned()
+            .ok_or_else(|| AgentError::NotFound(format!("process {exec_id} not found in container {}", self.id)))?;
+        if p.exited().is_none() {
+            return Err(AgentError::FailedPrecondition(format!("process {exec_id} is still running")));
+        }
+        execs.remove(exec_id);
+        Ok(p)
+    }
+
+    /// (pid, exec id) of every process Hako started in this container.
+    pub fn known_pids(&self) -> Vec<(i32, String)> {
+        let mut v: Vec<(i32, String)> = lock(&self.execs).iter().map(|(id, p)| (p.pid, id.clone())).collect();
+        v.push((self.init.pid, String::new()));
+        v
+    }
+
     pub fn all_processes(&self) -> Vec<Arc<Process>> {
         let mut v: Vec<Arc<Process>> = lock(&self.execs).values().cloned().collect();
         v.push(self.init.clone());

@@ -181,6 +181,19 @@ impl Crun {
         self.run("kill", args, Stdio3::null(), &bundle.join("crun-kill.log"))
     }
 
+    pub fn pause(&self, id: &str, bundle: &Path) -> Result<(), CrunError> {
+        self.run("pause", vec![id.into()], Stdio3::null(), &bundle.join("crun-pause.log"))
+    }
+
+    pub fn resume(&self, id: &str, bundle: &Path) -> Result<(), CrunError> {
+        self.run("resume", vec![id.into()], Stdio3::null(), &bundle.join("crun-resume.log"))
+    }
+
+    pub fn update(&self, id: &str, bundle: &Path, resources: &Path) -> Result<(), CrunError> {
+        let args = vec!["--resources".into(), resources.into(), id.into()];
+        self.run("update", args, Stdio3::null(), &bundle.join("crun-update.log"))
+    }
+
     pub fn delete(&self, id: &str, bundle: &Path) -> Result<(), CrunError> {
         self.run("delete", vec!["--force".into(), id.into()], Stdio3::null(), &bundle.join("crun-delete.log"))
     }

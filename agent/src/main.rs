@@ -5,6 +5,7 @@
 //! with crun. `--listen-unix PATH` serves on a Unix socket instead, without
 //! the PID 1 duties: that mode exists for tests on the host.
 
+mod cgroup;
 mod container;
 mod crun;
 mod error;
@@ -12,6 +13,7 @@ mod init;
 mod limits;
 mod log;
 mod mount;
+mod oom;
 mod pool;
 mod port;
 mod process;

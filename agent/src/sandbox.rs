@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::cgroup;
 use crate::container::{Container, Event, Status};
+use crate::oom::OomWatcher;
 use crate::crun::Crun;
 use crate::error::{AgentError, Result};
 use crate::limits::{MAX_CONTAINERS, MAX_STREAM_CHUNK};
@@ -38,6 +40,7 @@ pub struct Agent {
     owns_guest: bool,
     state: Mutex<State>,
     shutting_down: AtomicBool,
+    oom: Option<Arc<OomWatcher>>,
 }
 
 /// A stream of a process, for ReadStdout / ReadStderr.
@@ -51,7 +54,22 @@ impl Agent {
     pub fn new(reaper: Arc<Reaper>, run_dir: PathBuf, owns_guest: bool) -> Agent {
         let crun_bin = std::env::var_os("HAKO_AGENT_CRUN").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/crun".into());
         let crun = Crun::new(crun_bin, run_dir.join("crun"), reaper.clone());
-        Agent { reaper, crun, run_dir, owns_guest, state: Mutex::new(State::default()), shutting_down: AtomicBool::new(false) }
+        let oom = match OomWatcher::start() {
+            Ok(w) => Some(w),
+            Err(e) => {
+                log::warn(&format!("no OOM events: {e}"));
+                None
+            }
+        };
+        Agent {
+            reaper,
+            crun,
+            run_dir,
+            owns_guest,
+            state: Mutex::new(State::default()),
+            shutting_down: AtomicBool::new(false),
+            oom,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -152,7 +170,7 @@ impl Agent {
         rootfs: &str,
         storages: &[Storage],
         start: bool,
-    ) -> Result<()> {
+    ) -> Result<i32> {
         self.reserve(id)?;
         let bundle = self.run_dir.join("containers").join(id);
         let mut mounts = vec![];
@@ -160,9 +178,14 @@ impl Agent {
         let mut st = self.lock();
         match made {
             Ok(init) => {
+                let pid = init.pid;
                 let c = Container::new(id.to_string(), bundle, init, mounts, start);
                 st.containers.insert(id.to_string(), Slot::Ready(Arc::new(c)));
-                Ok(())
+                drop(st);
+                if let Some(w) = &self.oom {
+                    w.watch(id);
+                }
+                Ok(pid)
             }
             Err(e) => {
                 st.containers.remove(id);
@@ -228,8 +251,15 @@ impl Agent {
             p.discard();
         }
         c.mounts.iter().rev().for_each(|p| unmount(p));
-        self.lock().containers.remove(id);
+        self.forget(id);
         Ok(())
+    }
+
+    fn forget(&self, id: &str) {
+        if let Some(w) = &self.oom {
+            w.unwatch(id);
+        }
+        self.lock().containers.remove(id);
     }
 
     pub fn remove_container(&self, id: &str, timeout: Duration) -> Result<()> {
@@ -246,13 +276,62 @@ impl Agent {
         }
         c.mounts.iter().rev().for_each(|p| unmount(p));
         let _ = std::fs::remove_dir_all(&c.bundle);
-        self.lock().containers.remove(id);
+        self.forget(id);
         Ok(())
+    }
+
+    pub fn pause_container(&self, id: &str) -> Result<()> {
+        let c = self.container(id)?;
+        c.apply(Event::Pause, || Ok(self.crun.pause(id, &c.bundle)?))?;
+        Ok(())
+    }
+
+    pub fn resume_container(&self, id: &str) -> Result<()> {
+        let c = self.container(id)?;
+        c.apply(Event::Resume, || Ok(self.crun.resume(id, &c.bundle)?))?;
+        Ok(())
+    }
+
+    pub fn update_container(&self, id: &str, resources_json: &[u8]) -> Result<()> {
+        let c = self.container(id)?;
+        let resources = spec::resources(resources_json)?;
+        let file = c.bundle.join("resources.json");
+        let bytes = serde_json::to_vec(&resources).map_err(|e| AgentError::Internal(e.to_string()))?;
+        std::fs::write(&file, bytes).map_err(|e| AgentError::Internal(format!("write {}: {e}", file.display())))?;
+        let result = self.crun.update(id, &c.bundle, &file);
+        let _ = std::fs::remove_file(&file);
+        Ok(result?)
+    }
+
+    pub fn stats_container(&self, id: &str) -> Result<crate::proto::agent::CgroupStats> {
+        self.container(id)?;
+        Ok(cgroup::stats(id)?)
+    }
+
+    /// Every process in the container, with the exec id of the ones Hako started.
+    pub fn list_processes(&self, id: &str) -> Result<Vec<(i32, String)>> {
+        let c = self.container(id)?;
+        let known: std::collections::HashMap<i32, String> = c.known_pids().into_iter().collect();
+        Ok(cgroup::pids(id)?.into_iter().map(|pid| (pid, known.get(&pid).cloned().unwrap_or_default())).collect())
+    }
+
+    pub fn delete_process(&self, id: &str, exec_id: &str) -> Result<()> {
+        let p = self.container(id)?.remove_exec(exec_id)?;
+        p.discard();
+        Ok(())
+    }
+
+    /// Blocks until a container is killed for memory; returns its id.
+    pub fn next_oom_event(&self) -> Result<String> {
+        match &self.oom {
+            Some(w) => Ok(w.next()),
+            None => Err(AgentError::Unimplemented("OOM events are unavailable in this guest".into())),
+        }
     }
 
     // ---- processes ----------------------------------------------------------
 
-    pub fn exec_process(&self, id: &str, exec_id: &str, process_json: &[u8]) -> Result<()> {
+    pub fn exec_process(&self, id: &str, exec_id: &str, process_json: &[u8]) -> Result<i32> {
         let c = self.container(id)?;
         if c.status() != Status::Running {
             return Err(AgentError::FailedPrecondition(format!("cannot exec in container {id}: it is not running")));
@@ -273,7 +352,10 @@ impl Agent {
         })();
         let _ = std::fs::remove_file(&file);
         let _ = std::fs::remove_file(&pid_file);
-        c.add_exec(exec_id, result?)
+        let process = result?;
+        let pid = process.pid;
+        c.add_exec(exec_id, process)?;
+        Ok(pid)
     }
 
     pub fn signal_process(&self, id: &str, exec_id: &str, signal: i32, all: bool) -> Result<()> {

@@ -139,6 +139,11 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Va
     Ok(Value::Object(spec))
 }
 
+/// LinuxResources for an update: a JSON object.
+pub fn resources(json: &[u8]) -> Result<Value, SpecError> {
+    Ok(Value::Object(parse(json)?))
+}
+
 /// An exec process, checked and rewritten for the guest.
 pub fn exec_process(json: &[u8]) -> Result<Value, SpecError> {
     let mut p = Value::Object(parse(json)?);

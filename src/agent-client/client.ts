@@ -8,6 +8,7 @@ import {
   AgentService,
   Health,
   HealthCheckResponse_ServingStatus,
+  type CgroupStats,
   type Storage,
   type StorageSchema,
 } from '../gen/agent_pb.js';
@@ -29,6 +30,12 @@ export interface ProcessExit {
 
 export type StorageInit = MessageInitShape<typeof StorageSchema>;
 export type OutputStream = 'stdout' | 'stderr';
+
+function checkPid(method: string, pid: number): number {
+  if (!Number.isInteger(pid) || pid <= 0)
+    throw new HakoError('AGENT_PROTOCOL', `agent ${method}: invalid pid ${pid}`);
+  return pid;
+}
 
 export class AgentClient {
   readonly #ttrpc: TtrpcClient;
@@ -87,8 +94,8 @@ export class AgentClient {
     storages: StorageInit[];
     /** Start the process at once (one crun invocation instead of two). */
     start?: boolean;
-  }): Promise<void> {
-    await this.#call(AgentService.method.createContainer, req);
+  }): Promise<number> {
+    return checkPid('CreateContainer', (await this.#call(AgentService.method.createContainer, req)).pid);
   }
 
   async startContainer(containerId: string): Promise<void> {
@@ -100,8 +107,12 @@ export class AgentClient {
     await this.#call(AgentService.method.removeContainer, { containerId, timeout: timeoutSeconds }, budget);
   }
 
-  async execProcess(containerId: string, execId: string, processJson: Uint8Array): Promise<void> {
-    await this.#call(AgentService.method.execProcess, { containerId, execId, processJson });
+  /** Starts an extra process in a running container; returns its guest pid. */
+  async execProcess(containerId: string, execId: string, processJson: Uint8Array): Promise<number> {
+    return checkPid(
+      'ExecProcess',
+      (await this.#call(AgentService.method.execProcess, { containerId, execId, processJson })).pid,
+    );
   }
 
   async signalProcess(containerId: string, execId: string, signal: number, all = false): Promise<void> {
@@ -156,9 +167,47 @@ export class AgentClient {
     await this.#call(AgentService.method.ttyWinResize, { containerId, execId, row: rows, column: columns });
   }
 
+  async pauseContainer(containerId: string): Promise<void> {
+    await this.#call(AgentService.method.pauseContainer, { containerId });
+  }
+
+  async resumeContainer(containerId: string): Promise<void> {
+    await this.#call(AgentService.method.resumeContainer, { containerId });
+  }
+
+  async updateContainer(containerId: string, resourcesJson: Uint8Array): Promise<void> {
+    await this.#call(AgentService.method.updateContainer, { containerId, resourcesJson });
+  }
+
+  async statsContainer(containerId: string): Promise<CgroupStats> {
+    const r = await this.#call(AgentService.method.statsContainer, { containerId });
+    if (!r.cgroup) throw new HakoError('AGENT_PROTOCOL', 'agent StatsContainer: reply without statistics');
+    return r.cgroup;
+  }
+
+  /** Processes of a container: guest pid and, for execs Hako started, their exec id. */
+  async listProcesses(containerId: string): Promise<{ pid: number; execId: string }[]> {
+    const r = await this.#call(AgentService.method.listProcesses, { containerId });
+    if (r.processes.length > 65536)
+      throw new HakoError('AGENT_PROTOCOL', 'agent ListProcesses: too many processes');
+    return r.processes.map((p) => {
+      if (p.pid <= 0) throw new HakoError('AGENT_PROTOCOL', `agent ListProcesses: invalid pid ${p.pid}`);
+      return { pid: p.pid, execId: p.execId.slice(0, 128) };
+    });
+  }
+
+  async deleteProcess(containerId: string, execId: string): Promise<void> {
+    await this.#call(AgentService.method.deleteProcess, { containerId, execId });
+  }
+
+  /** Blocks until the guest kills a container for memory; returns its id. */
+  async nextOomEvent(): Promise<string> {
+    return (await this.#call(AgentService.method.getOOMEvent, {}, null)).containerId;
+  }
+
   close(): void {
     this.#ttrpc.close();
   }
 }
 
-export type { Storage };
+export type { CgroupStats, Storage };

@@ -1,4 +1,9 @@
-// The `hako` executable's entry point (bin/hako runs it, or its startup snapshot).
-import { main } from './main.js';
+// The executables' entry point when not started from the startup snapshot:
+// `node hako.js [containerd-shim-hako-v2] args…`.
+import { runEntry } from '../entry.js';
 
-await main(process.argv);
+const argv =
+  process.argv[2] === 'containerd-shim-hako-v2'
+    ? [process.argv[0] ?? 'node', ...process.argv.slice(2)]
+    : process.argv;
+await runEntry(argv);

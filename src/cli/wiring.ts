@@ -1,17 +1,8 @@
-// The composition root: the only place where real OS ports, the QEMU driver
-// and the configuration are put together into a SandboxEnv.
+// The CLI's global options: logging and the configuration they select.
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { chooseAccel, probeHost } from '../hypervisor/accel.js';
-import { QemuHypervisor } from '../hypervisor/qemu/driver.js';
-import { resolveGuestImage } from '../image/guest-image.js';
 import { createLogger, type Logger } from '../log.js';
-import { cleanupSandbox, ownerGone } from '../runtime/cleanup.js';
 import type { SandboxEnv } from '../runtime/env.js';
-import { hostTscKhz } from '../runtime/kernel-cmdline.js';
-import { FsStateStore } from '../runtime/state-store.js';
-import { RealMounter } from '../sys/mounts.js';
-import { RealProcessTable } from '../sys/procs.js';
-import { RealRunner } from '../sys/runner.js';
+import { buildEnv, sweepStale } from '../wiring.js';
 
 export interface GlobalOptions {
   readonly config?: string;
@@ -38,36 +29,7 @@ export async function loadGlobalConfig(g: GlobalOptions): Promise<LoadedConfig> 
 }
 
 export async function makeEnv(g: GlobalOptions, loaded: LoadedConfig): Promise<SandboxEnv> {
-  const { config } = loaded;
-  const log = makeLogger(g);
-  const runner = new RealRunner();
-  const procs = new RealProcessTable();
-  const accel = chooseAccel(await probeHost(), config.hypervisor.accelerator);
-  log.log('info', `accelerator: ${accel.accel} (${accel.reason})`);
-  return {
-    config,
-    image: await resolveGuestImage(config),
-    accel,
-    hypervisor: new QemuHypervisor({ runner, procs, qemuPath: config.hypervisor.path }),
-    runner,
-    procs,
-    mounter: new RealMounter(runner),
-    store: new FsStateStore(config.runtime.stateDir),
-    log,
-    tscKhz: hostTscKhz(),
-  };
+  return buildEnv(loaded.config, makeLogger(g));
 }
 
-/** Removes sandboxes whose owning process died without cleaning up. */
-export async function sweepStale(env: SandboxEnv): Promise<void> {
-  for (const id of await env.store.list()) {
-    const record = await env.store.read(id);
-    if (record === undefined || record === 'corrupt') continue;
-    if (await ownerGone(env.procs, record)) {
-      env.log.log('info', `removing stale sandbox ${id}`);
-      await cleanupSandbox(env, id).catch((e: unknown) =>
-        env.log.log('warn', `stale sandbox ${id}: ${String(e)}`),
-      );
-    }
-  }
-}
+export { sweepStale };

@@ -1,17 +1,20 @@
 // A container inside a sandbox, with one transition table:
 //   created --start--> running --exit--> stopped --delete--> deleted
-//   created --exit--> stopped (killed before it started), created --delete--> deleted
-import type { AgentClient, ProcessExit } from '../agent-client/client.js';
+//   running --pause--> paused --resume--> running;  paused --exit--> stopped
+//   created --exit--> stopped (killed before it started);  created --delete--> deleted
+import type { AgentClient, CgroupStats, ProcessExit } from '../agent-client/client.js';
 import { HakoError } from '../errors.js';
+import { ExecProcess } from './exec.js';
 import { ProcessIo } from './process-io.js';
 import type { ContainerRecord } from './state-store.js';
 
-export type ContainerStatus = 'created' | 'running' | 'stopped' | 'deleted';
-export type ContainerEvent = 'start' | 'exit' | 'delete';
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'stopped' | 'deleted';
+export type ContainerEvent = 'start' | 'pause' | 'resume' | 'exit' | 'delete';
 
 const TRANSITIONS: Readonly<Record<ContainerStatus, Partial<Record<ContainerEvent, ContainerStatus>>>> = {
   created: { start: 'running', exit: 'stopped', delete: 'deleted' },
-  running: { exit: 'stopped' },
+  running: { pause: 'paused', exit: 'stopped' },
+  paused: { resume: 'running', exit: 'stopped' },
   stopped: { delete: 'deleted' },
   deleted: {},
 };
@@ -33,10 +36,14 @@ export interface ContainerHost {
 export class Container {
   #status: ContainerStatus;
   #exit: Promise<ProcessExit> | undefined;
+  #exited: ProcessExit | undefined;
+  readonly #execs = new Map<string, ExecProcess>();
 
   constructor(
     private readonly host: ContainerHost,
     readonly id: string,
+    /** Guest pid of the init process. */
+    readonly pid: number,
     status: 'created' | 'running' = 'created',
   ) {
     this.#status = status;
@@ -46,8 +53,17 @@ export class Container {
     return this.#status;
   }
 
+  /** The init process's exit, once it has happened. */
+  get exited(): ProcessExit | undefined {
+    return this.#exited;
+  }
+
   #move(event: ContainerEvent): void {
     this.#status = nextStatus(this.#status, event);
+  }
+
+  async #agentCall<T>(what: string, op: (a: AgentClient) => Promise<T>): Promise<T> {
+    return this.host.guard(op(this.host.agent), `${what} container ${this.id}`);
   }
 
   /** The init process's stdio. */
@@ -57,33 +73,79 @@ export class Container {
 
   async start(): Promise<void> {
     nextStatus(this.#status, 'start');
-    await this.host.guard(this.host.agent.startContainer(this.id), `start container ${this.id}`);
+    await this.#agentCall('start', (a) => a.startContainer(this.id));
     if (this.#status === 'created') this.#move('start');
     await this.host.setContainerStatus(this.id, 'running');
   }
 
   /** Resolves with the init process's exit (once, however often called). */
   wait(): Promise<ProcessExit> {
-    this.#exit ??= this.host
-      .guard(this.host.agent.waitProcess(this.id, ''), `wait for container ${this.id}`)
-      .then(async (exit) => {
-        if (this.#status !== 'stopped' && this.#status !== 'deleted') this.#move('exit');
-        await this.host.setContainerStatus(this.id, 'stopped');
-        return exit;
-      });
+    this.#exit ??= this.#agentCall('wait for', (a) => a.waitProcess(this.id, '')).then(async (exit) => {
+      this.#exited = exit;
+      if (this.#status !== 'stopped' && this.#status !== 'deleted') this.#move('exit');
+      await this.host.setContainerStatus(this.id, 'stopped');
+      return exit;
+    });
     return this.#exit;
   }
 
   async signal(signal: number, all = false): Promise<void> {
-    await this.host.guard(
-      this.host.agent.signalProcess(this.id, '', signal, all),
-      `signal container ${this.id}`,
-    );
+    await this.#agentCall('signal', (a) => a.signalProcess(this.id, '', signal, all));
+  }
+
+  async pause(): Promise<void> {
+    nextStatus(this.#status, 'pause');
+    await this.#agentCall('pause', (a) => a.pauseContainer(this.id));
+    this.#move('pause');
+  }
+
+  async resume(): Promise<void> {
+    nextStatus(this.#status, 'resume');
+    await this.#agentCall('resume', (a) => a.resumeContainer(this.id));
+    this.#move('resume');
+  }
+
+  async update(resources: unknown): Promise<void> {
+    const json = new TextEncoder().encode(JSON.stringify(resources));
+    await this.#agentCall('update', (a) => a.updateContainer(this.id, json));
+  }
+
+  stats(): Promise<CgroupStats> {
+    return this.#agentCall('read statistics of', (a) => a.statsContainer(this.id));
+  }
+
+  processes(): Promise<{ pid: number; execId: string }[]> {
+    return this.#agentCall('list processes of', (a) => a.listProcesses(this.id));
+  }
+
+  /** Registers an exec (not started yet). */
+  addExec(execId: string, process: unknown): ExecProcess {
+    if (this.#execs.has(execId))
+      throw new HakoError('ALREADY_EXISTS', `exec ${execId} already exists in ${this.id}`);
+    if (this.#status !== 'running') {
+      throw new HakoError(
+        'FAILED_PRECONDITION',
+        `cannot exec in container ${this.id}: it is ${this.#status}`,
+      );
+    }
+    const exec = new ExecProcess(this.host, this.id, execId, process, () => this.#execs.delete(execId));
+    this.#execs.set(execId, exec);
+    return exec;
+  }
+
+  exec(execId: string): ExecProcess {
+    const e = this.#execs.get(execId);
+    if (!e) throw new HakoError('NOT_FOUND', `exec ${execId} does not exist in ${this.id}`);
+    return e;
+  }
+
+  get execs(): readonly ExecProcess[] {
+    return [...this.#execs.values()];
   }
 
   async delete(): Promise<void> {
-    if (this.#status === 'running') {
-      throw new HakoError('FAILED_PRECONDITION', `container ${this.id} is still running`);
+    if (this.#status === 'running' || this.#status === 'paused') {
+      throw new HakoError('FAILED_PRECONDITION', `container ${this.id} is still ${this.#status}`);
     }
     nextStatus(this.#status, 'delete');
     await this.host.removeContainer(this.id);

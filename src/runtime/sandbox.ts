@@ -16,7 +16,8 @@ import { TtrpcClient } from '../ttrpc/client.js';
 import { cleanupSandbox } from './cleanup.js';
 import { Container, type ContainerHost } from './container.js';
 import type { SandboxEnv } from './env.js';
-import { GUEST_SHARED_DIR, guestRootfs } from './guest-paths.js';
+import { GUEST_SHARED_DIR, guestContainerDir, guestRootfs } from './guest-paths.js';
+import { shareBindMounts } from './bind-mounts.js';
 import { checkId, checkSocketPath } from './ids.js';
 import { vmSpec } from './vm-spec.js';
 import type { ContainerRecord, SandboxRecord } from './state-store.js';
@@ -233,11 +234,13 @@ export class Sandbox implements ContainerHost {
     const record: ContainerRecord = { id, status: 'creating' };
     this.#record.containers.push(record);
     await this.#save();
+    let pid: number;
     try {
       await mkdir(join(hostDir, 'rootfs'), { recursive: true });
       await this.#env.mounter.bind(rootfs, join(hostDir, 'rootfs'), { readonly });
-      const ociSpecJson = new TextEncoder().encode(JSON.stringify(spec));
-      await this.guard(
+      const guestSpec = await shareBindMounts(spec, hostDir, guestContainerDir(id), this.#env.mounter);
+      const ociSpecJson = new TextEncoder().encode(JSON.stringify(guestSpec));
+      pid = await this.guard(
         agent.createContainer({
           containerId: id,
           ociSpecJson,
@@ -252,7 +255,7 @@ export class Sandbox implements ContainerHost {
       throw e;
     }
     const status = opts.start ? 'running' : 'created';
-    const container = new Container(this, id, status);
+    const container = new Container(this, id, pid, status);
     this.#containers.set(id, container);
     await this.setContainerStatus(id, status);
     return container;
@@ -318,5 +321,16 @@ export class Sandbox implements ContainerHost {
 
   get vmExit(): VmExit | undefined {
     return this.#vmExit;
+  }
+
+  /** Calls `listener` with the id of each container the guest kills for memory, while running. */
+  watchOom(listener: (containerId: string) => void): void {
+    const loop = async () => {
+      while (this.#status === 'running') {
+        const id = await this.agent.nextOomEvent();
+        listener(id);
+      }
+    };
+    loop().catch(() => undefined);
   }
 }

@@ -9,6 +9,11 @@ export class FakeMounter implements Mounter {
     return Promise.resolve();
   }
 
+  mountFs(_m: unknown, target: string): Promise<void> {
+    this.active.add(target);
+    return Promise.resolve();
+  }
+
   makeSharedPoint(path: string): Promise<void> {
     this.active.add(path);
     return Promise.resolve();

@@ -4,8 +4,17 @@ import { readFile } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import type { Runner } from './runner.js';
 
+/** A filesystem to mount, as containerd describes rootfs mounts. */
+export interface FsMount {
+  readonly type: string;
+  readonly source: string;
+  readonly options: readonly string[];
+}
+
 export interface Mounter {
   bind(source: string, target: string, opts: { readonly: boolean }): Promise<void>;
+  /** Mounts a filesystem (e.g. a snapshotter's overlay) on `target`. */
+  mountFs(m: FsMount, target: string): Promise<void>;
   /** Makes `path` a mount point of its own with shared propagation. */
   makeSharedPoint(path: string): Promise<void>;
   /** Lazily unmounts everything at or below `target`; absent mounts are fine. */
@@ -41,6 +50,15 @@ export class RealMounter implements Mounter {
   async bind(source: string, target: string, opts: { readonly: boolean }): Promise<void> {
     // util-linux remounts a bind mount read-only by itself when asked for ro.
     await this.#mount(['--rbind', ...(opts.readonly ? ['-o', 'ro'] : []), source, target]);
+  }
+
+  async mountFs(m: FsMount, target: string): Promise<void> {
+    if (m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind')) {
+      await this.bind(m.source, target, { readonly: m.options.includes('ro') });
+      return;
+    }
+    const opts = m.options.length > 0 ? ['-o', m.options.join(',')] : [];
+    await this.#mount(['-t', m.type, ...opts, m.source, target]);
   }
 
   async makeSharedPoint(path: string): Promise<void> {

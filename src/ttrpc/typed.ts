@@ -36,7 +36,10 @@ export async function callUnary<I extends DescMessage, O extends DescMessage>(
 export function registerUnary<I extends DescMessage, O extends DescMessage>(
   server: TtrpcServer,
   method: DescMethodUnary<I, O>,
-  handler: (request: MessageShape<I>, call: IncomingCall) => Promise<MessageInitShape<O>>,
+  handler: (
+    request: MessageShape<I>,
+    call: IncomingCall,
+  ) => MessageInitShape<O> | Promise<MessageInitShape<O>>,
 ): void {
   server.register(method.parent.typeName, method.name, async (call) => {
     let request: MessageShape<I>;

@@ -179,7 +179,7 @@ test('hostile agent replies are refused', async () => {
   const r = rig({ oversizedReads: true });
   try {
     const sb = await Sandbox.start(r.env, { id: 'sb4', dieWithParent: false });
-    const c = await runningContainer(sb);
+    await runningContainer(sb);
     await assert.rejects(
       sb.agent.read('stdout', 'c', '', 4),
       (e: unknown) => isHakoError(e, 'AGENT_PROTOCOL') && /were asked/.test(e.message),

@@ -3,17 +3,21 @@ use std::time::Duration;
 
 use super::validate;
 use crate::error::Result;
-use crate::proto::agent::{CreateContainerRequest, Empty, RemoveContainerRequest, StartContainerRequest};
+use crate::proto::agent::{
+    CreateContainerRequest, CreateContainerResponse, Empty, PauseContainerRequest, RemoveContainerRequest, ResumeContainerRequest,
+    StartContainerRequest, StatsContainerRequest, StatsContainerResponse, UpdateContainerRequest,
+};
 use crate::sandbox::Agent;
 
 const DEFAULT_REMOVE_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn create(a: &Agent, r: CreateContainerRequest) -> Result<Empty> {
+pub fn create(a: &Agent, r: CreateContainerRequest) -> Result<CreateContainerResponse> {
     validate::id(&r.container_id, "container_id")?;
     validate::string(&r.rootfs_path, "rootfs_path")?;
     validate::storages(&r.storages)?;
-    a.create_container(&r.container_id, &r.oci_spec_json, &r.rootfs_path, &r.storages, r.start)?;
-    Ok(Empty::new())
+    let mut resp = CreateContainerResponse::new();
+    resp.pid = a.create_container(&r.container_id, &r.oci_spec_json, &r.rootfs_path, &r.storages, r.start)?;
+    Ok(resp)
 }
 
 pub fn start(a: &Agent, r: StartContainerRequest) -> Result<Empty> {
@@ -30,4 +34,29 @@ pub fn remove(a: &Agent, r: RemoveContainerRequest) -> Result<Empty> {
     };
     a.remove_container(&r.container_id, timeout)?;
     Ok(Empty::new())
+}
+
+pub fn pause(a: &Agent, r: PauseContainerRequest) -> Result<Empty> {
+    validate::id(&r.container_id, "container_id")?;
+    a.pause_container(&r.container_id)?;
+    Ok(Empty::new())
+}
+
+pub fn resume(a: &Agent, r: ResumeContainerRequest) -> Result<Empty> {
+    validate::id(&r.container_id, "container_id")?;
+    a.resume_container(&r.container_id)?;
+    Ok(Empty::new())
+}
+
+pub fn update(a: &Agent, r: UpdateContainerRequest) -> Result<Empty> {
+    validate::id(&r.container_id, "container_id")?;
+    a.update_container(&r.container_id, &r.resources_json)?;
+    Ok(Empty::new())
+}
+
+pub fn stats(a: &Agent, r: StatsContainerRequest) -> Result<StatsContainerResponse> {
+    validate::id(&r.container_id, "container_id")?;
+    let mut resp = StatsContainerResponse::new();
+    resp.cgroup = protobuf::SingularPtrField::some(a.stats_container(&r.container_id)?);
+    Ok(resp)
 }

@@ -1,7 +1,7 @@
 //! CreateSandbox and DestroySandbox.
 use super::validate;
 use crate::error::Result;
-use crate::proto::agent::{CreateSandboxRequest, DestroySandboxRequest, Empty};
+use crate::proto::agent::{CreateSandboxRequest, DestroySandboxRequest, Empty, GetOOMEventRequest, OOMEvent};
 use crate::sandbox::Agent;
 
 pub fn create(a: &Agent, r: CreateSandboxRequest) -> Result<Empty> {
@@ -15,4 +15,10 @@ pub fn create(a: &Agent, r: CreateSandboxRequest) -> Result<Empty> {
 pub fn destroy(a: &Agent, _r: DestroySandboxRequest) -> Result<Empty> {
     a.destroy_sandbox()?;
     Ok(Empty::new())
+}
+
+pub fn oom_event(a: &Agent, _r: GetOOMEventRequest) -> Result<OOMEvent> {
+    let mut e = OOMEvent::new();
+    e.container_id = a.next_oom_event()?;
+    Ok(e)
 }

@@ -81,7 +81,8 @@ export class FakeAgent {
         waiters: [],
       };
       this.#containers.set(r.containerId, { started: r.start, init });
-      return {};
+      if (r.start) this.#maybeRun(init);
+      return { pid: 100 + this.#containers.size };
     });
     registerUnary(s, AgentService.method.startContainer, async (r) => {
       this.calls.push('StartContainer');

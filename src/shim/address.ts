@@ -1,0 +1,54 @@
+// Where a shim daemon listens, and the `address` file containerd reads on
+// restart. The socket name is the SHA-256 of containerd's address, the
+// namespace and the group (pod) id, so every container of a pod reaches the
+// same daemon and two containerds never collide.
+import { createHash } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { checkSocketPath } from '../runtime/ids.js';
+
+export function socketPath(
+  stateDir: string,
+  containerdAddress: string,
+  namespace: string,
+  group: string,
+): string {
+  const hash = createHash('sha256').update(`${containerdAddress}/${namespace}/${group}`).digest('hex');
+  return checkSocketPath(join(stateDir, 's', hash));
+}
+
+export function addressOf(path: string): string {
+  return `unix://${path}`;
+}
+
+export function pathOf(address: string): string {
+  return address.replace(/^unix:\/\//, '');
+}
+
+/** Writes <bundle>/address atomically. */
+export async function writeAddressFile(bundle: string, address: string): Promise<void> {
+  const tmp = join(bundle, '.address');
+  await writeFile(tmp, address);
+  await rename(tmp, join(bundle, 'address'));
+}
+
+/** Whether something accepts connections on `path`. */
+export function isListening(path: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, timeoutMs);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
+}

@@ -1,0 +1,147 @@
+// A private containerd 1.6 for one test file: its own root, state, sockets
+// and Hako configuration (private state_dir), with bin/ first on its PATH so
+// that `--runtime io.containerd.hako.v2` finds our shim. Images are built
+// locally from the busybox rootfs and imported with `ctr image import`.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { defaultRootfs } from './fixtures.js';
+import { REPO } from './paths.js';
+
+export const IMAGE = 'docker.io/library/hako-busybox:test';
+
+export interface CtrResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export class Containerd {
+  private constructor(
+    readonly dir: string,
+    readonly address: string,
+    readonly hakoStateDir: string,
+    private readonly child: ChildProcess,
+  ) {}
+
+  static async start(): Promise<Containerd> {
+    const dir = mkdtempSync('/tmp/hkd-');
+    const address = join(dir, 'containerd.sock');
+    const hakoStateDir = join(dir, 'hako');
+    writeFileSync(join(dir, 'hako.toml'), `[runtime]\nstate_dir = "${hakoStateDir}"\n`);
+    writeFileSync(
+      join(dir, 'config.toml'),
+      [
+        'version = 2',
+        `root = "${join(dir, 'root')}"`,
+        `state = "${join(dir, 'state')}"`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
+        '[grpc]',
+        `  address = "${address}"`,
+        '[plugins."io.containerd.internal.v1.opt"]',
+        `  path = "${join(dir, 'opt')}"`,
+        '',
+      ].join('\n'),
+    );
+    const child = spawn('containerd', ['--config', join(dir, 'config.toml'), '--log-level', 'info'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: {
+        ...process.env,
+        PATH: `${join(REPO, 'bin')}:${process.env['PATH'] ?? ''}`,
+        HAKO_CONFIG: join(dir, 'hako.toml'),
+      },
+    });
+    const log: Buffer[] = [];
+    child.stderr?.on('data', (b: Buffer) => log.push(b));
+    for (let i = 0; i < 400; i++) {
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = connect(address);
+        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('error', () => resolve(false));
+      });
+      if (ok) return new Containerd(dir, address, hakoStateDir, child);
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    throw new Error(`containerd did not start: ${Buffer.concat(log).toString().slice(-2000)}`);
+  }
+
+  /** Runs ctr against this containerd. */
+  ctr(
+    namespace: string,
+    args: readonly string[],
+    opts: { input?: string; timeoutMs?: number } = {},
+  ): Promise<CtrResult> {
+    return new Promise((resolve) => {
+      const child = spawn('ctr', ['--address', this.address, '--namespace', namespace, ...args], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input ?? '');
+      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  /** A ctr command started in the background (events, long-running tasks). */
+  ctrBackground(namespace: string, args: readonly string[]): { child: ChildProcess; output: () => string } {
+    const child = spawn('ctr', ['--address', this.address, '--namespace', namespace, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    return { child, output: () => out };
+  }
+
+  /** Imports the busybox test image into `namespace`. */
+  async importImage(namespace: string): Promise<void> {
+    const tar = buildImageArchive(this.dir);
+    const r = await this.ctr(namespace, ['image', 'import', tar]);
+    if (r.code !== 0) throw new Error(`ctr image import: ${r.stderr}`);
+  }
+
+  async stop(): Promise<void> {
+    this.child.kill('SIGTERM');
+    await new Promise((r) => this.child.once('exit', r));
+    spawnSync('umount', ['-R', join(this.dir, 'root')]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A docker-archive image of the busybox rootfs (built once per directory). */
+function buildImageArchive(dir: string): string {
+  const out = join(dir, 'image.tar');
+  const work = join(dir, 'image');
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work);
+  const layer = join(work, 'layer.tar');
+  const tar = spawnSync('tar', ['--numeric-owner', '-C', defaultRootfs(), '-cf', layer, '.']);
+  if (tar.status !== 0) throw new Error(`tar: ${tar.stderr.toString()}`);
+  const diffId = createHash('sha256').update(readFileSync(layer)).digest('hex');
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
+  });
+  const configName = `${createHash('sha256').update(config).digest('hex')}.json`;
+  writeFileSync(join(work, configName), config);
+  writeFileSync(
+    join(work, 'manifest.json'),
+    JSON.stringify([{ Config: configName, RepoTags: [IMAGE], Layers: ['layer.tar'] }]),
+  );
+  const pack = spawnSync('tar', ['-C', work, '-cf', out, 'manifest.json', configName, 'layer.tar']);
+  if (pack.status !== 0) throw new Error(`tar: ${pack.stderr.toString()}`);
+  return out;
+}
