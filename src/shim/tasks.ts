@@ -384,7 +384,10 @@ export class ShimTasks {
     }
     if (status === 'stopped') await t.init.exit.promise;
     t.init.started.resolve(false);
-    await t.container.delete();
+    // The last container of a sandbox goes with the sandbox (#release): removing
+    // it first would only cost another crun run in the guest.
+    const last = this.#groups.get(t.group)?.members.size === 1;
+    if (!last) await t.container.delete();
     for (const e of t.execs.values()) await e.relay?.close();
     await t.init.relay?.close();
     if (t.rootfs) await this.deps.mounter.unmount(t.rootfs).catch(() => undefined);
