@@ -125,6 +125,13 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Va
     let linux = linux.as_object_mut().ok_or_else(|| invalid("linux must be an object"))?;
     linux.insert("cgroupsPath".into(), Value::String(cgroup_path.into()));
     linux.remove("mountLabel");
+    if let Some(resources) = linux.get_mut("resources").and_then(Value::as_object_mut) {
+        // Block I/O limits name the host's devices, and the guest has no block
+        // device of the container's (its files come over virtio-fs).
+        resources.remove("blockIO");
+        // net_cls / net_prio exist only in cgroup v1; the guest runs v2.
+        resources.remove("network");
+    }
     if let Some(ns) = linux.get_mut("namespaces") {
         let list = ns.as_array_mut().ok_or_else(|| invalid("linux.namespaces must be a list"))?;
         for n in list.iter_mut() {
@@ -158,7 +165,8 @@ mod tests {
 
     const SPEC: &str = r#"{"ociVersion":"1.0.2","process":{"args":["sh"],"cwd":"/","env":["A=1"],"apparmorProfile":"x"},
       "root":{"path":"rootfs","readonly":true},"hooks":{"prestart":[{"path":"/bin/true"}]},
-      "linux":{"cgroupsPath":"system.slice:x:y","namespaces":[{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"}]}}"#;
+      "linux":{"cgroupsPath":"system.slice:x:y","namespaces":[{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"}],
+               "resources":{"blockIO":{"weight":0},"memory":{"limit":1}}}}"#;
 
     #[test]
     fn rewrites_for_the_guest() {
@@ -169,6 +177,8 @@ mod tests {
         assert_eq!(v["linux"]["cgroupsPath"], "/hako/c1");
         assert!(v["linux"]["namespaces"][1].get("path").is_none());
         assert!(v["process"].get("apparmorProfile").is_none());
+        assert!(v["linux"]["resources"].get("blockIO").is_none());
+        assert_eq!(v["linux"]["resources"]["memory"]["limit"], 1);
     }
 
     #[test]

@@ -7,6 +7,7 @@ import { checkCommand } from './check.js';
 import { exitCodeFor } from './exit-codes.js';
 import { imageBuildCommand } from './image.js';
 import { runCommand } from './run.js';
+import { registerOciCommands, runcRun } from './oci.js';
 import type { GlobalOptions } from './wiring.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -30,21 +31,26 @@ function globals(program: Command): GlobalOptions {
   };
 }
 
-export function buildProgram(exit: (code: number) => void): Command {
+export const VERSION = 'hako version 0.1.0\ncommit: unknown\nspec: 1.2.0';
+
+export function buildProgram(exit: (code: number) => void, rawArgv: readonly string[] = []): Command {
   const program = new Command('hako')
     .description('Hako: every container in its own lightweight VM')
-    .version('0.1.0')
+    .version(VERSION, '-v, --version')
     .enablePositionalOptions()
     .option('--config <file>', 'configuration file (default: $HAKO_CONFIG or /etc/hako/configuration.toml)')
     .option('--root <dir>', 'state directory (overrides runtime.state_dir)')
     .option('--debug', 'log debug messages')
     .option('--log <file>', 'write logs to this file instead of stderr')
-    .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'));
+    .addOption(new Option('--log-format <format>', 'log format').choices(['text', 'json']).default('text'))
+    .option('--systemd-cgroup', 'accepted: cgroups live in the guest, where Hako manages them itself')
+    .option('--criu <path>', 'accepted for compatibility (checkpoint is not supported)')
+    .option('--rootless <value>', 'accepted for compatibility');
 
   program
     .command('run')
-    .description('run a command in a new container, in its own VM')
-    .argument('[command...]', 'the command and its arguments (after --)')
+    .description('run a command in a new container, in its own VM (or runc-style: hako run [-b B] [-d] <id>)')
+    .argument('[command...]', 'the command and its arguments (after --); or, alone, a container id')
     .option('--rm', 'remove the container when it exits (always the case for hako run)')
     .option('-i, --interactive', 'pass stdin to the container')
     .option('-t, --tty', 'give the container a terminal')
@@ -55,8 +61,43 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--read-only', 'mount the root filesystem read-only')
     .option('--name <id>', 'container id (default: random)')
     .option('--hostname <name>', 'container host name', 'hako')
+    .option('-b <dir>', 'runc-style: bundle directory')
+    .option('-d, --detach', 'runc-style: create and start, then return')
+    .option('--pid-file <path>', 'runc-style: pid file')
+    .option('--console-socket <path>', 'runc-style: console socket')
+    .option('--no-pivot', 'accepted for compatibility')
+    .option('--no-new-keyring', 'accepted for compatibility')
+    .option('--keep', 'accepted for compatibility')
+    .option('--no-subreaper', 'accepted for compatibility')
     .passThroughOptions()
     .action(async (command: string[], o: Record<string, unknown>) => {
+      // runc's form: a single id, no "--", no docker-style flag.
+      const dockerStyle = ['rm', 'interactive', 'tty', 'workdir', 'rootfs', 'readOnly', 'name'].some(
+        (k) => o[k] !== undefined,
+      );
+      const first = command[0];
+      if (
+        !rawArgv.includes('--') &&
+        command.length === 1 &&
+        first !== undefined &&
+        !dockerStyle &&
+        (o['env'] as string[]).length === 0
+      ) {
+        const bundle =
+          typeof o['b'] === 'string' ? o['b'] : typeof o['bundle'] === 'string' ? o['bundle'] : undefined;
+        await runcRun(
+          globals(program),
+          first,
+          {
+            bundle,
+            detach: o['detach'] === true,
+            pidFile: typeof o['pidFile'] === 'string' ? o['pidFile'] : undefined,
+            consoleSocket: typeof o['consoleSocket'] === 'string' ? o['consoleSocket'] : undefined,
+          },
+          exit,
+        );
+        return;
+      }
       const code = await runCommand(
         globals(program),
         {
@@ -75,6 +116,8 @@ export function buildProgram(exit: (code: number) => void): Command {
       );
       exit(code);
     });
+
+  registerOciCommands(program, () => globals(program), exit);
 
   program
     .command('check')
@@ -95,7 +138,7 @@ export function buildProgram(exit: (code: number) => void): Command {
 
 export async function main(argv: readonly string[]): Promise<void> {
   let code = 0;
-  const program = buildProgram((c) => (code = c));
+  const program = buildProgram((c) => (code = c), argv);
   program.exitOverride();
   try {
     await program.parseAsync([...argv]);

@@ -4,7 +4,9 @@
 // whose command line still names the sandbox directory (one started just
 // before a crash, before it could be recorded), unmounts everything under
 // the directory, and removes it. Idempotent.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runDirFor } from './run-dir.js';
 import { HakoError } from '../errors.js';
 import type { Mounter } from '../sys/mounts.js';
 import { killAndWait, refOf, type ProcessRef, type ProcessTable } from '../sys/procs.js';
@@ -31,21 +33,41 @@ export async function processesNaming(dir: string, procs: ProcessTable): Promise
   return refs;
 }
 
-export async function cleanupSandbox(deps: CleanupDeps, id: string): Promise<void> {
+export interface CleanupOptions {
+  /**
+   * Keep the sandbox directory (a runc-style container keeps its state until
+   * `delete`): only its sandbox record, shared directory and run directory go.
+   */
+  readonly keepDir?: boolean;
+}
+
+export async function cleanupSandbox(
+  deps: CleanupDeps,
+  id: string,
+  opts: CleanupOptions = {},
+): Promise<void> {
   const dir = deps.store.dir(id);
+  const runDir = runDirFor(dir);
   const record = await deps.store.read(id);
   const recorded: ProcessRef[] = [];
   if (record !== undefined && record !== 'corrupt') {
     for (const r of [record.vm, record.fsDaemon]) if (r) recorded.push(r);
   }
-  const found = await processesNaming(dir, deps.procs);
+  const found = [...(await processesNaming(dir, deps.procs))];
+  if (runDir !== dir) found.push(...(await processesNaming(runDir, deps.procs)));
   for (const ref of [...recorded, ...found]) {
     if (!(await killAndWait(deps.procs, ref))) {
       throw new HakoError('INTERNAL', `process ${ref.pid} of sandbox ${id} does not die`);
     }
   }
   await deps.mounter.unmount(dir);
-  await deps.store.remove(id);
+  if (opts.keepDir) {
+    await rm(join(dir, 'shared'), { recursive: true, force: true });
+    await rm(join(dir, 'state.json'), { force: true });
+  } else {
+    await deps.store.remove(id);
+  }
+  if (runDir !== dir) await rm(runDir, { recursive: true, force: true });
 }
 
 /** Whether the process owning `record` is gone (its sandbox is stale). */

@@ -6,6 +6,9 @@ import { MAX_WRITE, type OutputStream } from '../agent-client/client.js';
 import { isHakoError } from '../errors.js';
 import type { ContainerHost } from './container.js';
 
+/** What stdio relaying needs: an agent, and a guard that explains a VM's death. */
+export type IoHost = Pick<ContainerHost, 'agent' | 'guard'>;
+
 /** Resolves when `sink` drains or closes, without leaving listeners behind. */
 function drained(sink: Writable): Promise<void> {
   return new Promise((resolve) => {
@@ -21,7 +24,7 @@ function drained(sink: Writable): Promise<void> {
 
 export class ProcessIo {
   constructor(
-    private readonly host: ContainerHost,
+    private readonly host: IoHost,
     readonly containerId: string,
     readonly execId: string,
   ) {}

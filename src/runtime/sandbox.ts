@@ -13,12 +13,13 @@ import { Virtiofs } from '../storage/virtiofs.js';
 import type { ProcessRef } from '../sys/procs.js';
 import { VirtioSerialTransport } from '../transport/virtio-serial.js';
 import { TtrpcClient } from '../ttrpc/client.js';
-import { cleanupSandbox } from './cleanup.js';
+import { cleanupSandbox, type CleanupOptions } from './cleanup.js';
 import { Container, type ContainerHost } from './container.js';
 import type { SandboxEnv } from './env.js';
 import { GUEST_SHARED_DIR, guestContainerDir, guestRootfs } from './guest-paths.js';
 import { shareBindMounts } from './bind-mounts.js';
 import { checkId, checkSocketPath } from './ids.js';
+import { runDirFor } from './run-dir.js';
 import { vmSpec } from './vm-spec.js';
 import type { ContainerRecord, SandboxRecord } from './state-store.js';
 
@@ -31,6 +32,8 @@ export interface SandboxOptions {
   readonly dieWithParent: boolean;
   /** The process that owns this sandbox; when it is gone the sandbox is stale. */
   readonly owner?: ProcessRef;
+  /** The sandbox directory was already created (by store.create) for this sandbox. */
+  readonly adopt?: boolean;
 }
 
 function describeExit(exit: VmExit): string {
@@ -45,6 +48,8 @@ const EXIT_SETTLE_MS = 300;
 export class Sandbox implements ContainerHost {
   readonly id: string;
   readonly dir: string;
+  /** Sockets and logs (the sandbox directory unless that makes socket paths too long). */
+  readonly runDir: string;
   readonly #env: SandboxEnv;
   readonly #record: SandboxRecord;
   #status: SandboxStatus = 'creating';
@@ -59,6 +64,7 @@ export class Sandbox implements ContainerHost {
     this.#env = env;
     this.id = record.id;
     this.dir = env.store.dir(record.id);
+    this.runDir = runDirFor(this.dir);
     this.#record = record;
   }
 
@@ -69,8 +75,8 @@ export class Sandbox implements ContainerHost {
   /** Boots the VM and prepares the guest; on failure leaves nothing behind. */
   static async start(env: SandboxEnv, opts: SandboxOptions): Promise<Sandbox> {
     const id = checkId(opts.id, 'sandbox id');
-    checkSocketPath(join(env.store.dir(id), 'agent.sock'));
-    await env.store.create(id);
+    checkSocketPath(join(runDirFor(env.store.dir(id)), 'agent.sock'));
+    if (!opts.adopt) await env.store.create(id);
     const record: SandboxRecord = {
       version: 1,
       id,
@@ -102,7 +108,7 @@ export class Sandbox implements ContainerHost {
     const opts = {
       daemon: h.virtiofsDaemon,
       sharedDir,
-      runDir: this.dir,
+      runDir: this.runDir,
       cache: h.virtiofsCache,
       dieWithParent,
     };
@@ -112,6 +118,11 @@ export class Sandbox implements ContainerHost {
   async #boot(opts: SandboxOptions): Promise<void> {
     const { config, log } = this.#env;
     const t0 = performance.now();
+    if (this.runDir !== this.dir) {
+      await mkdir(this.runDir, { recursive: true, mode: 0o700 });
+      this.#record.runDir = this.runDir;
+      await this.#save();
+    }
     const sharedDir = join(this.dir, 'shared');
     await mkdir(sharedDir, { mode: 0o700 });
     await this.#env.mounter.makeSharedPoint(sharedDir);
@@ -123,10 +134,10 @@ export class Sandbox implements ContainerHost {
       this.#record.fsDaemon = fsRef;
       await this.#save();
     }
-    const transport = new VirtioSerialTransport(join(this.dir, 'agent.sock'));
+    const transport = new VirtioSerialTransport(join(this.runDir, 'agent.sock'));
     const spec = vmSpec(this.#env, {
       id: this.id,
-      dir: this.dir,
+      dir: this.runDir,
       devices: [...transport.devices(), ...fs.devices(), { kind: 'rng', id: 'rng0' }],
       transportArgs: transport.kernelArgs(),
       dieWithParent: opts.dieWithParent,
@@ -289,13 +300,13 @@ export class Sandbox implements ContainerHost {
     await this.#forgetContainer(id);
   }
 
-  /** Stops everything and removes all traces; idempotent. */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
+  /** Stops everything and removes all traces (but the directory, with keepDir); idempotent. */
+  stop(opts: CleanupOptions = {}): Promise<void> {
+    this.#stopping ??= this.#stop(opts);
     return this.#stopping;
   }
 
-  async #stop(): Promise<void> {
+  async #stop(opts: CleanupOptions): Promise<void> {
     const { log } = this.#env;
     const wasRunning = this.#status === 'running';
     this.#status = 'stopping';
@@ -314,7 +325,7 @@ export class Sandbox implements ContainerHost {
     await this.#vm?.stop(VM_STOP_GRACE_MS);
     await this.#fs?.stop();
     log.log('debug', 'VM and shared fs stopped', { sandbox: this.id });
-    await cleanupSandbox(this.#env, this.id);
+    await cleanupSandbox(this.#env, this.id, opts);
     log.log('debug', 'sandbox removed', { sandbox: this.id });
     this.#status = 'stopped';
   }

@@ -22,6 +22,8 @@ export const SandboxRecordSchema = z.object({
   owner: Ref.optional(),
   vm: Ref.optional(),
   fsDaemon: Ref.optional(),
+  /** Sockets and logs, when not in the sandbox directory itself. */
+  runDir: z.string().optional(),
   containers: z.array(ContainerRecord),
 });
 

@@ -8,6 +8,7 @@ import { Containerd, IMAGE } from '../helpers/containerd.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
 import { processesNaming } from '../helpers/hako.js';
 import { runInPty } from '../helpers/pty.js';
+import { HAKO } from '../helpers/paths.js';
 import { readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -350,5 +351,19 @@ test('Update applies resources to the container cgroup in the guest', async () =
   } finally {
     await remove(ns, 'upd');
   }
+  await noLeaks();
+});
+
+test("containerd's runc shim drives hako as its OCI binary (ctr run --runc-binary)", async () => {
+  const ns = await namespace();
+  const runcRoot = `/run/containerd/runc/${ns}`;
+  const args = ['run', '--rm', '--runc-binary', HAKO, '--runtime', 'io.containerd.runc.v2', IMAGE];
+  const hi = await c.ctr(ns, [...args, 'runc1', 'echo', 'hi']);
+  assert.equal(hi.stdout, 'hi\n', hi.stderr);
+  assert.equal(hi.code, 0);
+  const code = await c.ctr(ns, [...args, 'runc2', 'sh', '-c', 'exit 6']);
+  assert.equal(code.code, 6, code.stderr);
+  // The runc shim keeps runtime state under its own root: nothing may remain there either.
+  await assertNoLeaks(runcRoot, { mountsIn: c.dir });
   await noLeaks();
 });

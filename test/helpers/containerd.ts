@@ -3,11 +3,10 @@
 // that `--runtime io.containerd.hako.v2` finds our shim. Images are built
 // locally from the busybox rootfs and imported with `ctr image import`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { defaultRootfs } from './fixtures.js';
+import { dockerArchive } from './image-archive.js';
 import { REPO } from './paths.js';
 
 export const IMAGE = 'docker.io/library/hako-busybox:test';
@@ -106,7 +105,7 @@ export class Containerd {
 
   /** Imports the busybox test image into `namespace`. */
   async importImage(namespace: string): Promise<void> {
-    const tar = buildImageArchive(this.dir);
+    const tar = dockerArchive(this.dir, IMAGE);
     const r = await this.ctr(namespace, ['image', 'import', tar]);
     if (r.code !== 0) throw new Error(`ctr image import: ${r.stderr}`);
   }
@@ -117,31 +116,4 @@ export class Containerd {
     spawnSync('umount', ['-R', join(this.dir, 'root')]);
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-/** A docker-archive image of the busybox rootfs (built once per directory). */
-function buildImageArchive(dir: string): string {
-  const out = join(dir, 'image.tar');
-  const work = join(dir, 'image');
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work);
-  const layer = join(work, 'layer.tar');
-  const tar = spawnSync('tar', ['--numeric-owner', '-C', defaultRootfs(), '-cf', layer, '.']);
-  if (tar.status !== 0) throw new Error(`tar: ${tar.stderr.toString()}`);
-  const diffId = createHash('sha256').update(readFileSync(layer)).digest('hex');
-  const config = JSON.stringify({
-    architecture: 'amd64',
-    os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
-    rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
-  });
-  const configName = `${createHash('sha256').update(config).digest('hex')}.json`;
-  writeFileSync(join(work, configName), config);
-  writeFileSync(
-    join(work, 'manifest.json'),
-    JSON.stringify([{ Config: configName, RepoTags: [IMAGE], Layers: ['layer.tar'] }]),
-  );
-  const pack = spawnSync('tar', ['-C', work, '-cf', out, 'manifest.json', configName, 'layer.tar']);
-  if (pack.status !== 0) throw new Error(`tar: ${pack.stderr.toString()}`);
-  return out;
 }

@@ -38,11 +38,17 @@ export async function inPrivateRoot(fn: (root: string) => Promise<void>): Promis
   }
 }
 
-export function startHako(
-  root: string,
-  args: readonly string[],
-  opts: { input?: Buffer | string; config?: string } = {},
-): HakoRun {
+export interface HakoOptions {
+  readonly input?: Buffer | string;
+  readonly config?: string;
+  /**
+   * 'exit' for commands that leave a process holding their stdio behind
+   * (runc-style create, run --detach, exec --detach): do not wait for EOF.
+   */
+  readonly until?: 'close' | 'exit';
+}
+
+export function startHako(root: string, args: readonly string[], opts: HakoOptions = {}): HakoRun {
   const global = ['--root', root, ...(opts.config ? ['--config', opts.config] : [])];
   const child = spawn(HAKO, [...global, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
@@ -57,9 +63,19 @@ export function startHako(
   if (opts.input !== undefined) child.stdin.end(opts.input);
   else child.stdin.end();
   const result = new Promise<HakoResult>((resolve) =>
-    child.on('close', (code, signal) =>
-      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }),
-    ),
+    child.on(opts.until ?? 'close', (code: number | null, signal: NodeJS.Signals | null) => {
+      // After 'exit', let already-written output arrive, then let go of the pipes.
+      setTimeout(
+        () => {
+          resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() });
+          if (opts.until === 'exit') {
+            child.stdout.destroy();
+            child.stderr.destroy();
+          }
+        },
+        opts.until === 'exit' ? 50 : 0,
+      );
+    }),
   );
   return {
     pid: child.pid ?? -1,
@@ -81,11 +97,7 @@ export function startHako(
   };
 }
 
-export function runHako(
-  root: string,
-  args: readonly string[],
-  opts: { input?: Buffer | string; config?: string } = {},
-) {
+export function runHako(root: string, args: readonly string[], opts: HakoOptions = {}) {
   return startHako(root, args, opts).result;
 }
 

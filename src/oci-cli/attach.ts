@@ -1,0 +1,40 @@
+// Connects a guest process's stdio to this process's own (the descriptors
+// the caller gave to `create`/`exec`), or to a terminal handed over on a
+// console socket. Resolves once the process's output has been relayed.
+import { messageOf } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ProcessIo } from '../runtime/process-io.js';
+import { startConsoleBridge, type ConsoleBridge } from './console.js';
+
+export interface Attached {
+  readonly output: Promise<void>;
+  readonly bridge: ConsoleBridge | undefined;
+  close(): void;
+}
+
+export async function attachStdio(
+  io: ProcessIo,
+  consoleSocket: string | undefined,
+  log: Logger,
+): Promise<Attached> {
+  const warn = (what: string) => (e: unknown) => log.log('debug', `${what}: ${messageOf(e)}`);
+  if (consoleSocket !== undefined) {
+    const bridge = await startConsoleBridge(consoleSocket);
+    bridge.onResize((rows, cols) => void io.resize(rows, cols).catch(warn('resize')));
+    io.pipeInput(bridge.fromTerminal).catch(warn('terminal input'));
+    const output = io.pipeOutput('stdout', bridge.toTerminal).then(() => {
+      bridge.toTerminal.end();
+    });
+    return { output, bridge, close: () => bridge.child.kill('SIGTERM') };
+  }
+  io.pipeInput(process.stdin).catch(warn('stdin'));
+  const output = Promise.all([
+    io.pipeOutput('stdout', process.stdout),
+    io.pipeOutput('stderr', process.stderr),
+  ]).then(() => undefined);
+  return { output, bridge: undefined, close: () => process.stdin.destroy() };
+}
+
+export function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}

@@ -1,0 +1,95 @@
+// `hako create [--bundle B] [--pid-file P] [--console-socket S] <id>`: makes
+// the container, its process waiting in the guest, and leaves its relay
+// running (pid in --pid-file). Nothing half-made remains on failure.
+import { stat, rename, writeFile } from 'node:fs/promises';
+import { dirname, basename, join, resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { HakoError, isHakoError } from '../../errors.js';
+import { readBundle } from '../../oci/spec.js';
+import { cleanupSandbox } from '../../runtime/cleanup.js';
+import { FsStateStore } from '../../runtime/state-store.js';
+import { RealMounter } from '../../sys/mounts.js';
+import { RealRunner } from '../../sys/runner.js';
+import { containerDir, type OciContext } from '../context.js';
+import { rfc3339Nano, writeRecord } from '../record.js';
+import { globalArgs, spawnHelper } from '../spawn-helper.js';
+import { awaitReport } from '../status-pipe.js';
+
+export interface CreateOptions {
+  readonly bundle?: string | undefined;
+  readonly pidFile?: string | undefined;
+  readonly consoleSocket?: string | undefined;
+}
+
+/** Writes a pid file as runc does: atomically, decimal, no newline. */
+export async function writePidFile(path: string, pid: number): Promise<void> {
+  const abs = resolve(path);
+  const tmp = join(dirname(abs), `.${basename(abs)}`);
+  await writeFile(tmp, String(pid));
+  await rename(tmp, abs);
+}
+
+export async function removeContainerState(ctx: OciContext, id: string): Promise<void> {
+  const store = new FsStateStore(ctx.root);
+  await cleanupSandbox({ store, procs: ctx.procs, mounter: new RealMounter(new RealRunner()) }, id);
+}
+
+/** Creates the container; returns its relay (a child of this process). */
+export async function createContainer(ctx: OciContext, id: string, o: CreateOptions): Promise<ChildProcess> {
+  const dir = containerDir(ctx, id);
+  const bundle = await readBundle(o.bundle ?? process.cwd());
+  try {
+    if (!(await stat(bundle.rootfs)).isDirectory()) throw new Error('not a directory');
+  } catch {
+    throw new HakoError(
+      'ROOTFS_NOT_FOUND',
+      `rootfs ${bundle.rootfs} (root.path of ${bundle.dir}/config.json) does not exist`,
+    );
+  }
+  const terminal = bundle.spec.process?.terminal ?? false;
+  if (terminal && o.consoleSocket === undefined) {
+    throw new HakoError(
+      'INVALID_ARGUMENT',
+      'cannot allocate tty if runc will detach without setting console socket',
+    );
+  }
+  if (!terminal && o.consoleSocket !== undefined) {
+    throw new HakoError('INVALID_ARGUMENT', 'cannot use console socket if runc will not allocate tty');
+  }
+  try {
+    await new FsStateStore(ctx.root).create(id);
+  } catch (e) {
+    if (isHakoError(e, 'ALREADY_EXISTS'))
+      throw new HakoError('ALREADY_EXISTS', 'container with given ID already exists');
+    throw e;
+  }
+  try {
+    await writeRecord(dir, {
+      version: 1,
+      id,
+      bundle: bundle.dir,
+      rootfs: bundle.rootfs,
+      created: rfc3339Nano(new Date()),
+      annotations: bundle.spec.annotations ?? {},
+    });
+    const args = [...globalArgs(ctx.g, ctx.root), '__relay', id];
+    if (o.consoleSocket !== undefined) args.push('--console-socket', resolve(o.consoleSocket));
+    const relay = spawnHelper(args, ['inherit', 'inherit', 'inherit', 'pipe']);
+    await awaitReport(relay, 'the container relay').catch((e: unknown) => {
+      relay.kill('SIGKILL');
+      throw e;
+    });
+    relay.stdio[3]?.destroy();
+    if (o.pidFile !== undefined && relay.pid !== undefined) await writePidFile(o.pidFile, relay.pid);
+    return relay;
+  } catch (e) {
+    await removeContainerState(ctx, id).catch(() => undefined);
+    throw e;
+  }
+}
+
+export async function createCommand(ctx: OciContext, id: string, o: CreateOptions): Promise<number> {
+  const relay = await createContainer(ctx, id, o);
+  relay.unref();
+  return 0;
+}

@@ -1,0 +1,102 @@
+// `hako exec [--process F | -- cmd args] [--tty] [--detach] [--pid-file P]
+// [--console-socket S] [--cwd D] [--env K=V] [--user U[:G]] <id>`: runs an
+// extra process in a running container. Foreground: relays its stdio and
+// exits with its status (255 when Hako fails). --detach: a helper whose pid
+// goes into --pid-file relays it instead.
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { HakoError } from '../../errors.js';
+import { createLogger } from '../../log.js';
+import { readBundle } from '../../oci/spec.js';
+import { containerDir, containerRunDir, type OciContext } from '../context.js';
+import { runExec } from '../exec-relay.js';
+import { requireContainer, statusOf } from '../record.js';
+import { globalArgs, spawnHelper } from '../spawn-helper.js';
+import { awaitReport } from '../status-pipe.js';
+import { writePidFile } from './create.js';
+
+export interface ExecOptions {
+  readonly process?: string | undefined;
+  readonly tty: boolean;
+  readonly detach: boolean;
+  readonly pidFile?: string | undefined;
+  readonly consoleSocket?: string | undefined;
+  readonly cwd?: string | undefined;
+  readonly env: readonly string[];
+  readonly user?: string | undefined;
+}
+
+/** Exit status of `exec` when Hako itself fails (runc's). */
+export const EXEC_FAILURE = 255;
+
+async function processSpec(ctx: OciContext, id: string, o: ExecOptions, args: readonly string[]) {
+  if (o.process !== undefined) {
+    try {
+      return JSON.parse(await readFile(o.process, 'utf8')) as Record<string, unknown>;
+    } catch (e) {
+      throw new HakoError('INVALID_ARGUMENT', `process file ${o.process}: ${(e as Error).message}`);
+    }
+  }
+  if (args.length === 0) throw new HakoError('INVALID_ARGUMENT', 'exec needs a command, or --process');
+  const c = await requireContainer(containerDir(ctx, id));
+  const base = (await readBundle(c.record.bundle)).spec.process;
+  const user = o.user?.split(':');
+  return {
+    ...(base ?? {}),
+    args,
+    terminal: o.tty,
+    cwd: o.cwd ?? base?.cwd ?? '/',
+    env: [...(base?.env ?? []), ...o.env],
+    ...(user ? { user: { uid: Number(user[0]), gid: Number(user[1] ?? user[0]) } } : {}),
+  };
+}
+
+export async function execCommand(
+  ctx: OciContext,
+  id: string,
+  o: ExecOptions,
+  args: readonly string[],
+): Promise<number> {
+  const c = await requireContainer(containerDir(ctx, id));
+  const status = await statusOf(c, ctx.procs);
+  if (status === 'paused') {
+    throw new HakoError(
+      'FAILED_PRECONDITION',
+      'cannot exec in a paused container (use --ignore-paused to override)',
+    );
+  }
+  if (status !== 'running')
+    throw new HakoError('FAILED_PRECONDITION', `cannot exec in a ${status} container`);
+  const proc = await processSpec(ctx, id, o, args);
+  const terminal = proc['terminal'] === true || o.tty;
+  if (terminal && o.detach && o.consoleSocket === undefined) {
+    throw new HakoError(
+      'INVALID_ARGUMENT',
+      'cannot allocate tty if runc will detach without setting console socket',
+    );
+  }
+  const execId = `exec-${randomBytes(6).toString('hex')}`;
+  const body = new TextEncoder().encode(JSON.stringify({ ...proc, terminal }));
+  const consoleSocket = o.consoleSocket !== undefined ? resolve(o.consoleSocket) : undefined;
+  if (!o.detach) {
+    const log = createLogger({
+      level: 'warn',
+      format: ctx.g.logFormat,
+      ...(ctx.g.log !== undefined ? { file: ctx.g.log } : {}),
+    });
+    // The process relaying the exec is this one: its pid stands for the exec's.
+    if (o.pidFile !== undefined) await writePidFile(o.pidFile, process.pid);
+    return runExec(ctx.g, { id, execId, process: body, consoleSocket }, log, () => undefined);
+  }
+  const file = join(containerRunDir(ctx, id), `${execId}.json`);
+  await writeFile(file, body, { mode: 0o600 });
+  const args2 = [...globalArgs(ctx.g, ctx.root), '__exec-relay', id, execId, file];
+  if (consoleSocket !== undefined) args2.push('--console-socket', consoleSocket);
+  const helper = spawnHelper(args2, ['inherit', 'inherit', 'inherit', 'pipe']);
+  await awaitReport(helper, 'the exec relay');
+  helper.stdio[3]?.destroy();
+  if (o.pidFile !== undefined && helper.pid !== undefined) await writePidFile(o.pidFile, helper.pid);
+  helper.unref();
+  return 0;
+}

@@ -1,0 +1,71 @@
+// Runs an exec'd process of a runc-style container and relays its stdio:
+// in the `exec` command itself (foreground), or in a detached helper whose
+// pid goes into --pid-file (exec --detach), which lives exactly as long as
+// the process and exits with its status. Reaches the agent through the
+// container's relay (proxy.ts).
+import { readFile, rm } from 'node:fs/promises';
+import { createLogger, type Logger } from '../log.js';
+import { ProcessIo, type IoHost } from '../runtime/process-io.js';
+import type { GlobalOptions } from '../cli/wiring.js';
+import { attachStdio, within } from './attach.js';
+import { containerRunDir, ociContext } from './context.js';
+import { connectProxy } from './proxy.js';
+import { failure, reporter, type Report } from './status-pipe.js';
+
+export interface ExecRun {
+  readonly id: string;
+  readonly execId: string;
+  readonly process: Uint8Array;
+  readonly consoleSocket: string | undefined;
+}
+
+/** Starts the exec and relays it; calls `started` once it runs; resolves with its exit status. */
+export async function runExec(
+  g: GlobalOptions,
+  e: ExecRun,
+  log: Logger,
+  started: (r: Report) => void,
+): Promise<number> {
+  const ctx = await ociContext(g);
+  const agent = await connectProxy(containerRunDir(ctx, e.id), ctx.config.agent.requestTimeoutMs);
+  try {
+    const pid = await agent.execProcess(e.id, e.execId, e.process);
+    const host: IoHost = { agent, guard: (op) => op };
+    const attached = await attachStdio(new ProcessIo(host, e.id, e.execId), e.consoleSocket, log);
+    started({ ok: true, pid });
+    const exit = await agent.waitProcess(e.id, e.execId);
+    await within(attached.output, 5000);
+    attached.close();
+    await agent.deleteProcess(e.id, e.execId).catch(() => undefined);
+    return exit.status;
+  } finally {
+    agent.close();
+  }
+}
+
+/** The detached exec helper (`hako __exec-relay`). */
+export async function execRelayMain(
+  g: GlobalOptions,
+  o: { id: string; execId: string; processFile: string; consoleSocket: string | undefined },
+): Promise<never> {
+  const report = reporter();
+  const log = createLogger({
+    level: g.debug ? 'debug' : 'warn',
+    format: 'json',
+    ...(g.log !== undefined ? { file: g.log } : { file: '/dev/null' }),
+  });
+  try {
+    const processJson = await readFile(o.processFile);
+    await rm(o.processFile, { force: true });
+    const status = await runExec(
+      g,
+      { id: o.id, execId: o.execId, process: processJson, consoleSocket: o.consoleSocket },
+      log,
+      report,
+    );
+    process.exit(status);
+  } catch (e) {
+    report(failure(e));
+    process.exit(255);
+  }
+}

@@ -1,0 +1,103 @@
+// The relay: one host process per runc-style container, started by
+// `create`, whose pid goes into --pid-file. conmon and containerd's runc shim
+// wait on that pid as if it were the container's process, so the relay
+// lives exactly as long as the container's process and exits with its
+// status. It owns the VM (QEMU and virtiofsd die with it: PR_SET_PDEATHSIG),
+// relays the process's stdio to the descriptors the caller gave `create`,
+// forwards the signals it receives, and serves the agent proxy (proxy.ts)
+// that the other commands use. When the process exits it records the exit,
+// stops the VM (the state stays until `delete`) and exits.
+import { readBundle } from '../oci/spec.js';
+import { join } from 'node:path';
+import type { GlobalOptions } from '../cli/wiring.js';
+import { createLogger } from '../log.js';
+import type { Container } from '../runtime/container.js';
+import { Sandbox } from '../runtime/sandbox.js';
+import { refOf } from '../sys/procs.js';
+import { buildEnv } from '../wiring.js';
+import { attachStdio, within } from './attach.js';
+import { ociContext } from './context.js';
+import { runHooks } from './hooks.js';
+import { controlSocket, serveProxy } from './proxy.js';
+import { requireContainer, writeExit, writeRelay } from './record.js';
+import { failure, reporter } from './status-pipe.js';
+
+const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  'SIGTERM',
+  'SIGINT',
+  'SIGHUP',
+  'SIGQUIT',
+  'SIGUSR1',
+  'SIGUSR2',
+];
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+};
+/** Exit status recorded when the VM itself died under the container. */
+const LOST_STATUS = 137;
+
+export async function relayMain(
+  g: GlobalOptions,
+  id: string,
+  consoleSocket: string | undefined,
+): Promise<never> {
+  const report = reporter();
+  const ctx = await ociContext(g);
+  const dir = join(ctx.root, id);
+  // Never stderr: that is the container's.
+  const log = createLogger({
+    level: g.debug ? 'debug' : 'warn',
+    format: 'json',
+    file: g.log ?? join(dir, 'relay.log'),
+  });
+  let sandbox: Sandbox | undefined;
+  try {
+    const self = await refOf(ctx.procs, process.pid);
+    if (self) await writeRelay(dir, self);
+    const c = await requireContainer(dir);
+    const { spec, rootfs } = await readBundle(c.record.bundle);
+    const env = await buildEnv(ctx.config, log);
+    sandbox = await Sandbox.start(env, { id, adopt: true, dieWithParent: true });
+    const container = await sandbox.createContainer(id, spec, rootfs, spec.root.readonly ?? false);
+    const state = {
+      ociVersion: spec.ociVersion,
+      id,
+      status: 'creating',
+      pid: process.pid,
+      bundle: c.record.bundle,
+      annotations: c.record.annotations,
+    };
+    for (const hook of ['prestart', 'createRuntime', 'createContainer'] as const)
+      await runHooks(spec, hook, state);
+    const attached = await attachStdio(container.io(), consoleSocket, log);
+    const proxy = await serveProxy(sandbox.agent, controlSocket(sandbox.runDir));
+    forwardSignals(container);
+    report({ ok: true, pid: process.pid });
+    const exit = await container.wait().catch(() => ({ status: LOST_STATUS, signal: 0 }));
+    await within(attached.output, 5000);
+    await writeExit(dir, { status: exit.status, at: new Date().toISOString() });
+    proxy.close();
+    attached.close();
+    await sandbox.stop({ keepDir: true }).catch(() => undefined);
+    process.exit(exit.status);
+  } catch (e) {
+    report(failure(e));
+    await sandbox?.stop({ keepDir: true }).catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+function forwardSignals(container: Container): void {
+  for (const s of FORWARDED_SIGNALS) {
+    process.on(s, () => {
+      const n = SIGNAL_NUMBERS[s];
+      if (n !== undefined) void container.signal(n).catch(() => undefined);
+    });
+  }
+  process.on('SIGPIPE', () => undefined);
+}

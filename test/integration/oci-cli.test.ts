@@ -1,0 +1,231 @@
+// The runc-compatible commands, driven directly: lifecycle, the pid-file
+// process, hooks, the console socket, and the errors callers match on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { inPrivateRoot, processesNaming, runHako } from '../helpers/hako.js';
+import { makeBundle, withTempDir } from '../helpers/fixtures.js';
+import { REPO } from '../helpers/paths.js';
+
+function patchSpec(bundle: string, patch: (spec: Record<string, unknown>) => void): void {
+  const file = join(bundle, 'config.json');
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  patch(spec);
+  writeFileSync(file, JSON.stringify(spec));
+}
+
+/** Commands that leave the container's relay holding their stdio: do not wait for EOF. */
+const DETACHING = new Set(['create', 'run']);
+
+async function ok(root: string, args: readonly string[]): Promise<string> {
+  const r = await runHako(root, args, { until: DETACHING.has(args[0] ?? '') ? 'exit' : 'close' });
+  assert.equal(r.code, 0, `hako ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.toString();
+}
+
+async function status(root: string, id: string): Promise<string> {
+  return (JSON.parse(await ok(root, ['state', id])) as { status: string }).status;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('create, start, exec, kill, delete: states, and a pid-file process that lives as long as the container', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['sh', '-c', 'trap "exit 3" TERM; while :; do sleep 0.2; done'] });
+      const pidFile = join(dir, 'pid');
+      await ok(root, ['create', '--bundle', dir, '--pid-file', pidFile, 'c1']);
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      assert.ok(alive(pid));
+      assert.equal(await status(root, 'c1'), 'created');
+      await ok(root, ['start', 'c1']);
+      assert.equal(await status(root, 'c1'), 'running');
+      const ex = await runHako(root, ['exec', 'c1', '--', 'sh', '-c', 'echo in-exec; exit 4']);
+      assert.equal(ex.stdout.toString(), 'in-exec\n');
+      assert.equal(ex.code, 4);
+      assert.match(await ok(root, ['ps', '--format', 'json', 'c1']), /^\[\d+(,\d+)*\]\n$/);
+      assert.match(await ok(root, ['list', '--format', 'json']), /"id":"c1"/);
+      await ok(root, ['kill', 'c1', 'TERM']);
+      await until('the pid-file process to exit with the container', () => !alive(pid));
+      assert.equal(await status(root, 'c1'), 'stopped');
+      await ok(root, ['delete', 'c1']);
+      const gone = await runHako(root, ['state', 'c1']);
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /container does not exist/);
+    }),
+  );
+});
+
+test('runc-style run in the foreground exits with the container status', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['sh', '-c', 'echo out; exit 5'] });
+      const r = await runHako(root, ['run', '--bundle', dir, 'r1']);
+      assert.equal(r.code, 5, r.stderr);
+      assert.equal(r.stdout.toString(), 'out\n');
+      await ok(root, ['delete', 'r1']);
+    }),
+  );
+});
+
+test('hooks run on the host in the runtime-spec order, with the state on stdin', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['true'] });
+      const log = join(dir, 'hooks.log');
+      const hook = (name: string) => ({
+        path: '/bin/sh',
+        args: ['sh', '-c', `read -r state; echo "${name} $state" >> ${log}`],
+      });
+      patchSpec(dir, (spec) => {
+        spec['hooks'] = Object.fromEntries(
+          ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'].map(
+            (n) => [n, [hook(n)]],
+          ),
+        );
+      });
+      await ok(root, ['create', '--bundle', dir, 'h1']);
+      await ok(root, ['start', 'h1']);
+      await until('the container to stop', async () => (await status(root, 'h1')) === 'stopped');
+      await ok(root, ['delete', 'h1']);
+      const lines = readFileSync(log, 'utf8').trim().split('\n');
+      assert.deepEqual(
+        lines.map((l) => l.split(' ')[0]),
+        ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
+      );
+      assert.ok(
+        lines.every((l) => l.includes('"id":"h1"')),
+        lines.join('\n'),
+      );
+    }),
+  );
+});
+
+test('a failing createRuntime hook fails create and leaves nothing', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['true'] });
+      patchSpec(dir, (spec) => {
+        spec['hooks'] = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo nope >&2; exit 3'] }] };
+      });
+      const r = await runHako(root, ['create', '--bundle', dir, 'hf'], { until: 'exit' });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /createRuntime hook \/bin\/sh failed/);
+    }),
+  );
+});
+
+test('with --console-socket the pty master is handed over and drives the container', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['sh'] });
+      patchSpec(dir, (spec) => {
+        (spec['process'] as Record<string, unknown>)['terminal'] = true;
+      });
+      const sock = join(dir, 'console.sock');
+      const steps = [
+        { expect: '# ' },
+        { send: 'echo typed-$((6*7))\n' },
+        { expect: 'typed-42' },
+        { send: 'exit\n' },
+      ];
+      const receiver = spawn('python3', [
+        join(REPO, 'test', 'helpers', 'console-receiver.py'),
+        sock,
+        JSON.stringify(steps),
+      ]);
+      let out = '';
+      receiver.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      try {
+        await until('the console socket', () => out.includes('listening'));
+        await ok(root, ['create', '--bundle', dir, '--console-socket', sock, 't1']);
+        await ok(root, ['start', 't1']);
+        await new Promise((r) => receiver.on('close', r));
+      } finally {
+        receiver.kill('SIGKILL');
+      }
+      assert.match(out, /typed-42/);
+      await until('the container to stop', async () => (await status(root, 't1')) === 'stopped');
+      await ok(root, ['delete', 't1']);
+    }),
+  );
+});
+
+test('bad input gets the error text and exit code runc gives, and nothing half-made', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      for (const args of [
+        ['state', 'nope'],
+        ['start', 'nope'],
+        ['kill', 'nope'],
+        ['delete', 'nope'],
+      ]) {
+        const r = await runHako(root, args);
+        assert.equal(r.code, 1, args.join(' '));
+        assert.match(r.stderr, /container does not exist/);
+      }
+      assert.equal((await runHako(root, ['delete', '--force', 'nope'])).code, 0);
+
+      makeBundle(dir, { args: ['sleep', '600'] });
+      await ok(root, ['create', '--bundle', dir, 'b1']);
+      const dup = await runHako(root, ['create', '--bundle', dir, 'b1'], { until: 'exit' });
+      assert.equal(dup.code, 1);
+      assert.match(dup.stderr, /container with given ID already exists/);
+      await ok(root, ['start', 'b1']);
+      const twice = await runHako(root, ['start', 'b1']);
+      assert.equal(twice.code, 1);
+      assert.match(twice.stderr, /cannot start an already running container/);
+      const busy = await runHako(root, ['delete', 'b1']);
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, /cannot delete container b1 that is not stopped: running/);
+      await ok(root, ['delete', '--force', 'b1']);
+
+      writeFileSync(join(dir, 'config.json'), '{"ociVersion": "1.0.2", "process": {');
+      const bad = await runHako(root, ['create', '--bundle', dir, 'b2'], { until: 'exit' });
+      assert.equal(bad.code, 1);
+      assert.match(bad.stderr, /config\.json is not valid JSON/);
+      assert.deepEqual(await readdir(root), []);
+    }),
+  );
+});
+
+test('delete --force works from disk alone after the relay or the VM was killed', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['sleep', '600'] });
+      for (const victim of ['relay', 'qemu'] as const) {
+        const id = `k-${victim}`;
+        const pidFile = join(dir, `${id}.pid`);
+        await ok(root, ['run', '--detach', '--bundle', dir, '--pid-file', pidFile, id]);
+        let pid = Number(readFileSync(pidFile, 'utf8'));
+        if (victim === 'qemu') {
+          for (const p of await processesNaming(root)) {
+            if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('qemu-system')) pid = p;
+          }
+        }
+        process.kill(pid, 'SIGKILL');
+        await until(`${victim} to die`, () => !alive(pid));
+        await ok(root, ['delete', '--force', id]);
+        assert.equal(existsSync(join(root, id)), false);
+      }
+    }),
+  );
+});
