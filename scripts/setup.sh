@@ -10,7 +10,7 @@ PACKAGES="
   qemu-system-x86 qemu-system-common util-linux kmod cpio
   linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev
   busybox-static crun protobuf-compiler libprotobuf-dev
-  containerd runc python3
+  containerd runc python3 podman conmon docker.io
   librust-protobuf-dev librust-protobuf-codegen-dev librust-nix-dev librust-libc-dev
   librust-serde-json-dev librust-thiserror-dev
 "
@@ -32,6 +32,9 @@ echo "setup: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 echo "setup: building the TypeScript"
 npm run --silent build
+echo "setup: building the console bridge (host helper of the OCI CLI)"
+if [ -x /root/.cargo/bin/cargo ]; then CARGO=/root/.cargo/bin/cargo; else CARGO=cargo; fi
+(cd tools/console-bridge && "$CARGO" build --release --locked --quiet)
 echo "setup: building the guest image"
 ./bin/hako image build
 ./bin/hako check
