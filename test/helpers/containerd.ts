@@ -3,19 +3,17 @@
 // that `--runtime io.containerd.hako.v2` finds our shim. Images are built
 // locally from the busybox rootfs and imported with `ctr image import`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { dockerArchive } from './image-archive.js';
+import { runCommand, type CommandResult } from './exec.js';
+import { privateHako } from './private-hako.js';
 import { REPO } from './paths.js';
 
 export const IMAGE = 'docker.io/library/hako-busybox:test';
 
-export interface CtrResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CtrResult = CommandResult;
 
 export class Containerd {
   private constructor(
@@ -26,10 +24,8 @@ export class Containerd {
   ) {}
 
   static async start(): Promise<Containerd> {
-    const dir = mkdtempSync('/tmp/hkd-');
+    const { dir, hakoStateDir, config } = privateHako('/tmp/hkd-');
     const address = join(dir, 'containerd.sock');
-    const hakoStateDir = join(dir, 'hako');
-    writeFileSync(join(dir, 'hako.toml'), `[runtime]\nstate_dir = "${hakoStateDir}"\n`);
     writeFileSync(
       join(dir, 'config.toml'),
       [
@@ -49,7 +45,7 @@ export class Containerd {
       env: {
         ...process.env,
         PATH: `${join(REPO, 'bin')}:${process.env['PATH'] ?? ''}`,
-        HAKO_CONFIG: join(dir, 'hako.toml'),
+        HAKO_CONFIG: config,
       },
     });
     const log: Buffer[] = [];
@@ -74,21 +70,9 @@ export class Containerd {
     args: readonly string[],
     opts: { input?: string; timeoutMs?: number } = {},
   ): Promise<CtrResult> {
-    return new Promise((resolve) => {
-      const child = spawn('ctr', ['--address', this.address, '--namespace', namespace, ...args], {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(opts.input ?? '');
-      const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
+    return runCommand(['ctr', '--address', this.address, '--namespace', namespace, ...args], {
+      timeoutMs: opts.timeoutMs ?? 120_000,
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
     });
   }
 

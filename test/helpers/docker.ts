@@ -3,11 +3,12 @@
 // and a Hako configuration with a private state_dir (HAKO_CONFIG reaches the
 // runtime through containerd and its runc shim).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, type CommandResult } from './exec.js';
 import { dockerArchive } from './image-archive.js';
 import { HAKO } from './paths.js';
+import { privateHako } from './private-hako.js';
 
 export const DOCKER_IMAGE = 'hako-busybox:test';
 
@@ -19,9 +20,7 @@ export class Dockerd {
   ) {}
 
   static async start(): Promise<Dockerd> {
-    const dir = mkdtempSync('/tmp/hkk-');
-    const hakoStateDir = join(dir, 'hako');
-    writeFileSync(join(dir, 'hako.toml'), `[runtime]\nstate_dir = "${hakoStateDir}"\n`);
+    const { dir, hakoStateDir, config } = privateHako('/tmp/hkk-');
     const socket = join(dir, 'docker.sock');
     const child = spawn(
       'dockerd',
@@ -41,7 +40,7 @@ export class Dockerd {
         '--add-runtime',
         `hako=${HAKO}`,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HAKO_CONFIG: join(dir, 'hako.toml') } },
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HAKO_CONFIG: config } },
     );
     let log = '';
     child.stderr?.on('data', (b: Buffer) => (log = (log + b.toString()).slice(-4000)));

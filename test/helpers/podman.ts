@@ -2,11 +2,12 @@
 // own storage, run root and tmp, and a Hako configuration with a private
 // state_dir (HAKO_CONFIG reaches the runtime through conmon).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, type CommandResult } from './exec.js';
 import { rootfsTar } from './image-archive.js';
 import { HAKO } from './paths.js';
+import { privateHako } from './private-hako.js';
 
 export const PODMAN_IMAGE = 'localhost/hako-busybox:test';
 /** This machine's root lacks CAP_SYS_RESOURCE: podman's default limits must be lowered (environment.md). */
@@ -26,9 +27,7 @@ export class Podman {
   ) {}
 
   static async create(): Promise<Podman> {
-    const dir = mkdtempSync('/tmp/hkp-');
-    const hakoStateDir = join(dir, 'hako');
-    writeFileSync(join(dir, 'hako.toml'), `[runtime]\nstate_dir = "${hakoStateDir}"\n`);
+    const { dir, hakoStateDir } = privateHako('/tmp/hkp-');
     const p = new Podman(dir, hakoStateDir);
     const r = await p.podman(['import', rootfsTar(dir), PODMAN_IMAGE]);
     if (r.code !== 0) throw new Error(`podman import: ${r.stderr}`);
