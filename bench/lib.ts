@@ -30,6 +30,16 @@ export function timeCommand(
   });
 }
 
+/** Runs a command with no stdio (a created container keeps what it inherits); resolves on exit. */
+export function exec(argv: readonly string[]): Promise<number | null> {
+  const [cmd, ...args] = argv;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd ?? 'false', args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve(code));
+  });
+}
+
 /** Runs a command until a line containing `marker` appears on its stdout; returns ms, then kills it. */
 export function timeUntilOutput(
   argv: readonly string[],

@@ -4,30 +4,19 @@
 //   - `podman run --rm IMG true` with hako and with runc.
 // crun cannot run on this machine's hybrid cgroup layout; it is reported
 // as unavailable rather than left out silently.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeBundle } from '../test/helpers/fixtures.js';
 import { Podman, PODMAN_IMAGE, PODMAN_RUN_FLAGS } from '../test/helpers/podman.js';
 import { runCommand } from '../test/helpers/exec.js';
 import { REPO } from '../test/helpers/paths.js';
-import { fmt, median } from './lib.js';
+import { exec, fmt, median } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 
-/** Runs a command with no stdio (a created container keeps what it inherits); resolves on exit. */
-function exec(argv: readonly string[]): Promise<number | null> {
-  const [cmd, ...args] = argv;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd ?? 'false', args, { stdio: 'ignore' });
-    child.once('error', reject);
-    child.once('exit', (code) => resolve(code));
-  });
-}
-
 async function state(runtime: readonly string[], id: string): Promise<string> {
   const r = await runCommand([...runtime, 'state', id]);
-  return (/"status":\s*"(\w+)"/.exec(r.stdout)?.[1] ?? 'gone') as string;
+  return /"status":\s*"(\w+)"/.exec(r.stdout)?.[1] ?? 'gone';
 }
 
 /** create + start + wait until stopped + delete; returns ms, or throws with the failing step. */

@@ -205,6 +205,18 @@ export class AgentClient {
     return (await this.#call(AgentService.method.getOOMEvent, {}, null)).containerId;
   }
 
+  /** The agent's and the guest's own figures (name → value). */
+  async metrics(): Promise<Map<string, number>> {
+    const text = (await this.#call(AgentService.method.getMetrics, {})).metrics.slice(0, 65536);
+    const out = new Map<string, number>();
+    for (const line of text.split('\n')) {
+      const [name, value] = line.split(' ');
+      if (name && value !== undefined && /^[a-z_]+$/.test(name) && Number.isFinite(Number(value)))
+        out.set(name, Number(value));
+    }
+    return out;
+  }
+
   close(): void {
     this.#ttrpc.close();
   }

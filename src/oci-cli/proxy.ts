@@ -31,6 +31,7 @@ const FORWARDED: Readonly<Record<string, readonly string[]>> = {
     'StatsContainer',
     'ListProcesses',
     'DeleteProcess',
+    'GetMetrics',
   ],
   [HEALTH]: ['Check', 'Version'],
 };

@@ -1,6 +1,9 @@
 //! Health.Check and Health.Version.
 use crate::error::Result;
-use crate::proto::agent::{CheckRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus, VersionCheckResponse};
+use crate::proto::agent::{
+    CheckRequest, GetMetricsRequest, HealthCheckResponse, HealthCheckResponse_ServingStatus, Metrics,
+    VersionCheckResponse,
+};
 use crate::sandbox::Agent;
 
 pub fn check(_a: &Agent, _r: CheckRequest) -> Result<HealthCheckResponse> {
@@ -14,4 +17,28 @@ pub fn version(_a: &Agent, _r: CheckRequest) -> Result<VersionCheckResponse> {
     resp.grpc_version = "ttrpc".into();
     resp.agent_version = env!("CARGO_PKG_VERSION").into();
     Ok(resp)
+}
+
+/// The first number after `key` in a "key: value" file, in kB.
+fn kb_field(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l[key.len()..].split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn metrics(_a: &Agent, _r: GetMetricsRequest) -> Result<Metrics> {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap_or_default();
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mut m = Metrics::new();
+    m.metrics = format!(
+        "hako_agent_rss_bytes {}\nhako_agent_threads {}\nhako_guest_memory_total_bytes {}\nhako_guest_memory_available_bytes {}\n",
+        kb_field(&rollup, "Rss:") * 1024,
+        kb_field(&status, "Threads:"),
+        kb_field(&meminfo, "MemTotal:") * 1024,
+        kb_field(&meminfo, "MemAvailable:") * 1024,
+    );
+    Ok(m)
 }

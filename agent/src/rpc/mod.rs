@@ -67,6 +67,7 @@ impl Handler for Dispatcher {
                 "ListProcesses" => call(payload, |r| process::list(a, r)),
                 "DeleteProcess" => call(payload, |r| process::delete(a, r)),
                 "GetOOMEvent" => call(payload, |r| sandbox::oom_event(a, r)),
+                "GetMetrics" => call(payload, |r| health::metrics(a, r)),
                 _ => Err(AgentError::Unimplemented(format!("method {method}"))),
             },
             _ => Err(AgentError::Unimplemented(format!("service {service}"))),
