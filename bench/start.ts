@@ -26,7 +26,8 @@ const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const HAKO = join(REPO, 'bin', 'hako');
 const MARKER = 'HAKO-BARE-INIT';
 
-async function bareBootArgv(): Promise<string[]> {
+/** The bare VM's argv; its QMP socket goes in `dir`. */
+async function bareBootArgv(dir: string): Promise<string[]> {
   const { config } = await loadConfig();
   const base = {
     config,
@@ -36,7 +37,7 @@ async function bareBootArgv(): Promise<string[]> {
   };
   const spec = vmSpec(base, {
     id: 'bench',
-    dir: mkdtempSync('/tmp/hkb-'),
+    dir,
     devices: [],
     transportArgs: [],
     dieWithParent: false,
@@ -112,7 +113,7 @@ async function main(): Promise<void> {
   const root = mkdtempSync('/tmp/hkb-');
   const bare: number[] = [];
   const run: number[] = [];
-  const argv = await bareBootArgv();
+  const argv = await bareBootArgv(root);
   // Warm-up (page cache, first QEMU start), not counted.
   await timeUntilOutput(argv, MARKER);
   await timeCommand([HAKO, '--root', root, 'run', '--', 'true']);

@@ -9,7 +9,7 @@ const Qemu = z.strictObject({
   initrd: z.string().default(''),
   machine_type: z.enum(['microvm', 'q35']).default('microvm'),
   accelerator: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
-  default_vcpus: z.number().int().min(1).max(64).default(1),
+  default_vcpus: z.number().int().min(1).max(64).default(2),
   default_memory: z.number().int().min(64).max(65536).default(512),
   kernel_params: z.string().default(''),
   shared_fs: z.enum(['virtio-fs', 'virtio-9p']).default('virtio-fs'),

@@ -56,6 +56,8 @@ export class Sandbox implements ContainerHost {
   #vm: Vm | undefined;
   #vmExit: VmExit | undefined;
   #fs: SharedFs | undefined;
+  /** Set when the shared-fs daemon died under a running sandbox. */
+  #fsLost = false;
   #agent: AgentClient | undefined;
   #stopping: Promise<void> | undefined;
   readonly #containers = new Map<string, Container>();
@@ -155,6 +157,16 @@ export class Sandbox implements ContainerHost {
       this.#vmExit = exit;
       this.#agent?.close();
     });
+    // The guest cannot survive its shared fs: every file operation on it
+    // would hang. Stop the VM, so that its containers end and are reported.
+    void fs.exited?.then(() => {
+      if (this.#stopping || this.#vmExit) return;
+      this.#fsLost = true;
+      log.log('error', `the shared-fs daemon of sandbox ${this.id} exited; stopping its VM`, {
+        sandbox: this.id,
+      });
+      void vm.stop(0).catch(() => undefined);
+    });
     const deadline = Date.now() + config.agent.dialTimeoutMs;
     const socket = await this.guard(transport.connect(deadline, vm.exited), 'connect to the agent');
     const agent = new AgentClient(new TtrpcClient(socket), {
@@ -186,9 +198,10 @@ export class Sandbox implements ContainerHost {
 
   async #vmExitedError(what: string, exit: VmExit): Promise<HakoError> {
     const diag = (await this.#vm?.diagnostics()) ?? '';
+    const why = this.#fsLost ? ': its shared-fs daemon exited' : '';
     return new HakoError(
       'VM_EXITED',
-      `the sandbox VM stopped (${describeExit(exit)}) while trying to ${what}${diag ? `\n${diag}` : ''}`,
+      `the sandbox VM stopped (${describeExit(exit)})${why} while trying to ${what}${diag ? `\n${diag}` : ''}`,
     );
   }
 

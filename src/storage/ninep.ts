@@ -6,6 +6,8 @@ import { SHARE_TAG, type SharedFs } from './types.js';
 
 export class NineP implements SharedFs {
   readonly driver = 'virtio-9p';
+  /** 9p is served by QEMU itself: no daemon to lose. */
+  readonly exited = undefined;
 
   constructor(private readonly sharedDir: string) {}
 

@@ -13,6 +13,8 @@ export interface SharedFs {
   devices(): Device[];
   /** How the agent mounts the share at `mountPoint`. */
   guestStorage(mountPoint: string): StorageInit;
+  /** Settles when the serving daemon ends, if there is one. */
+  readonly exited: Promise<unknown> | undefined;
   /** Stops the daemon (if any); idempotent. */
   stop(): Promise<void>;
 }

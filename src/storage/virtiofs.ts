@@ -20,6 +20,14 @@ export interface VirtiofsOptions {
   readonly dieWithParent: boolean;
 }
 
+/**
+ * virtiofsd's seccomp filter kills it (SIGSYS) on sched_getaffinity, which
+ * glibc's malloc calls when its threads outgrow 8 arenas and it sizes the
+ * arena limit from the CPU count. A fixed limit means it never asks; the
+ * guest's file operations would otherwise hang for good on the dead daemon.
+ */
+const VIRTIOFSD_ENV = { GLIBC_TUNABLES: 'glibc.malloc.arena_max=4' } as const;
+
 export class Virtiofs implements SharedFs {
   readonly driver = 'virtio-fs';
   #child: Child | undefined;
@@ -54,6 +62,7 @@ export class Virtiofs implements SharedFs {
       argv,
       logFile: join(this.opts.runDir, 'virtiofsd.log'),
       dieWithParent: this.opts.dieWithParent,
+      env: VIRTIOFSD_ENV,
     });
     const startTime = await this.deps.procs.startTime(this.#child.pid);
     if (startTime !== undefined) this.#ref = { pid: this.#child.pid, startTime };
@@ -78,6 +87,10 @@ export class Virtiofs implements SharedFs {
       }
     }
     throw new HakoError('VM_START_FAILED', `virtiofsd did not create ${this.socketPath} within 5 s`);
+  }
+
+  get exited(): Promise<unknown> | undefined {
+    return this.#child?.exited;
   }
 
   devices(): Device[] {

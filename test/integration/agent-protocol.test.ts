@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { RequestSchema, ResponseSchema } from '../../src/gen/ttrpc_pb.js';
@@ -179,4 +180,13 @@ test('requests with invalid fields are rejected with a message naming them', asy
   } finally {
     client.close();
   }
+});
+
+test('the agent binary is static, stripped and under 2 MiB', async () => {
+  const { size } = await stat(AGENT_BIN);
+  assert.ok(size < 2 * 1024 * 1024, `hako-agent is ${size} bytes`);
+  const head = await readFile(AGENT_BIN);
+  // No program interpreter (PT_INTERP names ld.so): statically linked.
+  assert.ok(!head.includes('/lib64/ld-linux'), 'hako-agent is dynamically linked');
+  assert.ok(!head.includes('.symtab'), 'hako-agent is not stripped');
 });

@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { inPrivateRoot, exitOf, processesNaming, startHako } from '../helpers/hako.js';
 import { readFile } from 'node:fs/promises';
 
-async function qemuPidOf(root: string): Promise<number> {
-  for (const pid of await processesNaming(root)) {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.startsWith('qemu-system') || cmdline.includes('/qemu-system')) return pid;
+/** The first process of the sandboxes under `root` whose program is `program`. */
+async function pidOf(root: string, program: string): Promise<number> {
+  for (const pid of (await processesNaming(root)).sort((a, b) => a - b)) {
+    const argv0 = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
+    if (argv0.endsWith(`/${program}`) || argv0 === program) return pid;
   }
-  throw new Error(`no QEMU of ${root} found`);
+  throw new Error(`no ${program} of ${root} found`);
 }
 
 test('SIGTERM to hako run reaches the container, which can handle it', async () => {
@@ -47,12 +48,28 @@ test('killing QEMU makes hako run fail promptly with a clear error and clean up'
     const run = startHako(root, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
     await run.waitForOutput('ready');
     const killedAt = Date.now();
-    process.kill(await qemuPidOf(root), 'SIGKILL');
+    process.kill(await pidOf(root, 'qemu-system-x86_64'), 'SIGKILL');
     const r = await run.result;
     const took = Date.now() - killedAt;
     assert.equal(exitOf(r), 125);
     assert.match(r.stderr, /sandbox VM stopped \(killed by SIGKILL\)/);
     assert.ok(took < 10_000, `hako run took ${took} ms to notice`);
+  });
+});
+
+test('virtiofsd dying stops the VM: hako run fails with a clear error and cleans up', async () => {
+  await inPrivateRoot(async (root) => {
+    const run = startHako(root, ['run', '--', 'sh', '-c', 'echo ready; exec sleep 600']);
+    await run.waitForOutput('ready');
+    const fsd = await pidOf(root, 'virtiofsd');
+    // glibc's malloc must not size its arenas with sched_getaffinity, which
+    // virtiofsd's seccomp filter punishes with SIGSYS.
+    const environ = (await readFile(`/proc/${fsd}/environ`, 'utf8')).split('\0');
+    assert.ok(environ.includes('GLIBC_TUNABLES=glibc.malloc.arena_max=4'), environ.join(' '));
+    process.kill(fsd, 'SIGKILL');
+    const r = await run.result;
+    assert.equal(exitOf(r), 125);
+    assert.match(r.stderr, /sandbox VM stopped .*: its shared-fs daemon exited/);
   });
 });
 
