@@ -148,6 +148,25 @@ impl Crun {
         self.run(op, args, stdio, &bundle.join("crun-create.log"))
     }
 
+    /// Runs `crun --version` once and waits for it. Under software emulation
+    /// the first run of a binary pays for translating its code (and ld.so's
+    /// and libc's); later runs, the container's own among them, find it done.
+    pub fn warm_up(&self) {
+        let spawned = Command::new(&self.bin)
+            .arg("--version")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        if let Ok(child) = spawned {
+            let pid = child.id() as i32;
+            // The reaper owns waiting; `child` is dropped without waiting.
+            drop(child);
+            self.reaper.wait(pid, Some(Duration::from_secs(CRUN_TIMEOUT_SECS)));
+            self.reaper.forget(pid);
+        }
+    }
+
     pub fn start(&self, id: &str, bundle: &Path) -> Result<(), CrunError> {
         self.run("start", vec![id.into()], Stdio3::null(), &bundle.join("crun-start.log"))
     }

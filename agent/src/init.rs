@@ -15,6 +15,8 @@ use crate::log;
 pub struct BootOptions {
     pub debug: bool,
     pub port_name: String,
+    /// `hako.warmup=1`: the host runs us under software emulation.
+    pub warm_up: bool,
 }
 
 impl BootOptions {
@@ -24,11 +26,12 @@ impl BootOptions {
     }
 
     pub fn parse(cmdline: &str) -> BootOptions {
-        let mut o = BootOptions { debug: false, port_name: "hako.agent".into() };
+        let mut o = BootOptions { debug: false, port_name: "hako.agent".into(), warm_up: false };
         for word in cmdline.split_whitespace() {
             if let Some((k, v)) = word.split_once('=') {
                 match k {
                     "hako.debug" => o.debug = v == "1",
+                    "hako.warmup" => o.warm_up = v == "1",
                     "hako.port" if !v.is_empty() && v.len() <= 64 => o.port_name = v.to_string(),
                     _ => {}
                 }
@@ -162,11 +165,13 @@ mod tests {
 
     #[test]
     fn parses_boot_options() {
-        let o = BootOptions::parse("console=ttyS0 hako.debug=1 hako.port=p1 quiet");
+        let o = BootOptions::parse("console=ttyS0 hako.debug=1 hako.port=p1 hako.warmup=1 quiet");
         assert!(o.debug);
+        assert!(o.warm_up);
         assert_eq!(o.port_name, "p1");
-        let d = BootOptions::parse("quiet");
+        let d = BootOptions::parse("quiet hako.warmup=0");
         assert!(!d.debug);
+        assert!(!d.warm_up);
         assert_eq!(d.port_name, "hako.agent");
     }
 }

@@ -96,6 +96,9 @@ fn run(mode: Mode) -> Result<(), String> {
         Mode::Unix(p) => p.with_extension("state"),
     };
     let agent = Arc::new(sandbox::Agent::new(reaper, root, is_pid1 && guest));
+    if guest && is_pid1 && opts.warm_up {
+        agent.warm_up();
+    }
     let handler = rpc::Dispatcher::new(agent);
     match mode {
         Mode::Guest => {

@@ -122,6 +122,16 @@ impl Agent {
     /// Ends every container and unmounts; the RPC layer powers off after the
     /// reply has been written. As PID 1 the VM is about to go away, so each
     /// container is only killed (cgroup.kill) rather than deleted with crun.
+    /// Warms crun up on a thread of its own (see [`Crun::warm_up`]), when the
+    /// guest has a spare vCPU for it; with one it would delay the real work.
+    pub fn warm_up(self: &Arc<Self>) {
+        if std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) < 2 {
+            return;
+        }
+        let agent = self.clone();
+        std::thread::spawn(move || agent.crun.warm_up());
+    }
+
     pub fn destroy_sandbox(&self) -> Result<()> {
         let ids: Vec<String> = self.lock().containers.keys().cloned().collect();
         for id in ids {

@@ -8,6 +8,14 @@ export function guestAslr(setting: 'auto' | 'on' | 'off', accel: 'kvm' | 'tcg'):
   return setting === 'on' || (setting === 'auto' && accel === 'kvm');
 }
 
+/**
+ * Whether the agent warms crun up at boot: only under TCG, where the first
+ * run of any code pays for translating it, and with a spare vCPU to do it on.
+ */
+export function guestWarmUp(accel: 'kvm' | 'tcg', vcpus: number): boolean {
+  return accel === 'tcg' && vcpus > 1;
+}
+
 /** The host TSC frequency in kHz, for tsc_early_khz (avoids a calibration hang under TCG). */
 export function hostTscKhz(cpuinfo = readCpuinfo()): number | undefined {
   const m = /^cpu MHz\s*:\s*([0-9.]+)/m.exec(cpuinfo);
@@ -31,6 +39,8 @@ export interface CmdlineOptions {
   /** Address-space randomisation in the guest (off: `norandmaps`). */
   readonly aslr: boolean;
   readonly tscKhz: number | undefined;
+  /** The agent runs crun once at boot to warm it up (agent/src/crun.rs). */
+  readonly warmUp: boolean;
   readonly transportArgs: readonly string[];
   readonly extra: string;
 }
@@ -52,6 +62,7 @@ export function kernelCmdline(o: CmdlineOptions): string[] {
   if (!o.aslr) args.push('norandmaps');
   args.push(...o.transportArgs);
   if (o.agentDebug) args.push('hako.debug=1');
+  if (o.warmUp) args.push('hako.warmup=1');
   args.push(...o.extra.split(/\s+/).filter((w) => w.length > 0));
   return args;
 }

@@ -5,7 +5,7 @@ import type { HakoConfig } from '../config/schema.js';
 import type { AccelChoice } from '../hypervisor/accel.js';
 import type { Device, VmSpec } from '../hypervisor/types.js';
 import type { GuestImage } from '../image/guest-image.js';
-import { guestAslr, kernelCmdline } from './kernel-cmdline.js';
+import { guestAslr, guestWarmUp, kernelCmdline } from './kernel-cmdline.js';
 
 export interface VmBase {
   readonly config: HakoConfig;
@@ -43,6 +43,7 @@ export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
         agentDebug: config.agent.debug,
         aslr: guestAslr(h.guestAslr, accel.accel),
         tscKhz: accel.accel === 'tcg' ? tscKhz : undefined,
+        warmUp: guestWarmUp(accel.accel, h.vcpus),
         transportArgs: o.transportArgs,
         extra: h.kernelParams,
       }),

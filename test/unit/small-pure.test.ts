@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseAccel, type KvmProbe } from '../../src/hypervisor/accel.js';
-import { guestAslr, hostTscKhz, kernelCmdline } from '../../src/runtime/kernel-cmdline.js';
+import { guestAslr, guestWarmUp, hostTscKhz, kernelCmdline } from '../../src/runtime/kernel-cmdline.js';
 import { nextStatus } from '../../src/runtime/container.js';
 import { exitCodeFor } from '../../src/cli/exit-codes.js';
 import { HakoError } from '../../src/errors.js';
@@ -31,6 +31,7 @@ test('the kernel command line', () => {
     agentDebug: true,
     aslr: false,
     tscKhz: 2100000,
+    warmUp: true,
     transportArgs: ['hako.port=p'],
     extra: ' a=1  b ',
   });
@@ -40,7 +41,7 @@ test('the kernel command line', () => {
   assert.ok(args.includes('hako.port=p'));
   assert.ok(args.includes('hako.debug=1'));
   assert.ok(args.includes('norandmaps'));
-  assert.ok(args.includes('norandmaps'));
+  assert.ok(args.includes('hako.warmup=1'));
   assert.deepEqual(args.slice(-2), ['a=1', 'b']);
   const q35 = kernelCmdline({
     machine: 'q35',
@@ -48,16 +49,15 @@ test('the kernel command line', () => {
     agentDebug: false,
     aslr: true,
     tscKhz: undefined,
+    warmUp: false,
     transportArgs: [],
     extra: '',
   });
   assert.ok(!q35.includes('pci=off') && !q35.includes('quiet') && q35.includes('loglevel=7'));
-  assert.ok(!q35.includes('norandmaps'));
-  assert.equal(guestAslr('auto', 'tcg'), false);
-  assert.equal(guestAslr('auto', 'kvm'), true);
-  assert.equal(guestAslr('on', 'tcg'), true);
-  assert.equal(guestAslr('off', 'kvm'), false);
-  assert.ok(!q35.includes('norandmaps'));
+  assert.ok(!q35.includes('norandmaps') && !q35.includes('hako.warmup=1'));
+  assert.equal(guestWarmUp('tcg', 2), true);
+  assert.equal(guestWarmUp('tcg', 1), false);
+  assert.equal(guestWarmUp('kvm', 4), false);
   assert.equal(guestAslr('auto', 'tcg'), false);
   assert.equal(guestAslr('auto', 'kvm'), true);
   assert.equal(guestAslr('on', 'tcg'), true);
