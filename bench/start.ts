@@ -18,12 +18,11 @@ import { chooseAccel, probeHost } from '../src/hypervisor/accel.js';
 import { resolveGuestImage } from '../src/image/guest-image.js';
 import { hostTscKhz } from '../src/runtime/kernel-cmdline.js';
 import { vmSpec } from '../src/runtime/vm-spec.js';
-import { REPO } from '../test/helpers/paths.js';
+import { AGENT_BIN, HAKO } from '../test/helpers/paths.js';
 import { makeBundle } from '../test/helpers/fixtures.js';
 import { exec, fmt, median, pssMiB, timeCommand, timeUntilOutput } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
-const HAKO = join(REPO, 'bin', 'hako');
 const MARKER = 'HAKO-BARE-INIT';
 
 /** The bare VM's argv; its QMP socket goes in `dir`. */
@@ -125,9 +124,7 @@ async function main(): Promise<void> {
   }
   const mem = await idleMemory(root);
   mem['agent RSS in guest'] = (await agentRss(root)) / (1 << 20);
-  const agentBinary = (
-    await stat(join(REPO, 'agent', 'target', 'x86_64-unknown-linux-gnu', 'release', 'hako-agent'))
-  ).size;
+  const agentBinary = (await stat(AGENT_BIN)).size;
   rmSync(root, { recursive: true, force: true });
   const b = median(bare);
   const h = median(run);

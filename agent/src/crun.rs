@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::error::AgentError;
 use crate::limits::CRUN_TIMEOUT_SECS;
-use crate::reaper::Reaper;
+use crate::reaper::{Exit, Reaper};
 
 #[derive(Debug, Error)]
 pub enum CrunError {
@@ -99,28 +99,30 @@ impl Crun {
             .stdin(stdio.stdin)
             .stdout(stdio.stdout)
             .stderr(stdio.stderr);
-        let child = cmd
-            .spawn()
-            .map_err(|err| CrunError::Spawn { bin: self.bin.display().to_string(), err })?;
-        let pid = child.id() as i32;
-        // The reaper owns waiting; `child` is dropped without waiting.
-        drop(child);
-        let exit = match self.reaper.wait(pid, Some(Duration::from_secs(CRUN_TIMEOUT_SECS))) {
-            Some(e) => e,
-            None => {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-                self.reaper.wait(pid, Some(Duration::from_secs(5)));
-                self.reaper.forget(pid);
-                return Err(CrunError::Timeout { op: op.into(), secs: CRUN_TIMEOUT_SECS });
-            }
-        };
-        self.reaper.forget(pid);
+        let exit = self.spawn_and_wait(cmd, op)?;
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let _ = std::fs::remove_file(log);
         if exit.status == 0 {
             return Ok(());
         }
         Err(classify(op, &text))
+    }
+
+    /// Runs crun to completion through the reaper, killing it past the timeout.
+    fn spawn_and_wait(&self, mut cmd: Command, op: &str) -> Result<Exit, CrunError> {
+        let child = cmd
+            .spawn()
+            .map_err(|err| CrunError::Spawn { bin: self.bin.display().to_string(), err })?;
+        let pid = child.id() as i32;
+        // The reaper owns waiting; `child` is dropped without waiting.
+        drop(child);
+        let exit = self.reaper.wait(pid, Some(Duration::from_secs(CRUN_TIMEOUT_SECS)));
+        if exit.is_none() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL);
+            self.reaper.wait(pid, Some(Duration::from_secs(5)));
+        }
+        self.reaper.forget(pid);
+        exit.ok_or_else(|| CrunError::Timeout { op: op.into(), secs: CRUN_TIMEOUT_SECS })
     }
 
     pub fn create(
@@ -152,18 +154,10 @@ impl Crun {
     /// the first run of a binary pays for translating its code (and ld.so's
     /// and libc's); later runs, the container's own among them, find it done.
     pub fn warm_up(&self) {
-        let spawned = Command::new(&self.bin)
-            .arg("--version")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn();
-        if let Ok(child) = spawned {
-            let pid = child.id() as i32;
-            // The reaper owns waiting; `child` is dropped without waiting.
-            drop(child);
-            self.reaper.wait(pid, Some(Duration::from_secs(CRUN_TIMEOUT_SECS)));
-            self.reaper.forget(pid);
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--version").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        if let Err(e) = self.spawn_and_wait(cmd, "--version") {
+            crate::log::debug(&format!("warm-up: {e}"));
         }
     }
 

@@ -31,6 +31,11 @@ pub fn warn(msg: &str) {
     emit("warn", msg);
 }
 
+/// Whether debug lines are on: check before formatting one on a hot path.
+pub fn debug_enabled() -> bool {
+    DEBUG.load(Ordering::Relaxed)
+}
+
 pub fn debug(msg: &str) {
     if DEBUG.load(Ordering::Relaxed) {
         emit("debug", msg);

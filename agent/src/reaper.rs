@@ -69,7 +69,9 @@ impl Reaper {
     }
 
     fn record(&self, pid: i32, exit: Exit) {
-        crate::log::debug(&format!("pid {pid} exited: status {}", exit.status));
+        if crate::log::debug_enabled() {
+            crate::log::debug(&format!("pid {pid} exited: status {}", exit.status));
+        }
         let mut t = self.lock();
         if t.exits.insert(pid, exit).is_none() {
             t.order.push_back(pid);

@@ -119,19 +119,16 @@ impl Agent {
         Ok(())
     }
 
-    /// Ends every container and unmounts; the RPC layer powers off after the
-    /// reply has been written. As PID 1 the VM is about to go away, so each
-    /// container is only killed (cgroup.kill) rather than deleted with crun.
-    /// Warms crun up on a thread of its own (see [`Crun::warm_up`]), when the
-    /// guest has a spare vCPU for it; with one it would delay the real work.
+    /// Warms crun up on a thread of its own (see [`Crun::warm_up`]). The host
+    /// asks for it only when the guest has a spare vCPU to do it on.
     pub fn warm_up(self: &Arc<Self>) {
-        if std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) < 2 {
-            return;
-        }
         let agent = self.clone();
         std::thread::spawn(move || agent.crun.warm_up());
     }
 
+    /// Ends every container and unmounts; the RPC layer powers off after the
+    /// reply has been written. As PID 1 the VM is about to go away, so each
+    /// container is only killed (cgroup.kill) rather than deleted with crun.
     pub fn destroy_sandbox(&self) -> Result<()> {
         let ids: Vec<String> = self.lock().containers.keys().cloned().collect();
         for id in ids {
@@ -253,7 +250,7 @@ impl Agent {
     /// Kills every process of a container at once, through its cgroup.
     fn kill_container(&self, id: &str) -> Result<()> {
         let c = self.container(id)?;
-        let cgroup = Path::new("/sys/fs/cgroup/hako").join(id).join("cgroup.kill");
+        let cgroup = cgroup::dir(id).join("cgroup.kill");
         if std::fs::write(&cgroup, "1").is_err() {
             c.init.signal(libc::SIGKILL).ok();
         }

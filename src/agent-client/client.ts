@@ -190,10 +190,10 @@ export class AgentClient {
     const r = await this.#call(AgentService.method.listProcesses, { containerId });
     if (r.processes.length > 65536)
       throw new HakoError('AGENT_PROTOCOL', 'agent ListProcesses: too many processes');
-    return r.processes.map((p) => {
-      if (p.pid <= 0) throw new HakoError('AGENT_PROTOCOL', `agent ListProcesses: invalid pid ${p.pid}`);
-      return { pid: p.pid, execId: p.execId.slice(0, 128) };
-    });
+    return r.processes.map((p) => ({
+      pid: checkPid('ListProcesses', p.pid),
+      execId: p.execId.slice(0, 128),
+    }));
   }
 
   async deleteProcess(containerId: string, execId: string): Promise<void> {

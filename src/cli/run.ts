@@ -9,6 +9,7 @@ import { Sandbox } from '../runtime/sandbox.js';
 import { refOf } from '../sys/procs.js';
 import { resolveRunTarget, type RunFlags } from './run-spec.js';
 import { SignalRelay } from './signals.js';
+import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { attachTerminal } from './terminal.js';
 import { loadGlobalConfig, makeEnv, sweepStale, type GlobalOptions } from './wiring.js';
 
@@ -16,13 +17,6 @@ export interface RunOptions extends RunFlags {
   readonly interactive: boolean;
   readonly rm: boolean;
   readonly name?: string;
-}
-
-/** How long output may keep flowing after the container's init exited. */
-const OUTPUT_GRACE_MS = 5000;
-
-function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 }
 
 export async function runCommand(

@@ -4,11 +4,10 @@
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProcessIo } from '../runtime/process-io.js';
-import { startConsoleBridge, type ConsoleBridge } from './console.js';
+import { startConsoleBridge } from './console.js';
 
 export interface Attached {
   readonly output: Promise<void>;
-  readonly bridge: ConsoleBridge | undefined;
   close(): void;
 }
 
@@ -25,16 +24,12 @@ export async function attachStdio(
     const output = io.pipeOutput('stdout', bridge.toTerminal).then(() => {
       bridge.toTerminal.end();
     });
-    return { output, bridge, close: () => bridge.child.kill('SIGTERM') };
+    return { output, close: () => bridge.child.kill('SIGTERM') };
   }
   io.pipeInput(process.stdin).catch(warn('stdin'));
   const output = Promise.all([
     io.pipeOutput('stdout', process.stdout),
     io.pipeOutput('stderr', process.stderr),
   ]).then(() => undefined);
-  return { output, bridge: undefined, close: () => process.stdin.destroy() };
-}
-
-export function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+  return { output, close: () => process.stdin.destroy() };
 }

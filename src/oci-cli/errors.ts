@@ -17,8 +17,8 @@ function line(level: string, msg: string, format: 'text' | 'json'): string {
     : `time="${time}" level=${level} msg=${JSON.stringify(msg)}`;
 }
 
-/** Reports a failure of a runc-style command; returns its exit status. */
-export function reportFailure(e: unknown, target: LogTarget): number {
+/** Reports a failure of a runc-style command (its exit status is 1). */
+export function reportFailure(e: unknown, target: LogTarget): void {
   const msg = messageOf(e);
   if (target.log !== undefined) {
     try {
@@ -28,7 +28,6 @@ export function reportFailure(e: unknown, target: LogTarget): number {
     }
   }
   process.stderr.write(`${line('error', msg, 'text')}\n`);
-  return 1;
 }
 
 export function notFound(): HakoError {

@@ -7,7 +7,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { createLogger, type Logger } from '../log.js';
 import { ProcessIo, type IoHost } from '../runtime/process-io.js';
 import type { GlobalOptions } from '../cli/wiring.js';
-import { attachStdio, within } from './attach.js';
+import { attachStdio } from './attach.js';
+import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { containerRunDir, ociContext } from './context.js';
 import { connectProxy } from './proxy.js';
 import { failure, reporter, type Report } from './status-pipe.js';
@@ -34,7 +35,7 @@ export async function runExec(
     const attached = await attachStdio(new ProcessIo(host, e.id, e.execId), e.consoleSocket, log);
     started({ ok: true, pid });
     const exit = await agent.waitProcess(e.id, e.execId);
-    await within(attached.output, 5000);
+    await within(attached.output, OUTPUT_GRACE_MS);
     attached.close();
     await agent.deleteProcess(e.id, e.execId).catch(() => undefined);
     return exit.status;

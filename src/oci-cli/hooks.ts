@@ -43,7 +43,7 @@ function runHook(name: HookName, hook: Hook, state: string): Promise<void> {
       stdio: ['pipe', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()).slice(0, 4096));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     child.stdin.on('error', () => undefined);
     child.stdin.end(state);
     const timer =

@@ -7,7 +7,7 @@
 import { access, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { HakoError } from '../errors.js';
+import { notFound } from './errors.js';
 import { isRunning, type ProcessRef, type ProcessTable } from '../sys/procs.js';
 
 const OciRecordSchema = z.object({
@@ -86,7 +86,7 @@ export async function readContainer(dir: string): Promise<OciContainer | undefin
 
 export async function requireContainer(dir: string): Promise<OciContainer> {
   const c = await readContainer(dir);
-  if (!c) throw new HakoError('NOT_FOUND', 'container does not exist');
+  if (!c) throw notFound();
   return c;
 }
 

@@ -15,7 +15,9 @@ import type { Container } from '../runtime/container.js';
 import { Sandbox } from '../runtime/sandbox.js';
 import { refOf } from '../sys/procs.js';
 import { buildEnv } from '../wiring.js';
-import { attachStdio, within } from './attach.js';
+import { attachStdio } from './attach.js';
+import { OUTPUT_GRACE_MS, within } from '../within.js';
+import { signalNumber } from '../cli/exit-codes.js';
 import { ociContext } from './context.js';
 import { runHooks } from './hooks.js';
 import { controlSocket, serveProxy } from './proxy.js';
@@ -30,14 +32,6 @@ const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
   'SIGUSR1',
   'SIGUSR2',
 ];
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGUSR1: 10,
-  SIGUSR2: 12,
-  SIGTERM: 15,
-};
 /** Exit status recorded when the VM itself died under the container. */
 const LOST_STATUS = 137;
 
@@ -79,7 +73,7 @@ export async function relayMain(
     forwardSignals(container);
     report({ ok: true, pid: process.pid });
     const exit = await container.wait().catch(() => ({ status: LOST_STATUS, signal: 0 }));
-    await within(attached.output, 5000);
+    await within(attached.output, OUTPUT_GRACE_MS);
     await writeExit(dir, { status: exit.status, at: new Date().toISOString() });
     proxy.close();
     attached.close();
@@ -95,8 +89,7 @@ export async function relayMain(
 function forwardSignals(container: Container): void {
   for (const s of FORWARDED_SIGNALS) {
     process.on(s, () => {
-      const n = SIGNAL_NUMBERS[s];
-      if (n !== undefined) void container.signal(n).catch(() => undefined);
+      void container.signal(signalNumber(s)).catch(() => undefined);
     });
   }
   process.on('SIGPIPE', () => undefined);

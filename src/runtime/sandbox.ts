@@ -120,11 +120,8 @@ export class Sandbox implements ContainerHost {
   async #boot(opts: SandboxOptions): Promise<void> {
     const { config, log } = this.#env;
     const t0 = performance.now();
-    if (this.runDir !== this.dir) {
-      await mkdir(this.runDir, { recursive: true, mode: 0o700 });
-      this.#record.runDir = this.runDir;
-      await this.#save();
-    }
+    // Derived from the directory (runDirFor), so cleanup finds it from disk.
+    if (this.runDir !== this.dir) await mkdir(this.runDir, { recursive: true, mode: 0o700 });
     const sharedDir = join(this.dir, 'shared');
     await mkdir(sharedDir, { mode: 0o700 });
     await this.#env.mounter.makeSharedPoint(sharedDir);

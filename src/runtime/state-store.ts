@@ -22,8 +22,6 @@ export const SandboxRecordSchema = z.object({
   owner: Ref.optional(),
   vm: Ref.optional(),
   fsDaemon: Ref.optional(),
-  /** Sockets and logs, when not in the sandbox directory itself. */
-  runDir: z.string().optional(),
   containers: z.array(ContainerRecord),
 });
 

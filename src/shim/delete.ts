@@ -25,12 +25,14 @@ export async function deleteAction(flags: ShimFlags): Promise<Uint8Array> {
   const bundle = flags.bundle || process.cwd();
   const state = await readBundleState(bundle);
   const mounter = new RealMounter(new RealRunner());
-  if (state && !(await isListening(state.socket))) {
+  // A daemon still listening owns the sandbox; otherwise clean up from disk.
+  const live = state ? await isListening(state.socket) : false;
+  if (state && !live) {
     const store = new FsStateStore(state.stateDir);
     await cleanupSandbox({ store, procs: new RealProcessTable(), mounter }, state.sandboxId);
     await unlink(state.socket).catch(() => undefined);
   }
-  if (!state || !(await isListening(state.socket))) {
+  if (!live) {
     await mounter.unmount(join(bundle, 'rootfs'));
   }
   const response = create(DeleteResponseSchema, {

@@ -2,6 +2,7 @@
 // one ordered queue, one connection, a 5 s deadline per event, reconnect
 // and retry with back-off, and flush() before the daemon exits.
 import { connect } from 'node:net';
+import { pathOf } from './address.js';
 import { create, toBinary, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { Events } from '../gen/containerd/events_service_pb.js';
@@ -58,8 +59,7 @@ export class EventPublisher implements EventSink {
 
   async #connect(): Promise<TtrpcClient> {
     if (this.#client && !this.#client.isClosed) return this.#client;
-    const path = this.ttrpcAddress.replace(/^unix:\/\//, '');
-    const socket = connect(path);
+    const socket = connect(pathOf(this.ttrpcAddress));
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);

@@ -34,6 +34,7 @@ import type { EventSink } from './events.js';
 import { groupOf } from './grouping.js';
 import { StdioRelay, type StdioPaths } from './stdio.js';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { within } from '../within.js';
 
 export interface ShimDeps {
   readonly events: EventSink;
@@ -96,10 +97,6 @@ export interface ProcState {
 interface Group {
   readonly sandbox: Promise<Sandbox>;
   readonly members: Set<string>;
-}
-
-function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
 }
 
 function newProc(execId: string, stdio: StdioPaths, exec?: ExecProcess): Proc {

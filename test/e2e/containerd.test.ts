@@ -3,13 +3,12 @@
 // built locally and imported. After each test nothing of Hako remains.
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { Containerd, IMAGE } from '../helpers/containerd.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
 import { processesNaming } from '../helpers/hako.js';
 import { runInPty } from '../helpers/pty.js';
 import { HAKO } from '../helpers/paths.js';
-import { readdir } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';

@@ -38,7 +38,9 @@ fn call<Req: Message, Resp: Message>(payload: &[u8], f: impl FnOnce(Req) -> Resu
 
 impl Handler for Dispatcher {
     fn handle(&self, service: &str, method: &str, payload: &[u8]) -> Result<Vec<u8>> {
-        crate::log::debug(&format!("request {method}"));
+        if crate::log::debug_enabled() {
+            crate::log::debug(&format!("request {method}"));
+        }
         let a = &*self.agent;
         match service {
             HEALTH_SERVICE => match method {

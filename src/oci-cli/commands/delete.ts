@@ -6,6 +6,7 @@ import { readBundle } from '../../oci/spec.js';
 import { killAndWait } from '../../sys/procs.js';
 import { containerDir, type OciContext } from '../context.js';
 import { runHooks } from '../hooks.js';
+import { notFound } from '../errors.js';
 import { readContainer, stateJson, statusOf } from '../record.js';
 import { removeContainerState } from './create.js';
 
@@ -13,7 +14,7 @@ export async function deleteCommand(ctx: OciContext, id: string, force: boolean)
   const c = await readContainer(containerDir(ctx, id));
   if (!c) {
     if (force) return 0;
-    throw new HakoError('NOT_FOUND', 'container does not exist');
+    throw notFound();
   }
   const status = await statusOf(c, ctx.procs);
   if ((status === 'running' || status === 'paused') && !force) {
