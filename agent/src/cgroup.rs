@@ -1,6 +1,7 @@
 //! A container's cgroup (v2) inside the guest: its statistics and its
 //! processes. crun puts each container in /sys/fs/cgroup/hako/<id>.
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
@@ -31,12 +32,16 @@ pub fn dir(container_id: &str) -> PathBuf {
 }
 
 fn read(dir: &Path, name: &str) -> Result<String, CgroupError> {
+    // cgroup files report a size of 0: bound the read itself.
     let path = dir.join(name);
-    let meta = std::fs::metadata(&path).map_err(|e| CgroupError::Read(path.display().to_string(), e))?;
-    if meta.len() > MAX_FILE {
+    let mut text = String::new();
+    std::fs::File::open(&path)
+        .and_then(|f| f.take(MAX_FILE + 1).read_to_string(&mut text))
+        .map_err(|e| CgroupError::Read(path.display().to_string(), e))?;
+    if text.len() as u64 > MAX_FILE {
         return Err(CgroupError::TooLarge(path.display().to_string()));
     }
-    std::fs::read_to_string(&path).map_err(|e| CgroupError::Read(path.display().to_string(), e))
+    Ok(text)
 }
 
 /// Missing files (a controller not enabled) read as empty.

@@ -37,7 +37,6 @@ export class Container {
   #status: ContainerStatus;
   #exit: Promise<ProcessExit> | undefined;
   #exited: ProcessExit | undefined;
-  readonly #execs = new Map<string, ExecProcess>();
 
   constructor(
     private readonly host: ContainerHost,
@@ -118,29 +117,15 @@ export class Container {
     return this.#agentCall('list processes of', (a) => a.listProcesses(this.id));
   }
 
-  /** Registers an exec (not started yet). */
+  /** A new exec (not started yet); its caller keeps track of exec ids. */
   addExec(execId: string, process: unknown): ExecProcess {
-    if (this.#execs.has(execId))
-      throw new HakoError('ALREADY_EXISTS', `exec ${execId} already exists in ${this.id}`);
     if (this.#status !== 'running') {
       throw new HakoError(
         'FAILED_PRECONDITION',
         `cannot exec in container ${this.id}: it is ${this.#status}`,
       );
     }
-    const exec = new ExecProcess(this.host, this.id, execId, process, () => this.#execs.delete(execId));
-    this.#execs.set(execId, exec);
-    return exec;
-  }
-
-  exec(execId: string): ExecProcess {
-    const e = this.#execs.get(execId);
-    if (!e) throw new HakoError('NOT_FOUND', `exec ${execId} does not exist in ${this.id}`);
-    return e;
-  }
-
-  get execs(): readonly ExecProcess[] {
-    return [...this.#execs.values()];
+    return new ExecProcess(this.host, this.id, execId, process);
   }
 
   async delete(): Promise<void> {

@@ -16,7 +16,7 @@ const TRANSITIONS: Readonly<Record<ExecStatus, Partial<Record<ExecEvent, ExecSta
   deleted: {},
 };
 
-export function nextExecStatus(from: ExecStatus, event: ExecEvent): ExecStatus {
+function nextExecStatus(from: ExecStatus, event: ExecEvent): ExecStatus {
   const to = TRANSITIONS[from][event];
   if (!to) throw new HakoError('FAILED_PRECONDITION', `cannot ${event} a process that is ${from}`);
   return to;
@@ -24,9 +24,7 @@ export function nextExecStatus(from: ExecStatus, event: ExecEvent): ExecStatus {
 
 export class ExecProcess {
   #status: ExecStatus = 'created';
-  #pid = 0;
   #exit: Promise<ProcessExit> | undefined;
-  #exited: ProcessExit | undefined;
 
   constructor(
     private readonly host: ContainerHost,
@@ -34,19 +32,10 @@ export class ExecProcess {
     readonly execId: string,
     /** The OCI process object. */
     readonly process: unknown,
-    private readonly forget: () => void,
   ) {}
 
   get status(): ExecStatus {
     return this.#status;
-  }
-
-  get pid(): number {
-    return this.#pid;
-  }
-
-  get exited(): ProcessExit | undefined {
-    return this.#exited;
   }
 
   io(): ProcessIo {
@@ -57,12 +46,12 @@ export class ExecProcess {
   async start(): Promise<number> {
     nextExecStatus(this.#status, 'start');
     const json = new TextEncoder().encode(JSON.stringify(this.process));
-    this.#pid = await this.host.guard(
+    const pid = await this.host.guard(
       this.host.agent.execProcess(this.containerId, this.execId, json),
       `exec ${this.execId} in ${this.containerId}`,
     );
     this.#status = nextExecStatus(this.#status, 'start');
-    return this.#pid;
+    return pid;
   }
 
   wait(): Promise<ProcessExit> {
@@ -72,7 +61,6 @@ export class ExecProcess {
     this.#exit ??= this.host
       .guard(this.host.agent.waitProcess(this.containerId, this.execId), `wait for exec ${this.execId}`)
       .then((exit) => {
-        this.#exited = exit;
         if (this.#status === 'running') this.#status = nextExecStatus(this.#status, 'exit');
         return exit;
       });
@@ -97,6 +85,5 @@ export class ExecProcess {
         `delete exec ${this.execId}`,
       );
     }
-    this.forget();
   }
 }

@@ -162,13 +162,18 @@ export class ShimTasks {
     if (!g) return;
     g.members.delete(t.id);
     if (g.members.size > 0) return;
-    this.#groups.delete(t.group);
-    const stopping = t.sandbox
-      .stop()
-      .catch((e: unknown) => this.deps.log.log('warn', `stop sandbox ${t.group}: ${messageOf(e)}`));
-    this.#stopping.set(t.group, stopping);
+    await this.#stopGroup(t.group, g);
+  }
+
+  /** Forgets a group and stops its sandbox; a new boot of the group waits for that. */
+  async #stopGroup(group: string, g: Group): Promise<void> {
+    if (this.#groups.get(group) === g) this.#groups.delete(group);
+    const stopping = g.sandbox
+      .then((s) => s.stop())
+      .catch((e: unknown) => this.deps.log.log('warn', `stop sandbox ${group}: ${messageOf(e)}`));
+    this.#stopping.set(group, stopping);
     await stopping;
-    this.#stopping.delete(t.group);
+    if (this.#stopping.get(group) === stopping) this.#stopping.delete(group);
   }
 
   // ---- exits ---------------------------------------------------------------
@@ -275,10 +280,7 @@ export class ShimTasks {
       await relay?.close();
       if (mountedRootfs) await this.deps.mounter.unmount(mountedRootfs).catch(() => undefined);
       g.members.delete(id);
-      if (g.members.size === 0 && this.#groups.get(group) === g) {
-        this.#groups.delete(group);
-        await g.sandbox.then((s) => s.stop()).catch(() => undefined);
-      }
+      if (g.members.size === 0 && this.#groups.get(group) === g) await this.#stopGroup(group, g);
       throw e;
     }
   }
@@ -360,7 +362,6 @@ export class ShimTasks {
     if (execId !== '') {
       if (p.exec?.status === 'running' && !p.exited)
         throw new HakoError('FAILED_PRECONDITION', `process ${execId} is still running`);
-      if (p.exec?.status === 'running') await p.exit.promise;
       await p.exec?.delete();
       await p.relay?.close();
       p.started.resolve(false);
@@ -439,9 +440,6 @@ export class ShimTasks {
 
   /** Stops every sandbox (daemon shutdown). */
   async stopAll(): Promise<void> {
-    for (const [group, g] of [...this.#groups]) {
-      this.#groups.delete(group);
-      await g.sandbox.then((s) => s.stop()).catch(() => undefined);
-    }
+    for (const [group, g] of [...this.#groups]) await this.#stopGroup(group, g);
   }
 }

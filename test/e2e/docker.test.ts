@@ -2,6 +2,7 @@
 // containerd's runc shim and the runc-compatible CLI.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { Dockerd, DOCKER_IMAGE } from '../helpers/docker.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
 
@@ -16,7 +17,12 @@ after(async () => {
 });
 
 const RUN = ['run', '--runtime', 'hako', '--network', 'none'];
-const noLeaks = () => assertNoLeaks(d.hakoStateDir);
+// dockerd's runc shim calls Hako with --root under dockerd's exec-root; that
+// root holds the containers' state, relays and VMs.
+const noLeaks = async () => {
+  await assertNoLeaks(d.hakoStateDir);
+  await assertNoLeaks(join(d.dir, 'exec', 'runtime-runc', 'moby'));
+};
 
 test('docker run --runtime hako --rm echo hi', async () => {
   const r = await d.docker([...RUN, '--rm', DOCKER_IMAGE, 'echo', 'hi']);

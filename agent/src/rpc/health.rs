@@ -19,13 +19,9 @@ pub fn version(_a: &Agent, _r: CheckRequest) -> Result<VersionCheckResponse> {
     Ok(resp)
 }
 
-/// The first number after `key` in a "key: value" file, in kB.
-fn kb_field(text: &str, key: &str) -> u64 {
-    text.lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l[key.len()..].split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+/// The number after `key` in a "Key: value [kB]" file (/proc), 0 if absent.
+fn field(text: &str, key: &str) -> u64 {
+    crate::cgroup::parse_flat_keyed(text).get(key).copied().unwrap_or(0)
 }
 
 pub fn metrics(_a: &Agent, _r: GetMetricsRequest) -> Result<Metrics> {
@@ -35,10 +31,10 @@ pub fn metrics(_a: &Agent, _r: GetMetricsRequest) -> Result<Metrics> {
     let mut m = Metrics::new();
     m.metrics = format!(
         "hako_agent_rss_bytes {}\nhako_agent_threads {}\nhako_guest_memory_total_bytes {}\nhako_guest_memory_available_bytes {}\n",
-        kb_field(&rollup, "Rss:") * 1024,
-        kb_field(&status, "Threads:"),
-        kb_field(&meminfo, "MemTotal:") * 1024,
-        kb_field(&meminfo, "MemAvailable:") * 1024,
+        field(&rollup, "Rss:") * 1024,
+        field(&status, "Threads:"),
+        field(&meminfo, "MemTotal:") * 1024,
+        field(&meminfo, "MemAvailable:") * 1024,
     );
     Ok(m)
 }

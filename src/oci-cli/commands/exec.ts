@@ -11,7 +11,7 @@ import { createLogger } from '../../log.js';
 import { readBundle } from '../../oci/spec.js';
 import { containerDir, containerRunDir, type OciContext } from '../context.js';
 import { runExec } from '../exec-relay.js';
-import { requireContainer, statusOf } from '../record.js';
+import { requireContainer, statusOf, type OciContainer } from '../record.js';
 import { globalArgs, spawnHelper } from '../spawn-helper.js';
 import { awaitReport } from '../status-pipe.js';
 import { writePidFile } from './create.js';
@@ -30,7 +30,8 @@ export interface ExecOptions {
 /** Exit status of `exec` when Hako itself fails (runc's). */
 export const EXEC_FAILURE = 255;
 
-async function processSpec(ctx: OciContext, id: string, o: ExecOptions, args: readonly string[]) {
+/** The process to exec: --process, or the container's own with the given args. */
+async function processSpec(c: OciContainer, o: ExecOptions, args: readonly string[]) {
   if (o.process !== undefined) {
     try {
       return JSON.parse(await readFile(o.process, 'utf8')) as Record<string, unknown>;
@@ -39,7 +40,6 @@ async function processSpec(ctx: OciContext, id: string, o: ExecOptions, args: re
     }
   }
   if (args.length === 0) throw new HakoError('INVALID_ARGUMENT', 'exec needs a command, or --process');
-  const c = await requireContainer(containerDir(ctx, id));
   const base = (await readBundle(c.record.bundle)).spec.process;
   const user = o.user?.split(':');
   return {
@@ -68,7 +68,7 @@ export async function execCommand(
   }
   if (status !== 'running')
     throw new HakoError('FAILED_PRECONDITION', `cannot exec in a ${status} container`);
-  const proc = await processSpec(ctx, id, o, args);
+  const proc = await processSpec(c, o, args);
   const terminal = proc['terminal'] === true || o.tty;
   if (terminal && o.detach && o.consoleSocket === undefined) {
     throw new HakoError(
