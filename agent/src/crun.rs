@@ -1,7 +1,10 @@
 //! Runs crun inside the guest. Every invocation logs to its own JSON log file
 //! (the container's stdio stays clean) and is waited for through the reaper,
 //! with a timeout after which crun is killed.
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -55,8 +58,30 @@ pub type ConsoleSocketPath<'a> = Option<&'a Path>;
 
 pub struct Crun {
     bin: PathBuf,
+    /// A sealed in-memory copy of `bin` that crun is run from, if made.
+    sealed: Option<File>,
     root: PathBuf,
     reaper: Arc<Reaper>,
+}
+
+/// crun guards against CVE-2019-5736 by copying itself into a sealed memfd
+/// and re-executing from it on every call, unless it already runs from one.
+/// The agent makes that copy once, at boot, and runs crun from it: each call
+/// saves a copy, an exec and a dynamic link, and under software emulation
+/// finds its code already translated (its pages stay the same).
+fn sealed_copy(bin: &Path) -> std::io::Result<File> {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
+    use std::os::fd::FromRawFd;
+    let name = CString::new("crun").map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let raw = memfd_create(&name, MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)?;
+    // SAFETY: memfd_create just returned this descriptor and nothing else owns it.
+    let mut copy = unsafe { File::from_raw_fd(raw) };
+    std::io::copy(&mut File::open(bin)?, &mut copy)?;
+    // The seals crun checks for before it trusts its own executable.
+    let seals = SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE;
+    fcntl(copy.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals))?;
+    Ok(copy)
 }
 
 /// Picks the error crun reported from its JSON log and classifies it.
@@ -83,13 +108,33 @@ pub fn classify(op: &str, log: &str) -> CrunError {
 }
 
 impl Crun {
-    pub fn new(bin: PathBuf, root: PathBuf, reaper: Arc<Reaper>) -> Crun {
-        Crun { bin, root, reaper }
+    /// With `seal`, crun runs from a sealed copy of `bin` (see [`sealed_copy`]).
+    pub fn new(bin: PathBuf, root: PathBuf, reaper: Arc<Reaper>, seal: bool) -> Crun {
+        let sealed = if seal {
+            sealed_copy(&bin)
+                .map_err(|e| crate::log::warn(&format!("crun will copy itself on every call: {e}")))
+                .ok()
+        } else {
+            None
+        };
+        Crun { bin, sealed, root, reaper }
+    }
+
+    fn command(&self) -> Command {
+        match &self.sealed {
+            // The descriptor is close-on-exec, but exec opens its path first.
+            Some(copy) => {
+                let mut cmd = Command::new(format!("/proc/self/fd/{}", copy.as_raw_fd()));
+                cmd.arg0("crun");
+                cmd
+            }
+            None => Command::new(&self.bin),
+        }
     }
 
     fn run(&self, op: &str, args: Vec<OsString>, stdio: Stdio3, log: &Path) -> Result<(), CrunError> {
         let _ = std::fs::remove_file(log);
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = self.command();
         cmd.arg("--root")
             .arg(&self.root)
             .arg(format!("--log={}", log.display()))
@@ -152,9 +197,10 @@ impl Crun {
 
     /// Runs `crun --version` once and waits for it. Under software emulation
     /// the first run of a binary pays for translating its code (and ld.so's
-    /// and libc's); later runs, the container's own among them, find it done.
+    /// and libc's); later runs, the container's own among them, find it done
+    /// (crun runs from the same sealed pages every time).
     pub fn warm_up(&self) {
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = self.command();
         cmd.arg("--version").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         if let Err(e) = self.spawn_and_wait(cmd, "--version") {
             crate::log::debug(&format!("warm-up: {e}"));

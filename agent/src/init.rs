@@ -112,7 +112,16 @@ pub fn setup() -> io::Result<()> {
         let _ = fs::write("/proc/sys/kernel/pid_max", "32768");
     }
     fs::DirBuilder::new().recursive(true).mode(0o700).create(crate::limits::GUEST_RUN_DIR)?;
-    Ok(())
+    seal_root()
+}
+
+/// Makes the root (the agent, crun and their libraries) read-only: nothing
+/// in the guest may change them. All that is written later lives on the
+/// tmpfs mounts (/run, /tmp, /dev/shm).
+fn seal_root() -> io::Result<()> {
+    let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+        .map_err(|e| io::Error::new(io::ErrorKind::Other, format!("remount / read-only: {e}")))
 }
 
 /// The initramfs has no /dev/console node, so the kernel could not give

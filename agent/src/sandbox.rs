@@ -53,7 +53,7 @@ pub enum Stream {
 impl Agent {
     pub fn new(reaper: Arc<Reaper>, run_dir: PathBuf, owns_guest: bool) -> Agent {
         let crun_bin = std::env::var_os("HAKO_AGENT_CRUN").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/crun".into());
-        let crun = Crun::new(crun_bin, run_dir.join("crun"), reaper.clone());
+        let crun = Crun::new(crun_bin, run_dir.join("crun"), reaper.clone(), owns_guest);
         let oom = match OomWatcher::start() {
             Ok(w) => Some(w),
             Err(e) => {

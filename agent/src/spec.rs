@@ -126,11 +126,7 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Va
     linux.insert("cgroupsPath".into(), Value::String(cgroup_path.into()));
     linux.remove("mountLabel");
     if let Some(resources) = linux.get_mut("resources").and_then(Value::as_object_mut) {
-        // Block I/O limits name the host's devices, and the guest has no block
-        // device of the container's (its files come over virtio-fs).
-        resources.remove("blockIO");
-        // net_cls / net_prio exist only in cgroup v1; the guest runs v2.
-        resources.remove("network");
+        strip_host_resources(resources);
     }
     if let Some(ns) = linux.get_mut("namespaces") {
         let list = ns.as_array_mut().ok_or_else(|| invalid("linux.namespaces must be a list"))?;
@@ -147,8 +143,20 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Va
 }
 
 /// LinuxResources for an update: a JSON object.
+/// Drops the limits that cannot apply in the guest, at creation and update alike.
+fn strip_host_resources(resources: &mut Map<String, Value>) {
+    // Block I/O limits name the host's devices, and the guest has no block
+    // device of the container's (its files come over virtio-fs).
+    resources.remove("blockIO");
+    // net_cls / net_prio exist only in cgroup v1; the guest runs v2.
+    resources.remove("network");
+}
+
+/// Resources for `crun update`, rewritten for the guest like a spec's.
 pub fn resources(json: &[u8]) -> Result<Value, SpecError> {
-    Ok(Value::Object(parse(json)?))
+    let mut r = parse(json)?;
+    strip_host_resources(&mut r);
+    Ok(Value::Object(r))
 }
 
 /// An exec process, checked and rewritten for the guest.
@@ -167,6 +175,14 @@ mod tests {
       "root":{"path":"rootfs","readonly":true},"hooks":{"prestart":[{"path":"/bin/true"}]},
       "linux":{"cgroupsPath":"system.slice:x:y","namespaces":[{"type":"pid"},{"type":"network","path":"/proc/1/ns/net"}],
                "resources":{"blockIO":{"weight":0},"memory":{"limit":1}}}}"#;
+
+    #[test]
+    fn update_resources_lose_host_only_limits() {
+        let r = resources(br#"{"blockIO":{"weight":10},"network":{"classID":1},"memory":{"limit":1}}"#).unwrap();
+        assert!(r.get("blockIO").is_none());
+        assert!(r.get("network").is_none());
+        assert_eq!(r["memory"]["limit"], 1);
+    }
 
     #[test]
     fn rewrites_for_the_guest() {

@@ -48,6 +48,8 @@ export interface Vm {
   readonly exited: Promise<VmExit>;
   /** Asks the VM to quit, then kills it after `graceMs`. Idempotent. */
   stop(graceMs: number): Promise<void>;
+  /** Ends the VM at once, for a guest with nothing left to save; resolves when it is gone. */
+  kill(): Promise<void>;
   /** The last lines QEMU (or the guest console) printed, for error messages. */
   diagnostics(): Promise<string>;
 }

@@ -18,15 +18,15 @@ export interface CleanupDeps {
   readonly mounter: Mounter;
 }
 
-/** Processes (not us) whose argv mentions `dir/`. */
-export async function processesNaming(dir: string, procs: ProcessTable): Promise<ProcessRef[]> {
-  const needle = `${dir}/`;
+/** Processes (not us) whose argv mentions any of `dirs` (as `dir/`), in one pass over /proc. */
+export async function processesNaming(dirs: readonly string[], procs: ProcessTable): Promise<ProcessRef[]> {
+  const needles = dirs.map((d) => `${d}/`);
   const refs: ProcessRef[] = [];
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!cmdline.includes(needle)) continue;
+    if (!needles.some((n) => cmdline.includes(n))) continue;
     const ref = await refOf(procs, pid);
     if (ref) refs.push(ref);
   }
@@ -53,8 +53,7 @@ export async function cleanupSandbox(
   if (record !== undefined && record !== 'corrupt') {
     for (const r of [record.vm, record.fsDaemon]) if (r) recorded.push(r);
   }
-  const found = [...(await processesNaming(dir, deps.procs))];
-  if (runDir !== dir) found.push(...(await processesNaming(runDir, deps.procs)));
+  const found = await processesNaming(runDir === dir ? [dir] : [dir, runDir], deps.procs);
   for (const ref of [...recorded, ...found]) {
     if (!(await killAndWait(deps.procs, ref))) {
       throw new HakoError('INTERNAL', `process ${ref.pid} of sandbox ${id} does not die`);

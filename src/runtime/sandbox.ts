@@ -60,6 +60,7 @@ export class Sandbox implements ContainerHost {
   #fsLost = false;
   #agent: AgentClient | undefined;
   #stopping: Promise<void> | undefined;
+  #saved: Promise<void> = Promise.resolve();
   readonly #containers = new Map<string, Container>();
 
   private constructor(env: SandboxEnv, record: SandboxRecord) {
@@ -100,8 +101,13 @@ export class Sandbox implements ContainerHost {
     }
   }
 
+  /** Writes the record as it is now, after any write still under way. */
   async #save(): Promise<void> {
-    await this.#env.store.write(this.#record);
+    // Concurrent writes would race on the store's temporary file, and an
+    // older record could land last.
+    const write = this.#saved.then(() => this.#env.store.write(this.#record));
+    this.#saved = write.catch(() => undefined);
+    await write;
   }
 
   #makeSharedFs(sharedDir: string, dieWithParent: boolean): SharedFs {
@@ -323,17 +329,20 @@ export class Sandbox implements ContainerHost {
     this.#record.status = 'stopping';
     await this.#save().catch(() => undefined);
     const agent = this.#agent;
+    let destroyed = false;
     if (wasRunning && agent && !this.#vmExit && !agent.connection.isClosed) {
       try {
         await this.guard(agent.destroySandbox(DESTROY_TIMEOUT_MS), 'destroy the sandbox');
+        destroyed = true;
       } catch (e) {
         log.log('debug', `destroy sandbox: ${messageOf(e)}`, { sandbox: this.id });
       }
     }
     agent?.close();
     log.log('debug', 'sandbox destroyed in the guest', { sandbox: this.id });
-    await this.#vm?.stop(VM_STOP_GRACE_MS);
-    await this.#fs?.stop();
+    // A destroyed guest has synced and is powering itself off: nothing in it
+    // is left to save, so its VM need not be waited for.
+    await Promise.all([destroyed ? this.#vm?.kill() : this.#vm?.stop(VM_STOP_GRACE_MS), this.#fs?.stop()]);
     log.log('debug', 'VM and shared fs stopped', { sandbox: this.id });
     await cleanupSandbox(this.#env, this.id, opts);
     log.log('debug', 'sandbox removed', { sandbox: this.id });

@@ -55,8 +55,11 @@ export class StdioRelay {
     try {
       const stdout = await openOutput(paths.stdout);
       r.#outputs = { stdout, stderr: discard() };
-      if (!paths.terminal && paths.stderr !== '' && paths.stderr !== paths.stdout) {
-        r.#outputs = { stdout, stderr: await openOutput(paths.stderr) };
+      // With a terminal, stderr is already in the terminal's output. Both
+      // streams may go to one place (`2>&1`): one sink then takes both.
+      if (!paths.terminal && paths.stderr !== '') {
+        const stderr = paths.stderr === paths.stdout ? stdout : await openOutput(paths.stderr);
+        r.#outputs = { stdout, stderr };
       }
       if (paths.stdin !== '') {
         r.#stdin = await fifoSocket(paths.stdin, constants.O_RDONLY | constants.O_NONBLOCK, true);
@@ -92,7 +95,7 @@ export class StdioRelay {
 
   async close(): Promise<void> {
     this.#stdin?.destroy();
-    for (const s of Object.values(this.#outputs ?? {})) s.destroy();
+    for (const s of new Set(Object.values(this.#outputs ?? {}))) s.destroy();
     await this.closeStdin();
   }
 }

@@ -180,13 +180,17 @@ export class ShimTasks {
 
   /** Watches `p` from now on: records its exit once it exited and its output was relayed. */
   #watch(t: Task, p: Proc, wait: () => Promise<ProcessExit>, output: Promise<void>): void {
+    // Output that breaks off (its VM went away) has ended all the same.
+    const outputEnded = output.catch((e: unknown) => {
+      this.deps.log.log('debug', `output of ${p.execId || t.id}: ${messageOf(e)}`);
+    });
     const exited = wait()
       .catch((e: unknown): ProcessExit => {
         this.deps.log.log('warn', `lost process ${p.execId || t.id} of ${t.id}: ${messageOf(e)}`);
         return { status: 255, signal: 0 };
       })
       .then(async (e) => {
-        await within(output, OUTPUT_GRACE_MS);
+        await within(outputEnded, OUTPUT_GRACE_MS);
         const exit = { status: e.status, at: new Date() };
         p.exited = exit;
         p.exit.resolve(exit);
@@ -233,6 +237,8 @@ export class ShimTasks {
     let rootfs = bundle.rootfs;
     let mountedRootfs: string | undefined;
     let relay: StdioRelay | undefined;
+    /** The sandbox holding the container, once it is created there. */
+    let created: Sandbox | undefined;
     const g = this.#sandboxFor(group, req.configPath);
     g.members.add(id);
     try {
@@ -246,6 +252,16 @@ export class ShimTasks {
       relay = await StdioRelay.open(req.stdio, this.deps.log);
       const spec = { ...bundle.spec, process: { ...bundle.spec.process, terminal: req.stdio.terminal } };
       const container = await sandbox.createContainer(id, spec, rootfs, bundle.spec.root.readonly ?? false);
+      created = sandbox;
+      // Recorded before the task is registered: a task that `delete` could
+      // not find from disk must not exist.
+      await writeBundleState(bundle.dir, {
+        sandboxId: group,
+        stateDir: dirname(sandbox.dir),
+        socket: this.deps.socketPath,
+        pid: container.pid,
+        ...(req.configPath !== undefined ? { configPath: req.configPath } : {}),
+      });
       const init = newProc('', req.stdio);
       init.relay = relay;
       init.pid = container.pid;
@@ -260,13 +276,6 @@ export class ShimTasks {
         rootfs: mountedRootfs,
       };
       this.#tasks.set(id, t);
-      await writeBundleState(bundle.dir, {
-        sandboxId: group,
-        stateDir: dirname(sandbox.dir),
-        socket: this.deps.socketPath,
-        pid: container.pid,
-        ...(req.configPath !== undefined ? { configPath: req.configPath } : {}),
-      });
       this.#watch(t, init, () => container.wait(), relay.attach(container.io()));
       this.deps.events.publish('/tasks/create', TaskCreateSchema, {
         containerId: id,
@@ -277,6 +286,9 @@ export class ShimTasks {
       });
       return container.pid;
     } catch (e) {
+      await created?.removeContainer(id).catch((err: unknown) => {
+        this.deps.log.log('warn', `remove container ${id} after a failed create: ${messageOf(err)}`);
+      });
       await relay?.close();
       if (mountedRootfs) await this.deps.mounter.unmount(mountedRootfs).catch(() => undefined);
       g.members.delete(id);

@@ -3,53 +3,14 @@
 // and a VM that dies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import { parseConfigText } from '../../src/config/load.js';
-import { FakeHypervisor } from '../../src/hypervisor/fake/driver.js';
-import type { FakeAgentOptions } from '../../src/hypervisor/fake/agent.js';
-import { silentLogger } from '../../src/log.js';
-import type { SandboxEnv } from '../../src/runtime/env.js';
 import { Sandbox } from '../../src/runtime/sandbox.js';
 import type { Container } from '../../src/runtime/container.js';
-import { FsStateStore } from '../../src/runtime/state-store.js';
-import { FakeMounter } from '../../src/sys/fake-mounter.js';
-import { isRunning, RealProcessTable } from '../../src/sys/procs.js';
-import { RealRunner } from '../../src/sys/runner.js';
+import { isRunning } from '../../src/sys/procs.js';
 import { isHakoError } from '../../src/errors.js';
 import { cleanupSandbox } from '../../src/runtime/cleanup.js';
-
-interface Rig {
-  env: SandboxEnv;
-  hv: FakeHypervisor;
-  mounter: FakeMounter;
-  root: string;
-  done(): void;
-}
-
-function rig(agent: FakeAgentOptions = {}, requestTimeout = 5): Rig {
-  const root = mkdtempSync('/tmp/hkr-');
-  const runner = new RealRunner();
-  const hv = new FakeHypervisor(runner, agent);
-  const mounter = new FakeMounter();
-  const config = parseConfigText(
-    `[hypervisor.qemu]\nshared_fs = "virtio-9p"\n[agent.hako]\ndial_timeout = 5\nrequest_timeout = ${requestTimeout}\n`,
-    'test',
-  );
-  const env: SandboxEnv = {
-    config,
-    image: { kernel: '/k', initrd: '/i', rootfs: '/r' },
-    accel: { accel: 'tcg', reason: 'test' },
-    hypervisor: hv,
-    runner,
-    procs: new RealProcessTable(),
-    mounter,
-    store: new FsStateStore(root),
-    log: silentLogger,
-    tscKhz: undefined,
-  };
-  return { env, hv, mounter, root, done: () => rmSync(root, { recursive: true, force: true }) };
-}
+import { rig } from '../helpers/fake-rig.js';
 
 const SPEC = { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } };
 

@@ -44,7 +44,7 @@ export class FakeVm implements Vm {
     readonly exited: Promise<VmExit>,
     private readonly server: Server,
     readonly agent: FakeAgent,
-    private readonly kill: (s: NodeJS.Signals) => void,
+    private readonly signal: (s: NodeJS.Signals) => void,
   ) {
     void exited.then(() => {
       agent.server.closeAll();
@@ -54,11 +54,16 @@ export class FakeVm implements Vm {
 
   /** Simulates the VM dying (e.g. QEMU killed). */
   crash(): void {
-    this.kill('SIGKILL');
+    this.signal('SIGKILL');
   }
 
   async stop(): Promise<void> {
-    this.kill('SIGTERM');
+    this.signal('SIGTERM');
+    await this.exited;
+  }
+
+  async kill(): Promise<void> {
+    this.signal('SIGKILL');
     await this.exited;
   }
 

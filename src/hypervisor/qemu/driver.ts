@@ -25,7 +25,7 @@ class QemuVm implements Vm {
     readonly process: ProcessRef,
     readonly exited: Promise<VmExit>,
     private readonly spec: VmSpec,
-    private readonly kill: (s: NodeJS.Signals) => void,
+    private readonly signal: (s: NodeJS.Signals) => void,
   ) {}
 
   stop(graceMs: number): Promise<void> {
@@ -45,10 +45,15 @@ class QemuVm implements Vm {
       } catch {
         // QMP unusable: fall through to SIGKILL.
       }
-      const timer = setTimeout(() => this.kill('SIGKILL'), graceMs);
+      const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
       await this.exited;
       clearTimeout(timer);
     }
+  }
+
+  async kill(): Promise<void> {
+    this.signal('SIGKILL');
+    await this.exited;
   }
 
   async diagnostics(): Promise<string> {

@@ -1,0 +1,44 @@
+// A sandbox environment over the fake hypervisor and fake agent, in a
+// private state directory: the whole host side without a VM.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { parseConfigText } from '../../src/config/load.js';
+import { FakeHypervisor } from '../../src/hypervisor/fake/driver.js';
+import type { FakeAgentOptions } from '../../src/hypervisor/fake/agent.js';
+import { silentLogger } from '../../src/log.js';
+import type { SandboxEnv } from '../../src/runtime/env.js';
+import { FsStateStore } from '../../src/runtime/state-store.js';
+import { FakeMounter } from '../../src/sys/fake-mounter.js';
+import { RealProcessTable } from '../../src/sys/procs.js';
+import { RealRunner } from '../../src/sys/runner.js';
+
+export interface Rig {
+  env: SandboxEnv;
+  hv: FakeHypervisor;
+  mounter: FakeMounter;
+  root: string;
+  done(): void;
+}
+
+export function rig(agent: FakeAgentOptions = {}, requestTimeout = 5): Rig {
+  const root = mkdtempSync('/tmp/hkr-');
+  const runner = new RealRunner();
+  const hv = new FakeHypervisor(runner, agent);
+  const mounter = new FakeMounter();
+  const config = parseConfigText(
+    `[hypervisor.qemu]\nshared_fs = "virtio-9p"\n[agent.hako]\ndial_timeout = 5\nrequest_timeout = ${requestTimeout}\n`,
+    'test',
+  );
+  const env: SandboxEnv = {
+    config,
+    image: { kernel: '/k', initrd: '/i', rootfs: '/r' },
+    accel: { accel: 'tcg', reason: 'test' },
+    hypervisor: hv,
+    runner,
+    procs: new RealProcessTable(),
+    mounter,
+    store: new FsStateStore(root),
+    log: silentLogger,
+    tscKhz: undefined,
+  };
+  return { env, hv, mounter, root, done: () => rmSync(root, { recursive: true, force: true }) };
+}
