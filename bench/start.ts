@@ -14,7 +14,7 @@ import { runDirFor } from '../src/runtime/run-dir.js';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { buildArgv } from '../src/hypervisor/qemu/argv.js';
-import { chooseAccel, probeHost } from '../src/hypervisor/accel.js';
+import { chooseAccel, probeHost, readCpuinfo } from '../src/hypervisor/accel.js';
 import { resolveGuestImage } from '../src/image/guest-image.js';
 import { hostTscKhz } from '../src/runtime/kernel-cmdline.js';
 import { vmSpec } from '../src/runtime/vm-spec.js';
@@ -28,11 +28,12 @@ const MARKER = 'HAKO-BARE-INIT';
 /** The bare VM's argv; its QMP socket goes in `dir`. */
 async function bareBootArgv(dir: string): Promise<string[]> {
   const { config } = await loadConfig();
+  const cpuinfo = await readCpuinfo();
   const base = {
     config,
     image: await resolveGuestImage(config),
-    accel: chooseAccel(await probeHost(), config.hypervisor.accelerator),
-    tscKhz: hostTscKhz(),
+    accel: chooseAccel(await probeHost(cpuinfo), config.hypervisor.accelerator),
+    tscKhz: hostTscKhz(cpuinfo),
   };
   const spec = vmSpec(base, {
     id: 'bench',

@@ -2,7 +2,7 @@
 // driver and a configuration are put together into a SandboxEnv. Used by
 // the CLI and by the shim.
 import type { HakoConfig } from './config/schema.js';
-import { chooseAccel, probeHost } from './hypervisor/accel.js';
+import { chooseAccel, probeHost, readCpuinfo } from './hypervisor/accel.js';
 import { QemuHypervisor } from './hypervisor/qemu/driver.js';
 import { resolveGuestImage } from './image/guest-image.js';
 import type { Logger } from './log.js';
@@ -17,7 +17,8 @@ import { RealRunner } from './sys/runner.js';
 export async function buildEnv(config: HakoConfig, log: Logger): Promise<SandboxEnv> {
   const runner = new RealRunner();
   const procs = new RealProcessTable();
-  const accel = chooseAccel(await probeHost(), config.hypervisor.accelerator);
+  const cpuinfo = await readCpuinfo();
+  const accel = chooseAccel(await probeHost(cpuinfo), config.hypervisor.accelerator);
   log.log('info', `accelerator: ${accel.accel} (${accel.reason})`);
   return {
     config,
@@ -29,7 +30,7 @@ export async function buildEnv(config: HakoConfig, log: Logger): Promise<Sandbox
     mounter: new RealMounter(runner),
     store: new FsStateStore(config.runtime.stateDir),
     log,
-    tscKhz: hostTscKhz(),
+    tscKhz: hostTscKhz(cpuinfo),
   };
 }
 

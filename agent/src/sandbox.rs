@@ -230,9 +230,7 @@ impl Agent {
         }
         let spec = spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"))?;
         let terminal = spec::wants_terminal(&spec["process"]);
-        let config = serde_json::to_vec(&spec).map_err(|e| AgentError::Internal(e.to_string()))?;
-        std::fs::write(bundle.join("config.json"), config)
-            .map_err(|e| AgentError::Internal(format!("write config.json: {e}")))?;
+        write_json(&bundle.join("config.json"), &spec)?;
         let pid_file = bundle.join("init.pid");
         let (theirs, ours) = prepare_stdio(terminal, &bundle.join("console.sock"))
             .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
@@ -303,8 +301,7 @@ impl Agent {
         let c = self.container(id)?;
         let resources = spec::resources(resources_json)?;
         let file = c.bundle.join("resources.json");
-        let bytes = serde_json::to_vec(&resources).map_err(|e| AgentError::Internal(e.to_string()))?;
-        std::fs::write(&file, bytes).map_err(|e| AgentError::Internal(format!("write {}: {e}", file.display())))?;
+        write_json(&file, &resources)?;
         let result = self.crun.update(id, &c.bundle, &file);
         let _ = std::fs::remove_file(&file);
         Ok(result?)
@@ -346,8 +343,7 @@ impl Agent {
         c.reserve_exec(exec_id)?;
         let process = spec::exec_process(process_json)?;
         let file = c.bundle.join(format!("exec-{exec_id}.json"));
-        let bytes = serde_json::to_vec(&process).map_err(|e| AgentError::Internal(e.to_string()))?;
-        std::fs::write(&file, bytes).map_err(|e| AgentError::Internal(format!("write {}: {e}", file.display())))?;
+        write_json(&file, &process)?;
         let pid_file = c.bundle.join(format!("exec-{exec_id}.pid"));
         let result = (|| {
             let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(format!("exec-{exec_id}.sock")))
@@ -416,4 +412,10 @@ impl Agent {
         let tty = p.tty.as_ref().ok_or_else(|| AgentError::FailedPrecondition("the process has no terminal".into()))?;
         crate::tty::resize(tty, rows, cols).map_err(|e| AgentError::Internal(format!("resize: {e}")))
     }
+}
+
+/// Writes `value` as JSON to `path`, for crun to read.
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| AgentError::Internal(e.to_string()))?;
+    std::fs::write(path, bytes).map_err(|e| AgentError::Internal(format!("write {}: {e}", path.display())))
 }

@@ -3,7 +3,7 @@
 // anything is missing.
 import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { chooseAccel, probeHost } from '../hypervisor/accel.js';
+import { chooseAccel, probeHost, readCpuinfo } from '../hypervisor/accel.js';
 import { readCurrent } from '../image/guest-image.js';
 import { guestAslr } from '../runtime/kernel-cmdline.js';
 import type { Runner } from '../sys/runner.js';
@@ -48,7 +48,7 @@ export async function checkCommand(
     });
   }
 
-  const accel = chooseAccel(await probeHost(), h.accelerator);
+  const accel = chooseAccel(await probeHost(await readCpuinfo()), h.accelerator);
   findings.push({ name: 'accelerator', ok: true, detail: `${accel.accel}: ${accel.reason}` });
   if (!guestAslr(h.guestAslr, accel.accel)) {
     findings.push({

@@ -20,13 +20,17 @@ export interface KvmProbe {
   readonly kvmModule: 'intel' | 'amd' | 'none';
 }
 
-export async function probeHost(): Promise<KvmProbe> {
+/** /proc/cpuinfo, read once per command for every fact taken from it. */
+export function readCpuinfo(): Promise<string> {
+  return readFile('/proc/cpuinfo', 'utf8').catch(() => '');
+}
+
+export async function probeHost(cpuinfo: string): Promise<KvmProbe> {
   const exists = async (p: string, mode = constants.F_OK): Promise<boolean> =>
     access(p, mode).then(
       () => true,
       () => false,
     );
-  const cpuinfo = await readFile('/proc/cpuinfo', 'utf8').catch(() => '');
   const flagsLine = cpuinfo.split('\n').find((l) => l.startsWith('flags')) ?? '';
   const cpuFlags = new Set(flagsLine.split(':')[1]?.trim().split(/\s+/) ?? []);
   return {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { HakoError } from '../errors.js';
+import { repoDir } from '../home.js';
 
 export interface ConsoleBridge {
   /** What the container prints, for the caller's terminal. */
@@ -18,10 +19,8 @@ export interface ConsoleBridge {
 }
 
 export function bridgeBinary(): string {
-  const home = process.env['HAKO_HOME'];
-  if (!home) throw new HakoError('INTERNAL', 'HAKO_HOME is not set (run hako through bin/hako)');
   return join(
-    home,
+    repoDir(),
     'tools',
     'console-bridge',
     'target',

@@ -78,3 +78,13 @@ export async function connectProxy(runDir: string, requestTimeoutMs = 60_000): P
   }
   return new AgentClient(new TtrpcClient(socket), { requestTimeoutMs });
 }
+
+/** Runs `use` with an agent client through the container's relay, closed afterwards. */
+export async function withAgent<T>(runDir: string, use: (agent: AgentClient) => Promise<T>): Promise<T> {
+  const agent = await connectProxy(runDir);
+  try {
+    return await use(agent);
+  } finally {
+    agent.close();
+  }
+}

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { join } from 'node:path';
 import type { GlobalOptions } from '../cli/wiring.js';
-import { HakoError } from '../errors.js';
+import { repoDir } from '../home.js';
 
 export function globalArgs(g: GlobalOptions, root: string): string[] {
   return [
@@ -19,7 +19,5 @@ export function globalArgs(g: GlobalOptions, root: string): string[] {
 }
 
 export function spawnHelper(args: readonly string[], stdio: StdioOptions): ChildProcess {
-  const home = process.env['HAKO_HOME'];
-  if (!home) throw new HakoError('INTERNAL', 'HAKO_HOME is not set (run hako through bin/hako)');
-  return spawn(join(home, 'bin', 'hako'), args, { stdio, detached: true });
+  return spawn(join(repoDir(), 'bin', 'hako'), args, { stdio, detached: true });
 }

@@ -1,6 +1,5 @@
 // The guest kernel command line: fast-boot options measured on this kind of
 // machine (environment.md), the agent's options, and the user's extras.
-import { readFileSync } from 'node:fs';
 import type { MachineType } from '../hypervisor/types.js';
 
 /** Whether the guest randomises addresses, from the guest_aslr setting. */
@@ -16,20 +15,12 @@ export function guestWarmUp(accel: 'kvm' | 'tcg', vcpus: number): boolean {
   return accel === 'tcg' && vcpus > 1;
 }
 
-/** The host TSC frequency in kHz, for tsc_early_khz (avoids a calibration hang under TCG). */
-export function hostTscKhz(cpuinfo = readCpuinfo()): number | undefined {
+/** The host TSC frequency in kHz (from /proc/cpuinfo), for tsc_early_khz (avoids a calibration hang under TCG). */
+export function hostTscKhz(cpuinfo: string): number | undefined {
   const m = /^cpu MHz\s*:\s*([0-9.]+)/m.exec(cpuinfo);
   if (!m?.[1]) return undefined;
   const khz = Math.round(parseFloat(m[1]) * 1000);
   return Number.isFinite(khz) && khz > 0 ? khz : undefined;
-}
-
-function readCpuinfo(): string {
-  try {
-    return readFileSync('/proc/cpuinfo', 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 export interface CmdlineOptions {

@@ -1,7 +1,7 @@
 // `hako kill [--all] <id> [signal]`: signals the container's process (or all of them).
 import { HakoError } from '../../errors.js';
 import { containerDir, containerRunDir, type OciContext } from '../context.js';
-import { connectProxy } from '../proxy.js';
+import { withAgent } from '../proxy.js';
 import { requireContainer, statusOf } from '../record.js';
 import { parseSignal } from '../signals.js';
 
@@ -16,15 +16,12 @@ export async function killCommand(
   const status = await statusOf(c, ctx.procs);
   if (status === 'stopped' || status === 'creating')
     throw new HakoError('FAILED_PRECONDITION', 'container not running');
-  const agent = await connectProxy(containerRunDir(ctx, id));
   try {
-    await agent.signalProcess(id, '', sig, all);
+    await withAgent(containerRunDir(ctx, id), (agent) => agent.signalProcess(id, '', sig, all));
   } catch (e) {
     throw e instanceof HakoError && e.code === 'NOT_FOUND'
       ? new HakoError('FAILED_PRECONDITION', 'container not running')
       : e;
-  } finally {
-    agent.close();
   }
   return 0;
 }

@@ -1,7 +1,7 @@
 // `hako pause <id>` and `hako resume <id>`: freeze and thaw the container in the guest.
 import { HakoError } from '../../errors.js';
 import { containerDir, containerRunDir, type OciContext } from '../context.js';
-import { connectProxy } from '../proxy.js';
+import { withAgent } from '../proxy.js';
 import { markPaused, requireContainer, statusOf } from '../record.js';
 
 export async function pauseCommand(ctx: OciContext, id: string, pause: boolean): Promise<number> {
@@ -9,13 +9,9 @@ export async function pauseCommand(ctx: OciContext, id: string, pause: boolean):
   const status = await statusOf(c, ctx.procs);
   if (pause && status !== 'running') throw new HakoError('FAILED_PRECONDITION', 'container not running');
   if (!pause && status !== 'paused') throw new HakoError('FAILED_PRECONDITION', 'container not paused');
-  const agent = await connectProxy(containerRunDir(ctx, id));
-  try {
-    if (pause) await agent.pauseContainer(id);
-    else await agent.resumeContainer(id);
-  } finally {
-    agent.close();
-  }
+  await withAgent(containerRunDir(ctx, id), (agent) =>
+    pause ? agent.pauseContainer(id) : agent.resumeContainer(id),
+  );
   await markPaused(c.dir, pause);
   return 0;
 }

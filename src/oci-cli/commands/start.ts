@@ -4,7 +4,7 @@ import { HakoError } from '../../errors.js';
 import { readBundle } from '../../oci/spec.js';
 import { containerDir, containerRunDir, type OciContext } from '../context.js';
 import { runHooks } from '../hooks.js';
-import { connectProxy } from '../proxy.js';
+import { withAgent } from '../proxy.js';
 import { markStarted, requireContainer, stateJson, statusOf } from '../record.js';
 
 export async function startCommand(ctx: OciContext, id: string): Promise<number> {
@@ -16,12 +16,7 @@ export async function startCommand(ctx: OciContext, id: string): Promise<number>
     throw new HakoError('FAILED_PRECONDITION', 'cannot start an already running container');
   const { spec } = await readBundle(c.record.bundle);
   await runHooks(spec, 'startContainer', stateJson(c, 'created'));
-  const agent = await connectProxy(containerRunDir(ctx, id));
-  try {
-    await agent.startContainer(id);
-  } finally {
-    agent.close();
-  }
+  await withAgent(containerRunDir(ctx, id), (agent) => agent.startContainer(id));
   await markStarted(c.dir);
   await runHooks(spec, 'poststart', stateJson(c, 'running')).catch((e: unknown) =>
     process.stderr.write(`poststart hook failed: ${String(e)}\n`),

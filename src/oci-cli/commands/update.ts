@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { HakoError } from '../../errors.js';
 import { containerDir, containerRunDir, type OciContext } from '../context.js';
-import { connectProxy } from '../proxy.js';
+import { withAgent } from '../proxy.js';
 import { requireContainer, statusOf } from '../record.js';
 
 export interface UpdateOptions {
@@ -68,11 +68,7 @@ export async function updateCommand(ctx: OciContext, id: string, o: UpdateOption
   if (status === 'stopped' || status === 'creating')
     throw new HakoError('FAILED_PRECONDITION', 'container not running');
   const resources = await resourcesOf(o);
-  const agent = await connectProxy(containerRunDir(ctx, id));
-  try {
-    await agent.updateContainer(id, new TextEncoder().encode(JSON.stringify(resources)));
-  } finally {
-    agent.close();
-  }
+  const json = new TextEncoder().encode(JSON.stringify(resources));
+  await withAgent(containerRunDir(ctx, id), (agent) => agent.updateContainer(id, json));
   return 0;
 }
