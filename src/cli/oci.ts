@@ -30,23 +30,30 @@ const str = (o: Opts, k: string): string | undefined => {
 };
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+/** Runs a runc-style command: its failures exit `failureCode` with runc's message. */
+async function runOci(
+  g: GlobalOptions,
+  fn: (ctx: OciContext) => Promise<number> | number,
+  exit: (code: number) => void,
+  failureCode = 1,
+): Promise<void> {
+  try {
+    exit(await fn(await ociContext(g)));
+  } catch (e) {
+    reportFailure(e, g);
+    exit(failureCode);
+  }
+}
+
 export function registerOciCommands(
   program: Command,
   globals: () => GlobalOptions,
   exit: (code: number) => void,
 ): void {
-  /** Runs a runc-style command: its failures exit `failureCode` with runc's message. */
   const oci =
     (fn: (ctx: OciContext) => Promise<number> | number, failureCode = 1) =>
-    async () => {
-      const g = globals();
-      try {
-        exit(await fn(await ociContext(g)));
-      } catch (e) {
-        reportFailure(e, g);
-        exit(failureCode);
-      }
-    };
+    () =>
+      runOci(globals(), fn, exit, failureCode);
 
   program
     .command('create')
@@ -244,10 +251,5 @@ export async function runcRun(
   },
   exit: (code: number) => void,
 ): Promise<void> {
-  try {
-    exit(await runcRunCommand(await ociContext(g), id, o));
-  } catch (e) {
-    reportFailure(e, g);
-    exit(1);
-  }
+  await runOci(g, (ctx) => runcRunCommand(ctx, id, o), exit);
 }
