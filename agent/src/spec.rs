@@ -142,7 +142,6 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Va
     Ok(Value::Object(spec))
 }
 
-/// LinuxResources for an update: a JSON object.
 /// Drops the limits that cannot apply in the guest, at creation and update alike.
 fn strip_host_resources(resources: &mut Map<String, Value>) {
     // Block I/O limits name the host's devices, and the guest has no block

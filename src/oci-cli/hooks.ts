@@ -6,6 +6,9 @@
 import { spawn } from 'node:child_process';
 import { HakoError } from '../errors.js';
 
+/** How much of a failing hook's stderr its error message quotes. */
+const MAX_HOOK_STDERR = 4096;
+
 export const HOOK_NAMES = [
   'prestart',
   'createRuntime',
@@ -43,7 +46,10 @@ function runHook(name: HookName, hook: Hook, state: string): Promise<void> {
       stdio: ['pipe', 'ignore', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    // Kept for the error message, and bounded: a hook may write without end.
+    child.stderr.on('data', (b: Buffer) => {
+      if (stderr.length < MAX_HOOK_STDERR) stderr = (stderr + b.toString()).slice(0, MAX_HOOK_STDERR);
+    });
     child.stdin.on('error', () => undefined);
     child.stdin.end(state);
     const timer =
