@@ -93,15 +93,30 @@ const KERNEL_FS: [KernelFs; 8] = [
     KernelFs { source: "cgroup2", target: "/sys/fs/cgroup", fstype: "cgroup2", flags: NOSUID_NODEV_NOEXEC, data: "nsdelegate" },
 ];
 
-/// Mounts the kernel filesystems and tunes the guest for containers.
-pub fn setup() -> io::Result<()> {
-    for fsys in KERNEL_FS.iter() {
+/// How many of KERNEL_FS (proc, sys, dev) the agent's port and console need.
+const EARLY_FS: usize = 3;
+
+fn mount_all(list: &[KernelFs]) -> io::Result<()> {
+    for fsys in list {
         fs::DirBuilder::new().recursive(true).mode(0o755).create(fsys.target)?;
         mount(Some(fsys.source), fsys.target, Some(fsys.fstype), fsys.flags, Some(fsys.data))
             .map_err(|e| io::Error::new(io::ErrorKind::Other, format!("mount {}: {e}", fsys.target)))?;
     }
+    Ok(())
+}
+
+/// What serving the agent's port needs: /proc, /sys, /dev, the console and
+/// the kernel modules (a modular kernel may have virtio-console as one).
+pub fn setup_early() -> io::Result<()> {
+    mount_all(&KERNEL_FS[..EARLY_FS])?;
     attach_console();
     load_modules();
+    Ok(())
+}
+
+/// The rest of the kernel filesystems, and the guest tuned for containers.
+pub fn setup() -> io::Result<()> {
+    mount_all(&KERNEL_FS[EARLY_FS..])?;
     for (link, target) in [("/dev/fd", "/proc/self/fd"), ("/dev/stdin", "/proc/self/fd/0"),
         ("/dev/stdout", "/proc/self/fd/1"), ("/dev/stderr", "/proc/self/fd/2")] {
         symlink(target, link).or_else(ignore_exists)?;

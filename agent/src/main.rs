@@ -19,6 +19,7 @@ mod port;
 mod process;
 mod proto;
 mod reaper;
+mod ready;
 mod rpc;
 mod sandbox;
 mod spec;
@@ -76,39 +77,43 @@ fn main() {
 
 fn run(mode: Mode) -> Result<(), String> {
     let is_pid1 = std::process::id() == 1;
+    let owns_guest = is_pid1 && matches!(mode, Mode::Guest);
     let t_start = log::uptime();
     if is_pid1 {
         init::switch_root().map_err(|e| format!("switch root: {e}"))?;
     }
-    let t_switched = log::uptime();
     // SIGCHLD must be blocked before any thread exists, so that only the
     // reaper thread ever sees it.
     let reaper = reaper::Reaper::start().map_err(|e| format!("reaper: {e}"))?;
-    let guest = matches!(mode, Mode::Guest);
-    if guest && is_pid1 {
-        init::setup().map_err(|e| format!("guest setup: {e}"))?;
+    if owns_guest {
+        init::setup_early().map_err(|e| format!("guest setup: {e}"))?;
     }
     let opts = init::BootOptions::from_cmdline();
     log::set_debug(opts.debug);
-    log::debug(&format!("agent started at {t_start:.6}, root switched at {t_switched:.6}; guest set up"));
-    let root = match &mode {
-        Mode::Guest => PathBuf::from(limits::GUEST_RUN_DIR),
-        Mode::Unix(p) => p.with_extension("state"),
-    };
-    let agent = Arc::new(sandbox::Agent::new(reaper, root, is_pid1 && guest));
-    if guest && is_pid1 && opts.warm_up {
-        agent.warm_up();
-    }
-    let handler = rpc::Dispatcher::new(agent);
     match mode {
         Mode::Guest => {
+            // Served first: the host's first round trips overlap the rest
+            // of the set-up, which requests other than Check wait for.
             let port = port::VirtioPort::open(&opts.port_name).map_err(|e| format!("port: {e}"))?;
-            log::debug("serving on the virtio-serial port");
-            ttrpc::serve_port(port, Arc::new(handler));
+            let ready = Arc::new(ready::Ready::default());
+            let handler = Arc::new(rpc::Dispatcher::new(ready.clone()));
+            let server = std::thread::spawn(move || ttrpc::serve_port(port, handler));
+            let t_serving = log::uptime();
+            if owns_guest {
+                init::setup().map_err(|e| format!("guest setup: {e}"))?;
+            }
+            let agent = Arc::new(sandbox::Agent::new(reaper, PathBuf::from(limits::GUEST_RUN_DIR), owns_guest));
+            ready.set(agent.clone());
+            log::debug(&format!("agent started at {t_start:.6}, serving at {t_serving:.6}; guest set up"));
+            if owns_guest && opts.warm_up {
+                agent.warm_up();
+            }
+            server.join().map_err(|_| "the server thread panicked".to_string())
         }
         Mode::Unix(path) => {
-            ttrpc::serve_unix(&path, Arc::new(handler)).map_err(|e| format!("listen: {e}"))?;
+            let agent = Arc::new(sandbox::Agent::new(reaper, path.with_extension("state"), false));
+            let handler = rpc::Dispatcher::new(Arc::new(ready::Ready::with(agent)));
+            ttrpc::serve_unix(&path, Arc::new(handler)).map_err(|e| format!("listen: {e}"))
         }
     }
-    Ok(())
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use protobuf::Message;
 
 use crate::error::{AgentError, Result};
+use crate::ready::{Ready, SETUP_WAIT};
 use crate::sandbox::Agent;
 use crate::ttrpc::Handler;
 
@@ -19,12 +20,12 @@ pub const AGENT_SERVICE: &str = "hako.agent.v1.AgentService";
 pub const HEALTH_SERVICE: &str = "hako.agent.v1.Health";
 
 pub struct Dispatcher {
-    agent: Arc<Agent>,
+    ready: Arc<Ready<Arc<Agent>>>,
 }
 
 impl Dispatcher {
-    pub fn new(agent: Arc<Agent>) -> Dispatcher {
-        Dispatcher { agent }
+    pub fn new(ready: Arc<Ready<Arc<Agent>>>) -> Dispatcher {
+        Dispatcher { ready }
     }
 }
 
@@ -41,43 +42,47 @@ impl Handler for Dispatcher {
         if crate::log::debug_enabled() {
             crate::log::debug(&format!("request {method}"));
         }
-        let a = &*self.agent;
-        match service {
-            HEALTH_SERVICE => match method {
-                "Check" => call(payload, |r| health::check(a, r)),
-                "Version" => call(payload, |r| health::version(a, r)),
+        if service == HEALTH_SERVICE {
+            return match method {
+            "Check" => call(payload, health::check),
+            "Version" => call(payload, health::version),
                 _ => Err(AgentError::Unimplemented(format!("method {method}"))),
-            },
-            AGENT_SERVICE => match method {
-                "CreateSandbox" => call(payload, |r| sandbox::create(a, r)),
-                "DestroySandbox" => call(payload, |r| sandbox::destroy(a, r)),
-                "CreateContainer" => call(payload, |r| container::create(a, r)),
-                "StartContainer" => call(payload, |r| container::start(a, r)),
-                "RemoveContainer" => call(payload, |r| container::remove(a, r)),
-                "ExecProcess" => call(payload, |r| process::exec(a, r)),
-                "SignalProcess" => call(payload, |r| process::signal(a, r)),
-                "WaitProcess" => call(payload, |r| process::wait(a, r)),
-                "WriteStdin" => call(payload, |r| stream::write_stdin(a, r)),
-                "ReadStdout" => call(payload, |r| stream::read_stdout(a, r)),
-                "ReadStderr" => call(payload, |r| stream::read_stderr(a, r)),
-                "CloseStdin" => call(payload, |r| stream::close_stdin(a, r)),
-                "TtyWinResize" => call(payload, |r| stream::resize(a, r)),
-                "PauseContainer" => call(payload, |r| container::pause(a, r)),
-                "ResumeContainer" => call(payload, |r| container::resume(a, r)),
-                "UpdateContainer" => call(payload, |r| container::update(a, r)),
-                "StatsContainer" => call(payload, |r| container::stats(a, r)),
-                "ListProcesses" => call(payload, |r| process::list(a, r)),
-                "DeleteProcess" => call(payload, |r| process::delete(a, r)),
-                "GetOOMEvent" => call(payload, |r| sandbox::oom_event(a, r)),
-                "GetMetrics" => call(payload, |r| health::metrics(a, r)),
-                _ => Err(AgentError::Unimplemented(format!("method {method}"))),
-            },
-            _ => Err(AgentError::Unimplemented(format!("service {service}"))),
+            };
+        }
+        if service != AGENT_SERVICE {
+            return Err(AgentError::Unimplemented(format!("service {service}")));
+        }
+        let agent = self.ready.wait(SETUP_WAIT)?;
+        let a = &*agent;
+        match method {
+            "CreateSandbox" => call(payload, |r| sandbox::create(a, r)),
+            "DestroySandbox" => call(payload, |r| sandbox::destroy(a, r)),
+            "CreateContainer" => call(payload, |r| container::create(a, r)),
+            "StartContainer" => call(payload, |r| container::start(a, r)),
+            "RemoveContainer" => call(payload, |r| container::remove(a, r)),
+            "ExecProcess" => call(payload, |r| process::exec(a, r)),
+            "SignalProcess" => call(payload, |r| process::signal(a, r)),
+            "WaitProcess" => call(payload, |r| process::wait(a, r)),
+            "WriteStdin" => call(payload, |r| stream::write_stdin(a, r)),
+            "ReadStdout" => call(payload, |r| stream::read_stdout(a, r)),
+            "ReadStderr" => call(payload, |r| stream::read_stderr(a, r)),
+            "CloseStdin" => call(payload, |r| stream::close_stdin(a, r)),
+            "TtyWinResize" => call(payload, |r| stream::resize(a, r)),
+            "PauseContainer" => call(payload, |r| container::pause(a, r)),
+            "ResumeContainer" => call(payload, |r| container::resume(a, r)),
+            "UpdateContainer" => call(payload, |r| container::update(a, r)),
+            "StatsContainer" => call(payload, |r| container::stats(a, r)),
+            "ListProcesses" => call(payload, |r| process::list(a, r)),
+            "DeleteProcess" => call(payload, |r| process::delete(a, r)),
+            "GetOOMEvent" => call(payload, |r| sandbox::oom_event(a, r)),
+            "GetMetrics" => call(payload, |r| health::metrics(a, r)),
+            _ => Err(AgentError::Unimplemented(format!("method {method}"))),
         }
     }
 
     fn after_reply(&self, service: &str, method: &str) {
-        if service == AGENT_SERVICE && method == "DestroySandbox" && self.agent.shutting_down() {
+        let shutting_down = self.ready.now().is_some_and(|a| a.shutting_down());
+        if service == AGENT_SERVICE && method == "DestroySandbox" && shutting_down {
             crate::init::power_off();
         }
     }
