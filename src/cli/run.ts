@@ -35,16 +35,15 @@ export async function runCommand(
   const signals = new SignalRelay();
   let sandbox: Sandbox | undefined;
   try {
-    sandbox = await Sandbox.start(env, {
-      id,
-      dieWithParent: true,
-      hostname: o.hostname,
-      ...(owner ? { owner } : {}),
-    });
+    const first = { id, spec: target.spec, rootfs: target.rootfs, readonly: target.readonly, start: true };
+    sandbox = await Sandbox.start(
+      env,
+      { id, dieWithParent: true, hostname: o.hostname, ...(owner ? { owner } : {}) },
+      first,
+    );
+    const container = sandbox.container(id);
+    // A signal that came while the VM booted ends the container with its sandbox.
     if (signals.early !== undefined) return 128 + signals.early;
-    const container = await sandbox.createContainer(id, target.spec, target.rootfs, target.readonly, {
-      start: true,
-    });
     signals.attach(container);
     env.log.log('debug', 'container started', { id });
     const io = container.io();

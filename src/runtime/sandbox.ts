@@ -36,6 +36,23 @@ export interface SandboxOptions {
   readonly adopt?: boolean;
 }
 
+/** A container to create in a sandbox. */
+export interface ContainerRequest {
+  readonly id: string;
+  readonly spec: Readonly<Record<string, unknown>>;
+  /** The host directory that becomes its root filesystem. */
+  readonly rootfs: string;
+  readonly readonly: boolean;
+  /** Also start it (in one step in the guest). */
+  readonly start?: boolean;
+}
+
+/** A container whose host side is ready: what the agent is sent to create it. */
+interface Staged {
+  readonly id: string;
+  readonly ociSpecJson: Uint8Array;
+}
+
 function describeExit(exit: VmExit): string {
   return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }
@@ -75,9 +92,14 @@ export class Sandbox implements ContainerHost {
     return this.#status;
   }
 
-  /** Boots the VM and prepares the guest; on failure leaves nothing behind. */
-  static async start(env: SandboxEnv, opts: SandboxOptions): Promise<Sandbox> {
+  /**
+   * Boots the VM and prepares the guest, and creates `first` in it if given
+   * (its host side is made ready while the VM boots); on failure leaves
+   * nothing behind.
+   */
+  static async start(env: SandboxEnv, opts: SandboxOptions, first?: ContainerRequest): Promise<Sandbox> {
     const id = checkId(opts.id, 'sandbox id');
+    if (first) checkId(first.id);
     checkSocketPath(join(runDirFor(env.store.dir(id)), 'agent.sock'));
     if (!opts.adopt) await env.store.create(id);
     const record: SandboxRecord = {
@@ -91,7 +113,7 @@ export class Sandbox implements ContainerHost {
     const sandbox = new Sandbox(env, record);
     try {
       await sandbox.#save();
-      await sandbox.#boot(opts);
+      await sandbox.#boot(opts, first);
       return sandbox;
     } catch (e) {
       await sandbox
@@ -123,8 +145,8 @@ export class Sandbox implements ContainerHost {
     return new Virtiofs(opts, this.#env);
   }
 
-  async #boot(opts: SandboxOptions): Promise<void> {
-    const { config, log } = this.#env;
+  async #boot(opts: SandboxOptions, first: ContainerRequest | undefined): Promise<void> {
+    const { log } = this.#env;
     const t0 = performance.now();
     // Derived from the directory (runDirFor), so cleanup finds it from disk.
     if (this.runDir !== this.dir) await mkdir(this.runDir, { recursive: true, mode: 0o700 });
@@ -170,6 +192,25 @@ export class Sandbox implements ContainerHost {
       });
       void vm.stop(0).catch(() => undefined);
     });
+    const staged = first ? this.#stage(first) : undefined;
+    // Settled before anything is undone: a bind mount made after cleanup
+    // would outlive the sandbox.
+    await this.#handshake(vm, transport, fs, opts, t0).catch(async (e: unknown) => {
+      await staged?.catch(() => undefined);
+      throw e;
+    });
+    if (staged) await this.#create(this.agent, await staged, first?.start ?? false);
+  }
+
+  /** Connects to the agent, checks it and creates the sandbox in the guest. */
+  async #handshake(
+    vm: Vm,
+    transport: VirtioSerialTransport,
+    fs: SharedFs,
+    opts: SandboxOptions,
+    t0: number,
+  ): Promise<void> {
+    const { config, log } = this.#env;
     const deadline = Date.now() + config.agent.dialTimeoutMs;
     const socket = await this.guard(transport.connect(deadline, vm.exited), 'connect to the agent');
     const agent = new AgentClient(new TtrpcClient(socket), {
@@ -254,26 +295,46 @@ export class Sandbox implements ContainerHost {
     readonly: boolean,
     opts: { start?: boolean } = {},
   ): Promise<Container> {
-    checkId(id);
     const agent = this.agent;
-    if (this.#containers.has(id)) throw new HakoError('ALREADY_EXISTS', `container ${id} already exists`);
+    return this.#create(agent, await this.#stage({ id, spec, rootfs, readonly }), opts.start ?? false);
+  }
+
+  /**
+   * The host's part of creating a container, which needs no agent (so it can
+   * be done while the VM boots): its record, and its rootfs and bind mounts
+   * in the shared directory. Undone if it fails.
+   */
+  async #stage(r: ContainerRequest): Promise<Staged> {
+    const id = checkId(r.id);
+    if (this.#containers.has(id) || this.#record.containers.some((c) => c.id === id)) {
+      throw new HakoError('ALREADY_EXISTS', `container ${id} already exists`);
+    }
     const hostDir = join(this.dir, 'shared', id);
-    const record: ContainerRecord = { id, status: 'creating' };
-    this.#record.containers.push(record);
-    await this.#save();
+    this.#record.containers.push({ id, status: 'creating' });
+    try {
+      await this.#save();
+      await mkdir(join(hostDir, 'rootfs'), { recursive: true });
+      await this.#env.mounter.bind(r.rootfs, join(hostDir, 'rootfs'), { readonly: r.readonly });
+      const guestSpec = await shareBindMounts(r.spec, hostDir, guestContainerDir(id), this.#env.mounter);
+      return { id, ociSpecJson: new TextEncoder().encode(JSON.stringify(guestSpec)) };
+    } catch (e) {
+      await this.#forgetContainer(id).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Creates (and with `start` starts) a staged container in the guest. */
+  async #create(agent: AgentClient, staged: Staged, start: boolean): Promise<Container> {
+    const { id, ociSpecJson } = staged;
     let pid: number;
     try {
-      await mkdir(join(hostDir, 'rootfs'), { recursive: true });
-      await this.#env.mounter.bind(rootfs, join(hostDir, 'rootfs'), { readonly });
-      const guestSpec = await shareBindMounts(spec, hostDir, guestContainerDir(id), this.#env.mounter);
-      const ociSpecJson = new TextEncoder().encode(JSON.stringify(guestSpec));
       pid = await this.guard(
         agent.createContainer({
           containerId: id,
           ociSpecJson,
           rootfsPath: guestRootfs(id),
           storages: [],
-          start: opts.start ?? false,
+          start,
         }),
         `create container ${id}`,
       );
@@ -281,7 +342,7 @@ export class Sandbox implements ContainerHost {
       await this.#forgetContainer(id).catch(() => undefined);
       throw e;
     }
-    const status = opts.start ? 'running' : 'created';
+    const status = start ? 'running' : 'created';
     const container = new Container(this, id, pid, status);
     this.#containers.set(id, container);
     await this.setContainerStatus(id, status);
@@ -341,8 +402,13 @@ export class Sandbox implements ContainerHost {
     agent?.close();
     log.log('debug', 'sandbox destroyed in the guest', { sandbox: this.id });
     // A destroyed guest has synced and is powering itself off: nothing in it
-    // is left to save, so its VM need not be waited for.
-    await Promise.all([destroyed ? this.#vm?.kill() : this.#vm?.stop(VM_STOP_GRACE_MS), this.#fs?.stop()]);
+    // is left to save, so its VM need not be waited for, and its mounts can
+    // go while it dies.
+    const vm = this.#vm;
+    const ending: Promise<void>[] = [this.#fs?.stop() ?? Promise.resolve()];
+    if (destroyed) ending.push(this.#env.mounter.unmount(this.dir));
+    if (vm) ending.push(destroyed ? vm.kill() : vm.stop(VM_STOP_GRACE_MS));
+    await Promise.all(ending);
     log.log('debug', 'VM and shared fs stopped', { sandbox: this.id });
     await cleanupSandbox(this.#env, this.id, opts);
     log.log('debug', 'sandbox removed', { sandbox: this.id });

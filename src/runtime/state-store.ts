@@ -1,7 +1,8 @@
 // Sandbox state on disk: <state_dir>/<id>/state.json, written atomically
 // after every step that creates something (a process, a mount), so that a
 // later `delete` or cleanup can undo everything from disk alone.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { renameSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { HakoError } from '../errors.js';
@@ -59,11 +60,14 @@ export class FsStateStore implements StateStore {
     }
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that a failure is a rejection
   async write(record: SandboxRecord): Promise<void> {
     const path = join(this.dir(record.id), 'state.json');
     const tmp = `${path}.tmp`;
-    await writeFile(tmp, JSON.stringify(record, null, 1));
-    await rename(tmp, path);
+    // Synchronous: a few hundred bytes, written several times on every
+    // sandbox's critical path, where each thread-pool round trip shows.
+    writeFileSync(tmp, JSON.stringify(record, null, 1));
+    renameSync(tmp, path);
   }
 
   async read(id: string): Promise<SandboxRecord | 'corrupt' | undefined> {

@@ -6,7 +6,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { Device } from '../hypervisor/types.js';
-import { killAndWait, type ProcessRef, type ProcessTable } from '../sys/procs.js';
+import type { ProcessRef, ProcessTable } from '../sys/procs.js';
 import type { Child, Runner } from '../sys/runner.js';
 import { SHARE_TAG, type SharedFs } from './types.js';
 import type { StorageInit } from '../agent-client/client.js';
@@ -102,7 +102,10 @@ export class Virtiofs implements SharedFs {
   }
 
   async stop(): Promise<void> {
-    if (this.#ref) await killAndWait(this.deps.procs, this.#ref);
-    if (this.#child) await this.#child.exited;
+    const child = this.#child;
+    if (!child) return;
+    // Our own child: its exit is reported at once, with nothing to poll.
+    if (this.#ref) child.kill('SIGKILL');
+    await child.exited;
   }
 }

@@ -227,3 +227,36 @@ test('waiting for a process and reading its output are not bounded by the reques
     r.done();
   }
 });
+
+test('a first container given to Sandbox.start is created with the sandbox', async () => {
+  const r = rig();
+  try {
+    const first = { id: 'c', spec: SPEC, rootfs: '/r', readonly: false, start: true };
+    const sb = await Sandbox.start(r.env, { id: 'sb9', dieWithParent: false }, first);
+    const c = sb.container('c');
+    assert.equal(c.status, 'running');
+    assert.deepEqual(r.hv.agents[0]?.calls.slice(0, 3), ['Check', 'CreateSandbox', 'CreateContainer']);
+    const record = await r.env.store.read('sb9');
+    assert.ok(record !== undefined && record !== 'corrupt');
+    assert.deepEqual(record.containers, [{ id: 'c', status: 'running' }]);
+    await sb.stop();
+    assert.deepEqual(readdirSync(r.root), []);
+  } finally {
+    r.done();
+  }
+});
+
+test('a first container that cannot be created fails the start and leaves nothing behind', async () => {
+  const r = rig();
+  try {
+    const spec = { ...SPEC, process: { args: ['missing-command'], cwd: '/' } };
+    const first = { id: 'c', spec, rootfs: '/r', readonly: false, start: true };
+    await assert.rejects(Sandbox.start(r.env, { id: 'sb10', dieWithParent: false }, first), (e: unknown) =>
+      isHakoError(e, 'NOT_FOUND'),
+    );
+    assert.deepEqual([...r.mounter.active], []);
+    assert.deepEqual(readdirSync(r.root), []);
+  } finally {
+    r.done();
+  }
+});
