@@ -33,16 +33,25 @@ export class ProcessIo {
   async pipeOutput(which: OutputStream, sink: Writable): Promise<void> {
     let sinkBroken = false;
     sink.on('error', () => (sinkBroken = true));
+    let written: Promise<void> = Promise.resolve();
     for (;;) {
       const data = await this.host.guard(
         this.host.agent.read(which, this.containerId, this.execId),
         `read ${which} of ${this.containerId}`,
       );
-      if (data.length === 0) return;
+      if (data.length === 0) break;
       // A closed sink must not stall the container: keep draining.
       if (sinkBroken || sink.destroyed) continue;
-      if (!sink.write(data)) await drained(sink);
+      let more = true;
+      // Called once the chunk has left the stream (or failed to).
+      written = new Promise((resolve) => {
+        more = sink.write(data, () => resolve());
+      });
+      if (!more) await drained(sink);
     }
+    // Ended once all of it is where the sink writes (a file read right after
+    // the exit must hold it all), not when it was handed to the stream.
+    await written;
   }
 
   /** Copies `source` to the process's stdin, then closes it. */
