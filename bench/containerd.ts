@@ -14,21 +14,7 @@ const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
 const NS = 'bench';
 
 async function ctrRun(c: Containerd, runtime: string, id: string): Promise<number> {
-  const argv = [
-    'ctr',
-    '--address',
-    c.address,
-    '--namespace',
-    NS,
-    'run',
-    '--rm',
-    '--runtime',
-    runtime,
-    IMAGE,
-    id,
-    'true',
-  ];
-  const r = await timeCommand(argv);
+  const r = await timeCommand(c.ctrArgv(NS, ['run', '--rm', '--runtime', runtime, IMAGE, id, 'true']));
   if (r.code !== 0) throw new Error(`${runtime}: ${r.stderr}`);
   return r.ms;
 }

@@ -8,7 +8,7 @@
 //     RSS inside the guest, for an idle container.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { connectProxy } from '../src/oci-cli/proxy.js';
 import { runDirFor } from '../src/runtime/run-dir.js';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { chooseAccel, probeHost, readCpuinfo } from '../src/hypervisor/accel.js'
 import { resolveGuestImage } from '../src/image/guest-image.js';
 import { hostTscKhz } from '../src/runtime/kernel-cmdline.js';
 import { vmSpec } from '../src/runtime/vm-spec.js';
+import { processesNaming } from '../test/helpers/hako.js';
 import { AGENT_BIN, HAKO } from '../test/helpers/paths.js';
 import { makeBundle } from '../test/helpers/fixtures.js';
 import { exec, fmt, median, pssMiB, timeCommand, timeUntilOutput } from './lib.js';
@@ -50,14 +51,9 @@ async function bareBootArgv(dir: string): Promise<string[]> {
 }
 
 async function pidsNaming(text: string): Promise<{ pid: number; cmd: string }[]> {
-  const out: { pid: number; cmd: string }[] = [];
-  for (const name of await readdir('/proc')) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
-    const cmd = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ');
-    if (cmd.includes(text)) out.push({ pid, cmd });
-  }
-  return out;
+  const pids = await processesNaming(text);
+  const cmds = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')));
+  return pids.map((pid, i) => ({ pid, cmd: (cmds[i] ?? '').replace(/\0/g, ' ') }));
 }
 
 async function idleMemory(root: string): Promise<Record<string, number>> {

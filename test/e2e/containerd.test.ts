@@ -127,20 +127,7 @@ test('exit codes propagate through ctr run', async () => {
 
 test('ctr run -t: prompt, typed command and resize through a pty', async () => {
   const ns = await namespace();
-  const ctr = [
-    'ctr',
-    '--address',
-    c.address,
-    '--namespace',
-    ns,
-    'run',
-    '--rm',
-    '-t',
-    ...RUNTIME,
-    IMAGE,
-    'tty',
-    'sh',
-  ];
+  const ctr = c.ctrArgv(ns, ['run', '--rm', '-t', ...RUNTIME, IMAGE, 'tty', 'sh']);
   const r = await runInPty(
     [
       { expect: '# ' },

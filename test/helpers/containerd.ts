@@ -64,13 +64,18 @@ export class Containerd {
     throw new Error(`containerd did not start: ${Buffer.concat(log).toString().slice(-2000)}`);
   }
 
+  /** The argv of a ctr command against this containerd. */
+  ctrArgv(namespace: string, args: readonly string[]): string[] {
+    return ['ctr', '--address', this.address, '--namespace', namespace, ...args];
+  }
+
   /** Runs ctr against this containerd. */
   ctr(
     namespace: string,
     args: readonly string[],
     opts: { input?: string; timeoutMs?: number } = {},
   ): Promise<CtrResult> {
-    return runCommand(['ctr', '--address', this.address, '--namespace', namespace, ...args], {
+    return runCommand(this.ctrArgv(namespace, args), {
       timeoutMs: opts.timeoutMs ?? 120_000,
       ...(opts.input !== undefined ? { input: opts.input } : {}),
     });
@@ -78,7 +83,8 @@ export class Containerd {
 
   /** A ctr command started in the background (events, long-running tasks). */
   ctrBackground(namespace: string, args: readonly string[]): { child: ChildProcess; output: () => string } {
-    const child = spawn('ctr', ['--address', this.address, '--namespace', namespace, ...args], {
+    const [cmd = 'ctr', ...rest] = this.ctrArgv(namespace, args);
+    const child = spawn(cmd, rest, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
