@@ -36,14 +36,19 @@ export async function runCommand(
   let sandbox: Sandbox | undefined;
   try {
     const first = { id, spec: target.spec, rootfs: target.rootfs, readonly: target.readonly, start: true };
-    sandbox = await Sandbox.start(
-      env,
-      { id, dieWithParent: true, hostname: o.hostname, ...(owner ? { owner } : {}) },
-      first,
-    );
-    const container = sandbox.container(id);
-    // A signal that came while the VM booted ends the container with its sandbox.
+    // A signal that comes while the VM boots abandons the run: the container
+    // is then not created (or, if it already was, ends with its sandbox).
+    const abandoned = () => signals.early !== undefined;
+    const sandboxOpts = {
+      id,
+      dieWithParent: true,
+      hostname: o.hostname,
+      abandoned,
+      ...(owner ? { owner } : {}),
+    };
+    sandbox = await Sandbox.start(env, sandboxOpts, first);
     if (signals.early !== undefined) return 128 + signals.early;
+    const container = sandbox.container(id);
     signals.attach(container);
     env.log.log('debug', 'container started', { id });
     const io = container.io();

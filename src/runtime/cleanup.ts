@@ -4,8 +4,7 @@
 // whose command line still names the sandbox directory (one started just
 // before a crash, before it could be recorded), unmounts everything under
 // the directory, and removes it. Idempotent.
-import { readdirSync, readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runDirFor } from './run-dir.js';
 import { HakoError } from '../errors.js';
@@ -22,33 +21,21 @@ export interface CleanupDeps {
 /** Processes (not us) whose argv mentions any of `dirs` (as `dir/`), in one pass over /proc. */
 export async function processesNaming(dirs: readonly string[], procs: ProcessTable): Promise<ProcessRef[]> {
   const needles = dirs.map((d) => `${d}/`);
-  // Read synchronously: /proc answers from memory, and one pass is ten times
-  // faster than a round trip through the thread pool per process.
-  const matching = listPids().filter((pid) => needles.some((n) => cmdlineOf(pid).includes(n)));
+  const pids = (await readdir('/proc').catch(() => [] as string[]))
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid !== process.pid);
+  // All at once: one by one, each read waits its turn through the thread
+  // pool. Asynchronous, because a read can block on a stuck process.
+  const cmdlines = await Promise.all(
+    pids.map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')),
+  );
   const refs: ProcessRef[] = [];
-  for (const pid of matching) {
+  for (const [i, pid] of pids.entries()) {
+    if (!needles.some((n) => cmdlines[i]?.includes(n))) continue;
     const ref = await refOf(procs, pid);
     if (ref) refs.push(ref);
   }
   return refs;
-}
-
-function listPids(): number[] {
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  return names.map(Number).filter((pid) => Number.isInteger(pid) && pid !== process.pid);
-}
-
-function cmdlineOf(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-  } catch {
-    return ''; // gone meanwhile
-  }
 }
 
 export interface CleanupOptions {

@@ -34,6 +34,8 @@ export interface SandboxOptions {
   readonly owner?: ProcessRef;
   /** The sandbox directory was already created (by store.create) for this sandbox. */
   readonly adopt?: boolean;
+  /** Asked before the first container is created: true leaves it uncreated. */
+  readonly abandoned?: () => boolean;
 }
 
 /** A container to create in a sandbox. */
@@ -193,13 +195,18 @@ export class Sandbox implements ContainerHost {
       void vm.stop(0).catch(() => undefined);
     });
     const staged = first ? this.#stage(first) : undefined;
+    // Awaited below; until then a failure must not count as unhandled.
+    staged?.catch(() => undefined);
     // Settled before anything is undone: a bind mount made after cleanup
     // would outlive the sandbox.
     await this.#handshake(vm, transport, fs, opts, t0).catch(async (e: unknown) => {
       await staged?.catch(() => undefined);
       throw e;
     });
-    if (staged) await this.#create(this.agent, await staged, first?.start ?? false);
+    if (!staged) return;
+    const ready = await staged;
+    // Left staged (stop() removes it) if its caller gave up meanwhile.
+    if (!opts.abandoned?.()) await this.#create(this.agent, ready, first?.start ?? false);
   }
 
   /** Connects to the agent, checks it and creates the sandbox in the guest. */
@@ -406,7 +413,8 @@ export class Sandbox implements ContainerHost {
     // go while it dies.
     const vm = this.#vm;
     const ending: Promise<void>[] = [this.#fs?.stop() ?? Promise.resolve()];
-    if (destroyed) ending.push(this.#env.mounter.unmount(this.dir));
+    // cleanupSandbox below unmounts for good: an early failure is not one.
+    if (destroyed) ending.push(this.#env.mounter.unmount(this.dir).catch(() => undefined));
     if (vm) ending.push(destroyed ? vm.kill() : vm.stop(VM_STOP_GRACE_MS));
     await Promise.all(ending);
     log.log('debug', 'VM and shared fs stopped', { sandbox: this.id });

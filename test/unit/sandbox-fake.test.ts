@@ -260,3 +260,21 @@ test('a first container that cannot be created fails the start and leaves nothin
     r.done();
   }
 });
+
+test('a first container whose caller gave up during the boot is not created, and stop removes it', async () => {
+  const r = rig();
+  try {
+    const first = { id: 'c', spec: SPEC, rootfs: '/r', readonly: false, start: true };
+    const sb = await Sandbox.start(r.env, { id: 'sb11', dieWithParent: false, abandoned: () => true }, first);
+    assert.ok(!r.hv.agents[0]?.calls.includes('CreateContainer'));
+    assert.throws(
+      () => sb.container('c'),
+      (e: unknown) => isHakoError(e, 'NOT_FOUND'),
+    );
+    await sb.stop();
+    assert.deepEqual([...r.mounter.active], []);
+    assert.deepEqual(readdirSync(r.root), []);
+  } finally {
+    r.done();
+  }
+});
