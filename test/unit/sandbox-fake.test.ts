@@ -10,7 +10,7 @@ import type { Container } from '../../src/runtime/container.js';
 import { isRunning } from '../../src/sys/procs.js';
 import { isHakoError } from '../../src/errors.js';
 import { cleanupSandbox } from '../../src/runtime/cleanup.js';
-import { rig } from '../helpers/fake-rig.js';
+import { rig, type Rig } from '../helpers/fake-rig.js';
 
 const SPEC = { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } };
 
@@ -228,53 +228,56 @@ test('waiting for a process and reading its output are not bounded by the reques
   }
 });
 
-test('a first container given to Sandbox.start is created with the sandbox', async () => {
+/** Runs `body` on a fresh rig, then removes the rig. */
+async function onRig(body: (r: Rig) => Promise<void>): Promise<void> {
   const r = rig();
   try {
-    const first = { id: 'c', spec: SPEC, rootfs: '/r', readonly: false, start: true };
-    const sb = await Sandbox.start(r.env, { id: 'sb9', dieWithParent: false }, first);
-    const c = sb.container('c');
-    assert.equal(c.status, 'running');
+    await body(r);
+  } finally {
+    r.done();
+  }
+}
+
+/** Container `c` as the first container given to Sandbox.start. */
+function firstContainer(spec: Record<string, unknown> = SPEC) {
+  return { id: 'c', spec, rootfs: '/r', readonly: false, start: true };
+}
+
+function assertNothingLeft(r: Rig): void {
+  assert.deepEqual([...r.mounter.active], []);
+  assert.deepEqual(readdirSync(r.root), []);
+}
+
+test('a first container given to Sandbox.start is created with the sandbox', () =>
+  onRig(async (r) => {
+    const sb = await Sandbox.start(r.env, { id: 'sb9', dieWithParent: false }, firstContainer());
+    assert.equal(sb.container('c').status, 'running');
     assert.deepEqual(r.hv.agents[0]?.calls.slice(0, 3), ['Check', 'CreateSandbox', 'CreateContainer']);
     const record = await r.env.store.read('sb9');
     assert.ok(record !== undefined && record !== 'corrupt');
     assert.deepEqual(record.containers, [{ id: 'c', status: 'running' }]);
     await sb.stop();
-    assert.deepEqual(readdirSync(r.root), []);
-  } finally {
-    r.done();
-  }
-});
+    assertNothingLeft(r);
+  }));
 
-test('a first container that cannot be created fails the start and leaves nothing behind', async () => {
-  const r = rig();
-  try {
-    const spec = { ...SPEC, process: { args: ['missing-command'], cwd: '/' } };
-    const first = { id: 'c', spec, rootfs: '/r', readonly: false, start: true };
+test('a first container that cannot be created fails the start and leaves nothing behind', () =>
+  onRig(async (r) => {
+    const first = firstContainer({ ...SPEC, process: { args: ['missing-command'], cwd: '/' } });
     await assert.rejects(Sandbox.start(r.env, { id: 'sb10', dieWithParent: false }, first), (e: unknown) =>
       isHakoError(e, 'NOT_FOUND'),
     );
-    assert.deepEqual([...r.mounter.active], []);
-    assert.deepEqual(readdirSync(r.root), []);
-  } finally {
-    r.done();
-  }
-});
+    assertNothingLeft(r);
+  }));
 
-test('a first container whose caller gave up during the boot is not created, and stop removes it', async () => {
-  const r = rig();
-  try {
-    const first = { id: 'c', spec: SPEC, rootfs: '/r', readonly: false, start: true };
-    const sb = await Sandbox.start(r.env, { id: 'sb11', dieWithParent: false, abandoned: () => true }, first);
+test('a first container whose caller gave up during the boot is not created, and stop removes it', () =>
+  onRig(async (r) => {
+    const opts = { id: 'sb11', dieWithParent: false, abandoned: () => true };
+    const sb = await Sandbox.start(r.env, opts, firstContainer());
     assert.ok(!r.hv.agents[0]?.calls.includes('CreateContainer'));
     assert.throws(
       () => sb.container('c'),
       (e: unknown) => isHakoError(e, 'NOT_FOUND'),
     );
     await sb.stop();
-    assert.deepEqual([...r.mounter.active], []);
-    assert.deepEqual(readdirSync(r.root), []);
-  } finally {
-    r.done();
-  }
-});
+    assertNothingLeft(r);
+  }));
