@@ -8,7 +8,7 @@
 //     RSS inside the guest, for an idle container.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { connectProxy } from '../src/oci-cli/proxy.js';
 import { runDirFor } from '../src/runtime/run-dir.js';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { chooseAccel, probeHost, readCpuinfo } from '../src/hypervisor/accel.js'
 import { resolveGuestImage } from '../src/image/guest-image.js';
 import { hostTscKhz } from '../src/runtime/kernel-cmdline.js';
 import { vmSpec } from '../src/runtime/vm-spec.js';
-import { processesNaming } from '../test/helpers/hako.js';
+import { commandsNaming } from '../test/helpers/hako.js';
 import { AGENT_BIN, HAKO } from '../test/helpers/paths.js';
 import { makeBundle } from '../test/helpers/fixtures.js';
 import { exec, fmt, median, pssMiB, timeCommand, timeUntilOutput } from './lib.js';
@@ -50,12 +50,6 @@ async function bareBootArgv(dir: string): Promise<string[]> {
   return argv;
 }
 
-async function pidsNaming(text: string): Promise<{ pid: number; cmd: string }[]> {
-  const pids = await processesNaming(text);
-  const cmds = await Promise.all(pids.map((pid) => readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')));
-  return pids.map((pid, i) => ({ pid, cmd: (cmds[i] ?? '').replace(/\0/g, ' ') }));
-}
-
 async function idleMemory(root: string): Promise<Record<string, number>> {
   const child = spawn(HAKO, ['--root', root, 'run', '--', 'sh', '-c', 'echo ready; exec sleep 600'], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -70,9 +64,9 @@ async function idleMemory(root: string): Promise<Record<string, number>> {
     });
   });
   await new Promise((r) => setTimeout(r, 2000)); // let it settle
-  const procs = await pidsNaming(root);
-  const qemu = procs.find((p) => p.cmd.includes('qemu-system'));
-  const fsd = procs.find((p) => p.cmd.includes('virtiofsd'));
+  const procs = await commandsNaming(root);
+  const qemu = procs.find((p) => p.argv[0]?.includes('qemu-system'));
+  const fsd = procs.find((p) => p.argv[0]?.includes('virtiofsd'));
   const result: Record<string, number> = { 'hako process': await pssMiB(child.pid ?? -1) };
   if (qemu) result['QEMU'] = await pssMiB(qemu.pid);
   if (fsd) result['virtiofsd'] = await pssMiB(fsd.pid);

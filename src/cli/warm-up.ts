@@ -47,7 +47,8 @@ async function agentRoundTrips(): Promise<void> {
       storages: [{ driver: 'virtiofs', source: 'tag', fstype: 'virtiofs', options: [], mountPoint: '/m' }],
       hostTimeUnixNano: 1n,
     });
-    const spec = new TextEncoder().encode(JSON.stringify(warmSpec()));
+    const args = { args: ['true'], env: [], cwd: '/', terminal: false, hostname: 'h', readonly: false };
+    const spec = new TextEncoder().encode(JSON.stringify(defaultSpec(args)));
     await agent.createContainer({
       containerId: 'c',
       ociSpecJson: spec,
@@ -64,10 +65,6 @@ async function agentRoundTrips(): Promise<void> {
     ours.destroy();
     theirs.destroy();
   }
-}
-
-function warmSpec() {
-  return defaultSpec({ args: ['true'], env: [], cwd: '/', terminal: false, hostname: 'h', readonly: false });
 }
 
 /** Parses a command line (`--version`) with its output thrown away. */

@@ -291,19 +291,10 @@ export class Sandbox implements ContainerHost {
     return this.#agent;
   }
 
-  /**
-   * Creates a container whose root filesystem is the host directory `rootfs`;
-   * with `start`, also starts it (in one step in the guest).
-   */
-  async createContainer(
-    id: string,
-    spec: Readonly<Record<string, unknown>>,
-    rootfs: string,
-    readonly: boolean,
-    opts: { start?: boolean } = {},
-  ): Promise<Container> {
+  /** Creates a container (with `start`, also starts it, in one step in the guest). */
+  async createContainer(r: ContainerRequest): Promise<Container> {
     const agent = this.agent;
-    return this.#create(agent, await this.#stage({ id, spec, rootfs, readonly }), opts.start ?? false);
+    return this.#create(agent, await this.#stage(r), r.start ?? false);
   }
 
   /**

@@ -251,7 +251,8 @@ export class ShimTasks {
       const sandbox = await g.sandbox;
       relay = await StdioRelay.open(req.stdio, this.deps.log);
       const spec = { ...bundle.spec, process: { ...bundle.spec.process, terminal: req.stdio.terminal } };
-      const container = await sandbox.createContainer(id, spec, rootfs, bundle.spec.root.readonly ?? false);
+      const readonly = bundle.spec.root.readonly ?? false;
+      const container = await sandbox.createContainer({ id, spec, rootfs, readonly });
       created = sandbox;
       // Recorded before the task is registered: a task that `delete` could
       // not find from disk must not exist.

@@ -102,10 +102,8 @@ export class Virtiofs implements SharedFs {
   }
 
   async stop(): Promise<void> {
-    const child = this.#child;
-    if (!child) return;
     // Our own child: its exit is reported at once, with nothing to poll.
-    if (this.#ref) child.kill('SIGKILL');
-    await child.exited;
+    this.#child?.kill('SIGKILL');
+    await this.#child?.exited;
   }
 }

@@ -3,10 +3,10 @@
 // built locally and imported. After each test nothing of Hako remains.
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { Containerd, IMAGE } from '../helpers/containerd.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
-import { processesNaming } from '../helpers/hako.js';
+import { commandsNaming, processesNaming } from '../helpers/hako.js';
 import { runInPty } from '../helpers/pty.js';
 import { HAKO } from '../helpers/paths.js';
 import { connect } from 'node:net';
@@ -261,9 +261,9 @@ test('after kill -9 of the shim daemon, containerd cleans up through delete and 
   const ns = await namespace();
   await ok(ns, ['run', '-d', ...RUNTIME, IMAGE, 'crash', 'sleep', '600']);
   const shim = [];
-  for (const pid of await processesNaming(c.hakoStateDir)) {
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes('containerd-shim-hako-v2') && cmd.includes('-socket')) shim.push(pid);
+  for (const { pid, argv } of await commandsNaming(c.hakoStateDir)) {
+    if (argv.join(' ').includes('containerd-shim-hako-v2') && argv.join(' ').includes('-socket'))
+      shim.push(pid);
   }
   assert.equal(shim.length, 1, 'one shim daemon');
   process.kill(shim[0] ?? -1, 'SIGKILL');
@@ -295,12 +295,8 @@ test('10 containers one after another and 5 in parallel leave nothing behind', a
 
 /** QEMU processes of this containerd's sandboxes. */
 async function vms(): Promise<number[]> {
-  const out: number[] = [];
-  for (const pid of await processesNaming(c.hakoStateDir)) {
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.split('\0')[0]?.includes('qemu-system')) out.push(pid);
-  }
-  return out;
+  const all = await commandsNaming(c.hakoStateDir);
+  return all.filter((p) => p.argv[0]?.includes('qemu-system')).map((p) => p.pid);
 }
 
 test('containers of one pod (io.kubernetes.cri.sandbox-id) share one VM, which stops with the last', async () => {

@@ -101,17 +101,22 @@ export function runHako(root: string, args: readonly string[], opts: HakoOptions
   return startHako(root, args, opts).result;
 }
 
-/** Pids (other than ours) whose command line mentions `dir`. */
-export async function processesNaming(dir: string): Promise<number[]> {
-  const pids: number[] = [];
+/** Live processes (other than ours) whose command line mentions `dir`, with their argv, by pid. */
+export async function commandsNaming(dir: string): Promise<{ pid: number; argv: string[] }[]> {
+  const found: { pid: number; argv: string[] }[] = [];
   for (const name of await readdir('/proc')) {
     const pid = Number(name);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    if (cmdline.includes(dir) && !/\) Z /.test(stat)) pids.push(pid);
+    if (cmdline.includes(dir) && !/\) Z /.test(stat)) found.push({ pid, argv: cmdline.split('\0') });
   }
-  return pids;
+  return found.sort((a, b) => a.pid - b.pid);
+}
+
+/** Pids (other than ours) whose command line mentions `dir`. */
+export async function processesNaming(dir: string): Promise<number[]> {
+  return (await commandsNaming(dir)).map((p) => p.pid);
 }
 
 export async function mountsUnder(dir: string): Promise<string[]> {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inPrivateRoot, processesNaming, runHako } from '../helpers/hako.js';
+import { commandsNaming, inPrivateRoot, runHako } from '../helpers/hako.js';
 import { makeBundle, withTempDir } from '../helpers/fixtures.js';
 import { REPO } from '../helpers/paths.js';
 
@@ -217,8 +217,8 @@ test('delete --force works from disk alone after the relay or the VM was killed'
         await ok(root, ['run', '--detach', '--bundle', dir, '--pid-file', pidFile, id]);
         let pid = Number(readFileSync(pidFile, 'utf8'));
         if (victim === 'qemu') {
-          for (const p of await processesNaming(root)) {
-            if (readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('qemu-system')) pid = p;
+          for (const p of await commandsNaming(root)) {
+            if (p.argv.join(' ').includes('qemu-system')) pid = p.pid;
           }
         }
         process.kill(pid, 'SIGKILL');

@@ -1,13 +1,13 @@
 // Signals, VM death and cleanup around `hako run`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inPrivateRoot, exitOf, processesNaming, startHako } from '../helpers/hako.js';
+import { commandsNaming, inPrivateRoot, exitOf, startHako } from '../helpers/hako.js';
 import { readFile } from 'node:fs/promises';
 
 /** The first process of the sandboxes under `root` whose program is `program`. */
 async function pidOf(root: string, program: string): Promise<number> {
-  for (const pid of (await processesNaming(root)).sort((a, b) => a - b)) {
-    const argv0 = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')[0] ?? '';
+  for (const { pid, argv } of await commandsNaming(root)) {
+    const argv0 = argv[0] ?? '';
     if (argv0.endsWith(`/${program}`) || argv0 === program) return pid;
   }
   throw new Error(`no ${program} of ${root} found`);

@@ -16,7 +16,7 @@ const SPEC = { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path
 
 /** A container `c` in `sb`, started, with its stdin closed (the fake's processes then run). */
 async function runningContainer(sb: Sandbox): Promise<Container> {
-  const c = await sb.createContainer('c', SPEC, '/r', false);
+  const c = await sb.createContainer({ id: 'c', spec: SPEC, rootfs: '/r', readonly: false });
   await c.io().closeInput();
   await c.start();
   return c;
@@ -39,12 +39,12 @@ test('a container runs: stdio relayed, exit status returned, everything removed'
       r.hv.started[0]?.devices.map((d) => d.kind),
       ['serial-port', '9p', 'rng'],
     );
-    const c = await sb.createContainer(
-      'sb1',
-      { ociVersion: '1', process: { args: ['a', 'b'], cwd: '/' }, root: { path: 'rootfs' } },
-      '/rootfs',
-      false,
-    );
+    const c = await sb.createContainer({
+      id: 'sb1',
+      spec: { ociVersion: '1', process: { args: ['a', 'b'], cwd: '/' }, root: { path: 'rootfs' } },
+      rootfs: '/rootfs',
+      readonly: false,
+    });
     assert.ok(r.mounter.active.has(`${sb.dir}/shared/sb1/rootfs`));
     const io = c.io();
     const out = new PassThrough();
@@ -89,14 +89,15 @@ test('illegal moves are refused by the state machines', async () => {
   const r = rig();
   try {
     const sb = await Sandbox.start(r.env, { id: 'sb2', dieWithParent: false });
-    const c = await sb.createContainer(
-      'c',
-      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
-      '/r',
-      false,
-    );
-    await assert.rejects(sb.createContainer('c', {}, '/r', false), (e: unknown) =>
-      isHakoError(e, 'ALREADY_EXISTS'),
+    const c = await sb.createContainer({
+      id: 'c',
+      spec: SPEC,
+      rootfs: '/r',
+      readonly: false,
+    });
+    await assert.rejects(
+      sb.createContainer({ id: 'c', spec: {}, rootfs: '/r', readonly: false }),
+      (e: unknown) => isHakoError(e, 'ALREADY_EXISTS'),
     );
     await c.io().closeInput();
     await c.start();
@@ -104,8 +105,9 @@ test('illegal moves are refused by the state machines', async () => {
     await c.wait();
     await c.delete();
     await sb.stop();
-    await assert.rejects(sb.createContainer('d', {}, '/r', false), (e: unknown) =>
-      isHakoError(e, 'FAILED_PRECONDITION'),
+    await assert.rejects(
+      sb.createContainer({ id: 'd', spec: {}, rootfs: '/r', readonly: false }),
+      (e: unknown) => isHakoError(e, 'FAILED_PRECONDITION'),
     );
   } finally {
     r.done();
@@ -116,12 +118,12 @@ test('a VM that dies turns pending calls into VM_EXITED, and stop still cleans u
   const r = rig({ script: () => ({ status: 0 }) });
   try {
     const sb = await Sandbox.start(r.env, { id: 'sb3', dieWithParent: false });
-    const c = await sb.createContainer(
-      'c',
-      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
-      '/r',
-      false,
-    );
+    const c = await sb.createContainer({
+      id: 'c',
+      spec: SPEC,
+      rootfs: '/r',
+      readonly: false,
+    });
     await c.start();
     const waiting = c.wait();
     r.hv.vms[0]?.crash();
@@ -168,12 +170,12 @@ test('a failed container create leaves no mount or record behind', async () => {
   try {
     const sb = await Sandbox.start(r.env, { id: 'sb6', dieWithParent: false });
     await assert.rejects(
-      sb.createContainer(
-        'c',
-        { ociVersion: '1', process: { args: ['missing-command'], cwd: '/' }, root: { path: 'r' } },
-        '/r',
-        false,
-      ),
+      sb.createContainer({
+        id: 'c',
+        spec: { ociVersion: '1', process: { args: ['missing-command'], cwd: '/' }, root: { path: 'r' } },
+        rootfs: '/r',
+        readonly: false,
+      }),
       (e: unknown) => isHakoError(e, 'NOT_FOUND'),
     );
     assert.deepEqual(
@@ -209,13 +211,13 @@ test('waiting for a process and reading its output are not bounded by the reques
   const r = rig({}, 0.3);
   try {
     const sb = await Sandbox.start(r.env, { id: 'sb8', dieWithParent: false });
-    const c = await sb.createContainer(
-      'c',
-      { ociVersion: '1', process: { args: ['x'], cwd: '/' }, root: { path: 'r' } },
-      '/r',
-      false,
-      { start: true },
-    );
+    const c = await sb.createContainer({
+      id: 'c',
+      spec: SPEC,
+      rootfs: '/r',
+      readonly: false,
+      start: true,
+    });
     const reading = c.io().pipeOutput('stdout', new PassThrough());
     const waiting = c.wait();
     await new Promise((res) => setTimeout(res, 800));

@@ -44,8 +44,8 @@ impl Handler for Dispatcher {
         }
         if service == HEALTH_SERVICE {
             return match method {
-            "Check" => call(payload, health::check),
-            "Version" => call(payload, health::version),
+                "Check" => call(payload, health::check),
+                "Version" => call(payload, health::version),
                 _ => Err(AgentError::Unimplemented(format!("method {method}"))),
             };
         }
