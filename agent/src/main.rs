@@ -12,6 +12,7 @@ mod error;
 mod init;
 mod limits;
 mod log;
+mod loopback;
 mod mount;
 mod oom;
 mod pool;

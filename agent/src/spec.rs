@@ -1,7 +1,8 @@
 //! Checks and rewrites the OCI spec the host sends, for use inside the guest:
 //! the rootfs path becomes the guest path, hooks are dropped (the host runs
-//! them), namespace paths and host cgroup paths are meaningless here, and
-//! LSM labels refer to the host's policies.
+//! them), namespace paths and host cgroup paths are meaningless here (a
+//! pod's network namespace becomes the sandbox's), and LSM labels refer to
+//! the host's policies.
 use serde_json::{Map, Value};
 use thiserror::Error;
 
@@ -130,16 +131,30 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Va
     }
     if let Some(ns) = linux.get_mut("namespaces") {
         let list = ns.as_array_mut().ok_or_else(|| invalid("linux.namespaces must be a list"))?;
-        for n in list.iter_mut() {
-            let o = n.as_object_mut().ok_or_else(|| invalid("linux.namespaces entries must be objects"))?;
+        for n in list.iter() {
+            let o = n.as_object().ok_or_else(|| invalid("linux.namespaces entries must be objects"))?;
             if !o.get("type").map(Value::is_string).unwrap_or(false) {
                 return Err(invalid("linux.namespaces entries need a type"));
             }
+        }
+        list.retain(|n| !joins_sandbox_network(n));
+        for n in list.iter_mut() {
             // A path names a namespace of the host, which the guest cannot join.
-            o.remove("path");
+            if let Some(o) = n.as_object_mut() {
+                o.remove("path");
+            }
         }
     }
     Ok(Value::Object(spec))
+}
+
+/// A network namespace given by path is the pod's (containerd, CRI, docker,
+/// podman). Its counterpart here is the sandbox's network, which is the
+/// guest's own: the container stays in it, so the containers of one pod share
+/// their interfaces and loopback, as they do on a host. A network namespace
+/// without a path asks for a private one, and crun makes it.
+fn joins_sandbox_network(n: &Value) -> bool {
+    n.get("type").and_then(Value::as_str) == Some("network") && n.get("path").is_some()
 }
 
 /// Drops the limits that cannot apply in the guest, at creation and update alike.
@@ -190,10 +205,22 @@ mod tests {
         assert_eq!(v["root"]["readonly"], true);
         assert!(v.get("hooks").is_none());
         assert_eq!(v["linux"]["cgroupsPath"], "/hako/c1");
-        assert!(v["linux"]["namespaces"][1].get("path").is_none());
+        // The pod's network namespace becomes the sandbox's (the guest's).
+        assert_eq!(v["linux"]["namespaces"], serde_json::json!([{"type": "pid"}]));
         assert!(v["process"].get("apparmorProfile").is_none());
         assert!(v["linux"]["resources"].get("blockIO").is_none());
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 1);
+    }
+
+    #[test]
+    fn namespaces_lose_host_paths_and_keep_private_networks() {
+        let spec = r#"{"ociVersion":"1","process":{"args":["a"],"cwd":"/"},"linux":{"namespaces":[
+            {"type":"network"},{"type":"ipc","path":"/proc/9/ns/ipc"},{"type":"mount"}]}}"#;
+        let v = container_spec(spec.as_bytes(), "/r", "/c").unwrap();
+        let want = serde_json::json!([{"type": "network"}, {"type": "ipc"}, {"type": "mount"}]);
+        assert_eq!(v["linux"]["namespaces"], want);
+        let untyped = r#"{"ociVersion":"1","process":{"args":["a"],"cwd":"/"},"linux":{"namespaces":[{"path":"/x"}]}}"#;
+        assert!(matches!(container_spec(untyped.as_bytes(), "/r", "/c"), Err(SpecError::Invalid(_))));
     }
 
     #[test]

@@ -97,6 +97,9 @@ export async function resolveRunTarget(
     terminal: flags.tty,
     hostname: flags.hostname,
     readonly: flags.readonly,
+    // The VM is this container's sandbox: the container uses the VM's
+    // network, as a pod's containers share theirs (for now only loopback).
+    sandboxNetwork: true,
   });
   return { spec, rootfs, readonly: flags.readonly, terminal: flags.tty };
 }

@@ -47,7 +47,15 @@ async function agentRoundTrips(): Promise<void> {
       storages: [{ driver: 'virtiofs', source: 'tag', fstype: 'virtiofs', options: [], mountPoint: '/m' }],
       hostTimeUnixNano: 1n,
     });
-    const args = { args: ['true'], env: [], cwd: '/', terminal: false, hostname: 'h', readonly: false };
+    const args = {
+      args: ['true'],
+      env: [],
+      cwd: '/',
+      terminal: false,
+      hostname: 'h',
+      readonly: false,
+      sandboxNetwork: true,
+    };
     const spec = new TextEncoder().encode(JSON.stringify(defaultSpec(args)));
     await agent.createContainer({
       containerId: 'c',

@@ -1,6 +1,7 @@
 // The OCI spec Hako uses when given only a root filesystem (`hako run
-// --rootfs` or the built-in image): the usual namespaces and kernel
-// filesystems, Docker's default capabilities, a masked /proc.
+// --rootfs` or the built-in image) and the template of `hako spec`: the
+// usual namespaces and kernel filesystems, Docker's default capabilities, a
+// masked /proc.
 import type { OciSpec } from './spec.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -29,6 +30,11 @@ export interface DefaultSpecOptions {
   readonly terminal: boolean;
   readonly hostname: string;
   readonly readonly: boolean;
+  /**
+   * Stay in the sandbox's network (the VM's, as a pod's containers share
+   * theirs) instead of a network namespace of the container's own.
+   */
+  readonly sandboxNetwork?: boolean;
 }
 
 export function defaultSpec(o: DefaultSpecOptions): OciSpec {
@@ -84,7 +90,7 @@ export function defaultSpec(o: DefaultSpecOptions): OciSpec {
     linux: {
       namespaces: [
         { type: 'pid' },
-        { type: 'network' },
+        ...(o.sandboxNetwork ? [] : [{ type: 'network' }]),
         { type: 'ipc' },
         { type: 'uts' },
         { type: 'mount' },

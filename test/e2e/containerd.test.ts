@@ -299,20 +299,32 @@ async function vms(): Promise<number[]> {
   return all.filter((p) => p.argv[0]?.includes('qemu-system')).map((p) => p.pid);
 }
 
-test('containers of one pod (io.kubernetes.cri.sandbox-id) share one VM, which stops with the last', async () => {
+test('containers of one pod (io.kubernetes.cri.sandbox-id) share one VM and its network, and the VM stops with the last', async () => {
   const ns = await namespace();
-  const pod = (id: string) => ['--annotation', 'io.kubernetes.cri.sandbox-id=pod1', ...RUNTIME, IMAGE, id];
-  await ok(ns, ['run', '-d', ...pod('pod1'), 'sleep', '600']);
+  // As CRI does, the pod's network namespace is named by path (a host path
+  // the guest cannot join: the containers share the sandbox's network).
+  const pod = (id: string) => [
+    '--annotation',
+    'io.kubernetes.cri.sandbox-id=pod1',
+    '--with-ns',
+    'network:/var/run/netns/hako-test-pod1',
+    ...RUNTIME,
+    IMAGE,
+    id,
+  ];
+  await ok(ns, ['run', '-d', ...pod('pod1'), 'nc', '-ll', '-p', '7070', '-e', 'echo', 'pod network']);
   await ok(ns, ['run', '-d', ...pod('app1'), 'sleep', '600']);
   try {
     assert.equal((await vms()).length, 1, 'one VM for the pod');
+    const dial = 'for i in 1 2 3 4 5 6 7 8 9 10; do nc 127.0.0.1 7070 && exit 0; sleep 0.5; done; exit 1';
+    assert.equal(await ok(ns, ['run', '--rm', ...pod('probe'), 'sh', '-c', dial]), 'pod network\n');
     assert.match(await ok(ns, ['task', 'ls']), /app1\s+\d+\s+RUNNING/);
     await ok(ns, ['task', 'kill', '-s', 'SIGKILL', 'app1']);
     await stopped(ns, 'app1');
     await ok(ns, ['task', 'delete', 'app1']);
     assert.equal((await vms()).length, 1, 'the VM stays while the pod has a container');
   } finally {
-    for (const id of ['app1', 'pod1']) {
+    for (const id of ['probe', 'app1', 'pod1']) {
       await remove(ns, id);
     }
   }

@@ -42,14 +42,16 @@ test('-e and -w override the spec', async () => {
   });
 });
 
-test("uname -r in the container differs from the host's", async () => {
+test("uname -r in the container differs from the host's; the VM's loopback is up", async () => {
   await inPrivateRoot(async (root) => {
-    const r = await runHako(root, ['run', '--', 'uname', '-r']);
+    const r = await runHako(root, ['run', '--', 'sh', '-c', 'uname -r; cat /sys/class/net/lo/flags']);
     assert.equal(exitOf(r), 0, r.stderr);
-    const guest = r.stdout.toString().trim();
+    const [guest, loFlags] = r.stdout.toString().trim().split('\n');
     const host = execFileSync('uname', ['-r']).toString().trim();
-    assert.ok(guest.length > 0);
+    assert.ok(guest !== undefined && guest.length > 0);
     assert.notEqual(guest, host);
+    // IFF_UP (0x1) with IFF_LOOPBACK (0x8).
+    assert.equal(Number(loFlags) & 0x9, 0x9, `lo flags ${String(loFlags)}`);
   });
 });
 

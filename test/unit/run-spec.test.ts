@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveRunTarget, type RunFlags } from '../../src/cli/run-spec.js';
-import { parseSpec } from '../../src/oci/spec.js';
+import { defaultSpec } from '../../src/oci/default-spec.js';
+import { parseSpec, type OciSpec } from '../../src/oci/spec.js';
 import { isHakoError } from '../../src/errors.js';
 
 const flags: RunFlags = { env: [], tty: false, readonly: false, hostname: 'h' };
@@ -34,6 +35,19 @@ test(
     assert.ok(t.spec.process?.env?.includes('A=1'));
     assert.ok(t.spec.process?.env?.includes('HOME=/root'));
     assert.equal(t.rootfs, dir);
+    // The container uses its VM's network; `hako spec`'s template keeps runc's namespace.
+    const types = (s: OciSpec) =>
+      (s.linux as { namespaces?: { type: string }[] } | undefined)?.namespaces?.map((n) => n.type);
+    assert.deepEqual(types(t.spec), ['pid', 'ipc', 'uts', 'mount', 'cgroup']);
+    const template = defaultSpec({
+      args: ['sh'],
+      env: [],
+      cwd: '/',
+      terminal: true,
+      hostname: 'h',
+      readonly: true,
+    });
+    assert.ok(types(template)?.includes('network'));
   }),
 );
 
