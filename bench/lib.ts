@@ -40,7 +40,11 @@ export function exec(argv: readonly string[]): Promise<number | null> {
   });
 }
 
-/** Runs a command until a line containing `marker` appears on its stdout; returns ms, then kills it. */
+/**
+ * Runs a command until a line starting with `marker` appears on its stdout;
+ * returns ms, then kills it. (A kernel that logs its command line, which
+ * names the marker, must not count as having run init.)
+ */
 export function timeUntilOutput(
   argv: readonly string[],
   marker: string,
@@ -57,7 +61,7 @@ export function timeUntilOutput(
     }, timeoutMs);
     child.stdout.on('data', (b: Buffer) => {
       seen += b.toString();
-      if (seen.includes(marker)) {
+      if (seen.startsWith(marker) || seen.includes(`\n${marker}`)) {
         const ms = performance.now() - t0;
         clearTimeout(timer);
         child.kill('SIGKILL');

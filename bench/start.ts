@@ -4,6 +4,8 @@
 //   - a bare QEMU boot of the same kernel and initramfs to a trivial init
 //     (the floor),
 //   - `hako run -- true` end to end (CLI start to exit, VM torn down),
+//   - their ratio, of the medians and as the median of each run's ratio to
+//     the bare boot just before it,
 //   - the host PSS of QEMU, virtiofsd and the hako process, and the agent's
 //     RSS inside the guest, for an idle container.
 import { spawn } from 'node:child_process';
@@ -23,7 +25,7 @@ import { AGENT_BIN, HAKO } from '../test/helpers/paths.js';
 import { makeBundle } from '../test/helpers/fixtures.js';
 import { exec, fmt, median, pssMiB, timeCommand, timeUntilOutput } from './lib.js';
 
-const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 9);
 const MARKER = 'HAKO-BARE-INIT';
 
 /** The bare VM's argv; its QMP socket goes in `dir`. */
@@ -125,6 +127,10 @@ async function main(): Promise<void> {
   console.log(
     `ratio hako run / bare boot       ${fmt(h / b, 2)}   (goal for now <= 1.5, project goal <= 1.15)`,
   );
+  // Each run is paired with the bare boot measured just before it, so a
+  // drift of the host's speed between runs cancels out of this median.
+  const paired = median(run.map((r, i) => r / (bare[i] ?? NaN)));
+  console.log(`median of per-run ratios         ${fmt(paired, 2)}`);
   console.log('idle container memory:');
   for (const [k, v] of Object.entries(mem)) console.log(`  ${k.padEnd(22)} ${fmt(v, 1)} MiB`);
   const host = (mem['QEMU'] ?? 0) + (mem['virtiofsd'] ?? 0) + (mem['hako process'] ?? 0);
