@@ -127,7 +127,7 @@ pub fn setup() -> io::Result<()> {
         let _ = fs::write("/proc/sys/kernel/pid_max", "32768");
     }
     fs::DirBuilder::new().recursive(true).mode(0o700).create(crate::limits::GUEST_RUN_DIR)?;
-    crate::loopback::up().map_err(|e| io::Error::new(e.kind(), format!("set lo up: {e}")))?;
+    crate::network::loopback_up()?;
     seal_root()
 }
 

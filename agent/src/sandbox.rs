@@ -228,7 +228,10 @@ impl Agent {
         if !Path::new(rootfs).is_dir() {
             return Err(AgentError::InvalidArgument(format!("rootfs {rootfs} is not a directory in the guest")));
         }
-        let spec = spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"))?;
+        let spec::GuestSpec { spec, network_sysctls } = spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"))?;
+        if self.owns_guest {
+            crate::network::set_sysctls(&network_sysctls)?;
+        }
         let terminal = spec::wants_terminal(&spec["process"]);
         write_json(&bundle.join("config.json"), &spec)?;
         let pid_file = bundle.join("init.pid");

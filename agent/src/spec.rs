@@ -98,7 +98,7 @@ fn strip_process_labels(p: &mut Value) {
 }
 
 /// The container spec, rewritten for the guest.
-pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Value, SpecError> {
+pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<GuestSpec, SpecError> {
     let mut spec = parse(json)?;
     match spec.get("ociVersion") {
         Some(Value::String(_)) => {}
@@ -129,32 +129,90 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Va
     if let Some(resources) = linux.get_mut("resources").and_then(Value::as_object_mut) {
         strip_host_resources(resources);
     }
-    if let Some(ns) = linux.get_mut("namespaces") {
-        let list = ns.as_array_mut().ok_or_else(|| invalid("linux.namespaces must be a list"))?;
-        for n in list.iter() {
-            let o = n.as_object().ok_or_else(|| invalid("linux.namespaces entries must be objects"))?;
-            if !o.get("type").map(Value::is_string).unwrap_or(false) {
-                return Err(invalid("linux.namespaces entries need a type"));
+    let join = joins_sandbox_network(linux)?;
+    let network_sysctls = if join { take_network_sysctls(linux)? } else { Vec::new() };
+    if let Some(list) = linux.get_mut("namespaces").and_then(Value::as_array_mut) {
+        list.retain_mut(|n| {
+            if join && n.get("type").and_then(Value::as_str) == Some("network") {
+                return false;
             }
-        }
-        list.retain(|n| !joins_sandbox_network(n));
-        for n in list.iter_mut() {
             // A path names a namespace of the host, which the guest cannot join.
             if let Some(o) = n.as_object_mut() {
                 o.remove("path");
             }
-        }
+            true
+        });
     }
-    Ok(Value::Object(spec))
+    Ok(GuestSpec { spec: Value::Object(spec), network_sysctls })
+}
+
+/// A container's spec as crun gets it in the guest, and the `net.*` sysctls
+/// it asked for, which apply to the sandbox's network (the guest's) instead.
+pub struct GuestSpec {
+    pub spec: Value,
+    pub network_sysctls: Vec<(String, String)>,
+}
+
+/// Whether a namespace entry names an existing namespace (a non-empty path).
+fn names_a_namespace(n: &Value) -> bool {
+    n.get("path").and_then(Value::as_str).is_some_and(|p| !p.is_empty())
 }
 
 /// A network namespace given by path is the pod's (containerd, CRI, docker,
 /// podman). Its counterpart here is the sandbox's network, which is the
 /// guest's own: the container stays in it, so the containers of one pod share
 /// their interfaces and loopback, as they do on a host. A network namespace
-/// without a path asks for a private one, and crun makes it.
-fn joins_sandbox_network(n: &Value) -> bool {
-    n.get("type").and_then(Value::as_str) == Some("network") && n.get("path").is_some()
+/// without a path asks for a private one, and crun makes it; so does one in a
+/// container with a user namespace, whose own network namespace lets it
+/// mount a sysfs of its own.
+fn joins_sandbox_network(linux: &Map<String, Value>) -> Result<bool, SpecError> {
+    let list = match linux.get("namespaces") {
+        None | Some(Value::Null) => return Ok(false),
+        Some(Value::Array(l)) => l,
+        Some(_) => return Err(invalid("linux.namespaces must be a list")),
+    };
+    let mut named_network = false;
+    let mut user = false;
+    for n in list {
+        let o = n.as_object().ok_or_else(|| invalid("linux.namespaces entries must be objects"))?;
+        match o.get("type").and_then(Value::as_str) {
+            Some("network") => named_network |= names_a_namespace(n),
+            Some("user") => user = true,
+            Some(_) => {}
+            None => return Err(invalid("linux.namespaces entries need a type")),
+        }
+    }
+    Ok(named_network && !user)
+}
+
+/// Takes the `net.*` entries out of `linux.sysctl` (crun refuses them without
+/// a network namespace of the container's own), checked: dotted names of
+/// letters, digits, `_` and `-`, values of at most MAX_STRING bytes.
+fn take_network_sysctls(linux: &mut Map<String, Value>) -> Result<Vec<(String, String)>, SpecError> {
+    let Some(sysctl) = linux.get_mut("sysctl") else { return Ok(Vec::new()) };
+    let map = match sysctl {
+        Value::Null => return Ok(Vec::new()),
+        Value::Object(m) => m,
+        _ => return Err(invalid("linux.sysctl must be an object")),
+    };
+    let keys: Vec<String> = map.keys().filter(|k| k.starts_with("net.") || k.starts_with("net/")).cloned().collect();
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let value = map.remove(&key).unwrap_or(Value::Null);
+        let value = value.as_str().ok_or_else(|| invalid(format!("linux.sysctl {key:?} must be a string")))?;
+        let name_ok = key.len() <= MAX_STRING
+            && key.split(['.', '/']).all(|part| {
+                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            });
+        if !name_ok {
+            return Err(invalid(format!("linux.sysctl {key:?} is not a sysctl name")));
+        }
+        if value.len() > MAX_STRING || value.contains('\n') {
+            return Err(invalid(format!("linux.sysctl {key:?} has an invalid value")));
+        }
+        out.push((key, value.to_string()));
+    }
+    Ok(out)
 }
 
 /// Drops the limits that cannot apply in the guest, at creation and update alike.
@@ -200,7 +258,7 @@ mod tests {
 
     #[test]
     fn rewrites_for_the_guest() {
-        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1").unwrap();
+        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1").unwrap().spec;
         assert_eq!(v["root"]["path"], "/run/hako/shared/c1/rootfs");
         assert_eq!(v["root"]["readonly"], true);
         assert!(v.get("hooks").is_none());
@@ -212,15 +270,41 @@ mod tests {
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 1);
     }
 
+    fn with_linux(linux: &str) -> Result<GuestSpec, SpecError> {
+        let spec = format!(r#"{{"ociVersion":"1","process":{{"args":["a"],"cwd":"/"}},"linux":{linux}}}"#);
+        container_spec(spec.as_bytes(), "/r", "/c")
+    }
+
     #[test]
     fn namespaces_lose_host_paths_and_keep_private_networks() {
-        let spec = r#"{"ociVersion":"1","process":{"args":["a"],"cwd":"/"},"linux":{"namespaces":[
-            {"type":"network"},{"type":"ipc","path":"/proc/9/ns/ipc"},{"type":"mount"}]}}"#;
-        let v = container_spec(spec.as_bytes(), "/r", "/c").unwrap();
+        let g = with_linux(r#"{"namespaces":[{"type":"network"},{"type":"ipc","path":"/proc/9/ns/ipc"},{"type":"mount"}],
+            "sysctl":{"net.core.somaxconn":"9"}}"#)
+        .unwrap();
         let want = serde_json::json!([{"type": "network"}, {"type": "ipc"}, {"type": "mount"}]);
-        assert_eq!(v["linux"]["namespaces"], want);
-        let untyped = r#"{"ociVersion":"1","process":{"args":["a"],"cwd":"/"},"linux":{"namespaces":[{"path":"/x"}]}}"#;
-        assert!(matches!(container_spec(untyped.as_bytes(), "/r", "/c"), Err(SpecError::Invalid(_))));
+        assert_eq!(g.spec["linux"]["namespaces"], want);
+        // A private network namespace keeps its sysctls: crun sets them there.
+        assert_eq!(g.spec["linux"]["sysctl"]["net.core.somaxconn"], "9");
+        assert!(g.network_sysctls.is_empty());
+        // An empty path asks for a new namespace, as no path does.
+        let g = with_linux(r#"{"namespaces":[{"type":"network","path":""}]}"#).unwrap();
+        assert_eq!(g.spec["linux"]["namespaces"], serde_json::json!([{"type": "network"}]));
+        // With a user namespace, the container keeps a network namespace of its own.
+        let g = with_linux(r#"{"namespaces":[{"type":"user"},{"type":"network","path":"/x"}]}"#).unwrap();
+        assert_eq!(g.spec["linux"]["namespaces"], serde_json::json!([{"type": "user"}, {"type": "network"}]));
+        assert!(matches!(with_linux(r#"{"namespaces":[{"path":"/x"}]}"#), Err(SpecError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_pods_network_sysctls_go_to_the_sandbox() {
+        let g = with_linux(r#"{"namespaces":[{"type":"network","path":"/var/run/netns/p"}],
+            "sysctl":{"net.ipv4.ping_group_range":"0 2147483647","kernel.msgmax":"9000"}}"#)
+        .unwrap();
+        assert_eq!(g.network_sysctls, vec![("net.ipv4.ping_group_range".to_string(), "0 2147483647".to_string())]);
+        assert_eq!(g.spec["linux"]["sysctl"], serde_json::json!({"kernel.msgmax": "9000"}));
+        let pod = |sysctl: &str| with_linux(&format!(r#"{{"namespaces":[{{"type":"network","path":"/p"}}],"sysctl":{sysctl}}}"#));
+        for bad in [r#"{"net.ipv4..x":"1"}"#, r#"{"net/../../kernel/x":"1"}"#, r#"{"net.a":1}"#, r#"{"net.a":"1\n2"}"#, "[]"] {
+            assert!(matches!(pod(bad), Err(SpecError::Invalid(_))), "{bad}");
+        }
     }
 
     #[test]

@@ -42,12 +42,22 @@ export interface BundleOptions {
   readonly cwd?: string;
   readonly readonly?: boolean;
   readonly pidNamespace?: boolean;
+  /** Names the network namespace by path (a pod's, as CRI gives it). */
+  readonly networkPath?: string;
+  readonly sysctl?: Readonly<Record<string, string>>;
 }
 
 /** A bundle (config.json + rootfs copy) in `dir`. */
 export function makeBundle(dir: string, o: BundleOptions): string {
   rootfsCopy(dir);
-  const namespaces = [{ type: 'mount' }, { type: 'uts' }, { type: 'ipc' }, { type: 'network' }];
+  const network =
+    o.networkPath !== undefined ? { type: 'network', path: o.networkPath } : { type: 'network' };
+  const namespaces: { type: string; path?: string }[] = [
+    { type: 'mount' },
+    { type: 'uts' },
+    { type: 'ipc' },
+    network,
+  ];
   if (o.pidNamespace !== false) namespaces.push({ type: 'pid' });
   const spec = {
     ociVersion: '1.0.2',
@@ -70,7 +80,7 @@ export function makeBundle(dir: string, o: BundleOptions): string {
         options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
       },
     ],
-    linux: { namespaces },
+    linux: { namespaces, ...(o.sysctl ? { sysctl: o.sysctl } : {}) },
   };
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 1));

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inPrivateRoot, exitOf, runHako } from '../helpers/hako.js';
 import { makeBundle, rootfsCopy, withTempDir } from '../helpers/fixtures.js';
@@ -42,17 +42,41 @@ test('-e and -w override the spec', async () => {
   });
 });
 
-test("uname -r in the container differs from the host's; the VM's loopback is up", async () => {
+/** Prints which network the container is in (only the VM's own has netdev_max_backlog), then more. */
+const WHICH_NETWORK = 'test -e /proc/sys/net/core/netdev_max_backlog && echo vm-network || echo own-network';
+
+test("uname -r in the container differs from the host's; the container uses the VM's network", async () => {
   await inPrivateRoot(async (root) => {
-    const r = await runHako(root, ['run', '--', 'sh', '-c', 'uname -r; cat /sys/class/net/lo/flags']);
+    const script = `uname -r; ${WHICH_NETWORK}; cat /sys/class/net/lo/flags`;
+    const r = await runHako(root, ['run', '--', 'sh', '-c', script]);
     assert.equal(exitOf(r), 0, r.stderr);
-    const [guest, loFlags] = r.stdout.toString().trim().split('\n');
+    const [guest, network, loFlags] = r.stdout.toString().trim().split('\n');
     const host = execFileSync('uname', ['-r']).toString().trim();
     assert.ok(guest !== undefined && guest.length > 0);
     assert.notEqual(guest, host);
+    assert.equal(network, 'vm-network');
     // IFF_UP (0x1) with IFF_LOOPBACK (0x8).
     assert.equal(Number(loFlags) & 0x9, 0x9, `lo flags ${String(loFlags)}`);
   });
+});
+
+test("a pod's network namespace (named by path) is the VM's, with its net.* sysctls; an unnamed one is the container's own", async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      const args = ['sh', '-c', `${WHICH_NETWORK}; cat /proc/sys/net/ipv4/ip_unprivileged_port_start`];
+      const sysctl = { 'net.ipv4.ip_unprivileged_port_start': '0' };
+      for (const [networkPath, want] of [
+        ['/var/run/netns/hako-test-pod', 'vm-network\n0\n'],
+        [undefined, 'own-network\n0\n'],
+      ] as const) {
+        makeBundle(dir, { args, sysctl, ...(networkPath ? { networkPath } : {}) });
+        const r = await runHako(root, ['run', '--bundle', dir]);
+        assert.equal(exitOf(r), 0, r.stderr);
+        assert.equal(r.stdout.toString(), want);
+        rmSync(join(dir, 'rootfs'), { recursive: true, force: true });
+      }
+    }),
+  );
 });
 
 test('a marker file proves the given rootfs is used', async () => {

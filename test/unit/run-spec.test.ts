@@ -1,10 +1,10 @@
 // `hako run` flags → OCI spec and rootfs, checked before any VM starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveRunTarget, type RunFlags } from '../../src/cli/run-spec.js';
-import { defaultSpec } from '../../src/oci/default-spec.js';
+import { specCommand } from '../../src/oci-cli/commands/spec.js';
 import { parseSpec, type OciSpec } from '../../src/oci/spec.js';
 import { isHakoError } from '../../src/errors.js';
 
@@ -36,17 +36,11 @@ test(
     assert.ok(t.spec.process?.env?.includes('HOME=/root'));
     assert.equal(t.rootfs, dir);
     // The container uses its VM's network; `hako spec`'s template keeps runc's namespace.
-    const types = (s: OciSpec) =>
-      (s.linux as { namespaces?: { type: string }[] } | undefined)?.namespaces?.map((n) => n.type);
+    const types = (spec: OciSpec) =>
+      (spec.linux as { namespaces?: { type: string }[] } | undefined)?.namespaces?.map((n) => n.type);
     assert.deepEqual(types(t.spec), ['pid', 'ipc', 'uts', 'mount', 'cgroup']);
-    const template = defaultSpec({
-      args: ['sh'],
-      env: [],
-      cwd: '/',
-      terminal: true,
-      hostname: 'h',
-      readonly: true,
-    });
+    await specCommand(dir);
+    const template = parseSpec(readFileSync(join(dir, 'config.json'), 'utf8'), 'config.json');
     assert.ok(types(template)?.includes('network'));
   }),
 );
