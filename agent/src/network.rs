@@ -38,11 +38,20 @@ pub fn loopback_up() -> io::Result<()> {
     Ok(())
 }
 
-/// Sets `net.*` sysctls (names checked by spec.rs) in the guest's namespace.
+/// Sets `net.*` sysctls (names checked by spec.rs) in the guest's namespace,
+/// which is the sandbox's network. Every file is opened before any is
+/// written, so that a name this kernel lacks changes nothing.
 pub fn set_sysctls(sysctls: &[(String, String)]) -> Result<(), AgentError> {
+    use std::io::Write;
+    let fail = |key: &str, e: std::io::Error| AgentError::InvalidArgument(format!("sysctl {key} in the sandbox's network: {e}"));
+    let mut files = Vec::with_capacity(sysctls.len());
     for (key, value) in sysctls {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|e| AgentError::InvalidArgument(format!("sysctl {key}: {e}")))?;
+        let file = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| fail(key, e))?;
+        files.push((key, value, file));
+    }
+    for (key, value, mut file) in files {
+        file.write_all(value.as_bytes()).map_err(|e| fail(key, e))?;
     }
     Ok(())
 }

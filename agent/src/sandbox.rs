@@ -231,6 +231,8 @@ impl Agent {
         let spec::GuestSpec { spec, network_sysctls } = spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"))?;
         if self.owns_guest {
             crate::network::set_sysctls(&network_sysctls)?;
+        } else if !network_sysctls.is_empty() {
+            log::debug(&format!("not in a guest: {} net.* sysctls left unset", network_sysctls.len()));
         }
         let terminal = spec::wants_terminal(&spec["process"]);
         write_json(&bundle.join("config.json"), &spec)?;

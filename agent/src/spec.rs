@@ -167,7 +167,7 @@ fn names_a_namespace(n: &Value) -> bool {
 /// mount a sysfs of its own.
 fn joins_sandbox_network(linux: &Map<String, Value>) -> Result<bool, SpecError> {
     let list = match linux.get("namespaces") {
-        None | Some(Value::Null) => return Ok(false),
+        None => return Ok(false),
         Some(Value::Array(l)) => l,
         Some(_) => return Err(invalid("linux.namespaces must be a list")),
     };
@@ -289,8 +289,12 @@ mod tests {
         let g = with_linux(r#"{"namespaces":[{"type":"network","path":""}]}"#).unwrap();
         assert_eq!(g.spec["linux"]["namespaces"], serde_json::json!([{"type": "network"}]));
         // With a user namespace, the container keeps a network namespace of its own.
-        let g = with_linux(r#"{"namespaces":[{"type":"user"},{"type":"network","path":"/x"}]}"#).unwrap();
+        let g = with_linux(r#"{"namespaces":[{"type":"user"},{"type":"network","path":"/x"}],"sysctl":{"net.a":"1"}}"#)
+            .unwrap();
         assert_eq!(g.spec["linux"]["namespaces"], serde_json::json!([{"type": "user"}, {"type": "network"}]));
+        assert_eq!(g.spec["linux"]["sysctl"]["net.a"], "1");
+        assert!(g.network_sysctls.is_empty());
+        assert!(matches!(with_linux(r#"{"namespaces":null}"#), Err(SpecError::Invalid(_))));
         assert!(matches!(with_linux(r#"{"namespaces":[{"path":"/x"}]}"#), Err(SpecError::Invalid(_))));
     }
 
@@ -302,7 +306,10 @@ mod tests {
         assert_eq!(g.network_sysctls, vec![("net.ipv4.ping_group_range".to_string(), "0 2147483647".to_string())]);
         assert_eq!(g.spec["linux"]["sysctl"], serde_json::json!({"kernel.msgmax": "9000"}));
         let pod = |sysctl: &str| with_linux(&format!(r#"{{"namespaces":[{{"type":"network","path":"/p"}}],"sysctl":{sysctl}}}"#));
-        for bad in [r#"{"net.ipv4..x":"1"}"#, r#"{"net/../../kernel/x":"1"}"#, r#"{"net.a":1}"#, r#"{"net.a":"1\n2"}"#, "[]"] {
+        let g = pod(r#"{"net/core/somaxconn":"9","netfoo.x":"1"}"#).unwrap();
+        assert_eq!(g.network_sysctls, vec![("net/core/somaxconn".to_string(), "9".to_string())]);
+        assert_eq!(g.spec["linux"]["sysctl"], serde_json::json!({"netfoo.x": "1"}));
+        for bad in [r#"{"net.ipv4..x":"1"}"#, r#"{"net/../../kernel/x":"1"}"#, r#"{"net.a b":"1"}"#, r#"{"net.a":1}"#, r#"{"net.a":"1\n2"}"#, "[]"] {
             assert!(matches!(pod(bad), Err(SpecError::Invalid(_))), "{bad}");
         }
     }

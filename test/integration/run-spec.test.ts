@@ -42,7 +42,7 @@ test('-e and -w override the spec', async () => {
   });
 });
 
-/** Prints which network the container is in (only the VM's own has netdev_max_backlog), then more. */
+/** Prints which network the container is in: only the VM's own namespace has netdev_max_backlog. */
 const WHICH_NETWORK = 'test -e /proc/sys/net/core/netdev_max_backlog && echo vm-network || echo own-network';
 
 test("uname -r in the container differs from the host's; the container uses the VM's network", async () => {
