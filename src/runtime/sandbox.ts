@@ -11,6 +11,7 @@ import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
 import { Virtiofs } from '../storage/virtiofs.js';
 import type { ProcessRef } from '../sys/procs.js';
+import type { ChildExit } from '../sys/runner.js';
 import { VirtioSerialTransport } from '../transport/virtio-serial.js';
 import { TtrpcClient } from '../ttrpc/client.js';
 import { cleanupSandbox, type CleanupOptions } from './cleanup.js';
@@ -55,7 +56,7 @@ interface Staged {
   readonly ociSpecJson: Uint8Array;
 }
 
-function describeExit(exit: VmExit): string {
+function describeExit(exit: VmExit | ChildExit): string {
   return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
 }
 
@@ -76,7 +77,8 @@ export class Sandbox implements ContainerHost {
   #vmExit: VmExit | undefined;
   #fs: SharedFs | undefined;
   /** Set when the shared-fs daemon died under a running sandbox. */
-  #fsLost = false;
+  /** How the shared-fs daemon ended, if it did while the sandbox ran. */
+  #fsExit: ChildExit | undefined;
   #agent: AgentClient | undefined;
   #stopping: Promise<void> | undefined;
   #saved: Promise<void> = Promise.resolve();
@@ -186,9 +188,9 @@ export class Sandbox implements ContainerHost {
     });
     // The guest cannot survive its shared fs: every file operation on it
     // would hang. Stop the VM, so that its containers end and are reported.
-    void fs.exited?.then(() => {
+    void fs.exited?.then((exit) => {
       if (this.#stopping || this.#vmExit) return;
-      this.#fsLost = true;
+      this.#fsExit = exit;
       log.log('error', `the shared-fs daemon of sandbox ${this.id} exited; stopping its VM`, {
         sandbox: this.id,
       });
@@ -248,8 +250,10 @@ export class Sandbox implements ContainerHost {
   }
 
   async #vmExitedError(what: string, exit: VmExit): Promise<HakoError> {
-    const diag = (await this.#vm?.diagnostics()) ?? '';
-    const why = this.#fsLost ? ': its shared-fs daemon exited' : '';
+    const fsExit = this.#fsExit;
+    const fsDiag = fsExit ? await this.#fs?.diagnostics() : undefined;
+    const diag = [fsDiag, await this.#vm?.diagnostics()].filter((d) => d).join('\n');
+    const why = fsExit ? `: its shared-fs daemon exited (${describeExit(fsExit)})` : '';
     return new HakoError(
       'VM_EXITED',
       `the sandbox VM stopped (${describeExit(exit)})${why} while trying to ${what}${diag ? `\n${diag}` : ''}`,

@@ -23,6 +23,10 @@ export class NineP implements SharedFs {
     return { driver: '9p', source: SHARE_TAG, fstype: '9p', options: [], mountPoint };
   }
 
+  diagnostics(): Promise<string> {
+    return Promise.resolve('');
+  }
+
   stop(): Promise<void> {
     return Promise.resolve();
   }

@@ -4,6 +4,7 @@
 import type { StorageInit } from '../agent-client/client.js';
 import type { Device } from '../hypervisor/types.js';
 import type { ProcessRef } from '../sys/procs.js';
+import type { ChildExit } from '../sys/runner.js';
 
 export interface SharedFs {
   readonly driver: 'virtio-fs' | 'virtio-9p';
@@ -14,7 +15,9 @@ export interface SharedFs {
   /** How the agent mounts the share at `mountPoint`. */
   guestStorage(mountPoint: string): StorageInit;
   /** Settles when the serving daemon ends, if there is one. */
-  readonly exited: Promise<unknown> | undefined;
+  readonly exited: Promise<ChildExit> | undefined;
+  /** The end of the daemon's log, if there is one (for error messages). */
+  diagnostics(): Promise<string>;
   /** Stops the daemon (if any); idempotent. */
   stop(): Promise<void>;
 }

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { Device } from '../hypervisor/types.js';
 import type { ProcessRef, ProcessTable } from '../sys/procs.js';
-import type { Child, Runner } from '../sys/runner.js';
+import { logTail } from '../sys/log-tail.js';
+import type { Child, ChildExit, Runner } from '../sys/runner.js';
 import { SHARE_TAG, type SharedFs } from './types.js';
 import type { StorageInit } from '../agent-client/client.js';
 
@@ -89,8 +90,12 @@ export class Virtiofs implements SharedFs {
     throw new HakoError('VM_START_FAILED', `virtiofsd did not create ${this.socketPath} within 5 s`);
   }
 
-  get exited(): Promise<unknown> | undefined {
+  get exited(): Promise<ChildExit> | undefined {
     return this.#child?.exited;
+  }
+
+  diagnostics(): Promise<string> {
+    return logTail(join(this.opts.runDir, 'virtiofsd.log'), 20);
   }
 
   devices(): Device[] {

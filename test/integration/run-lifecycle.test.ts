@@ -69,7 +69,7 @@ test('virtiofsd dying stops the VM: hako run fails with a clear error and cleans
     process.kill(fsd, 'SIGKILL');
     const r = await run.result;
     assert.equal(exitOf(r), 125);
-    assert.match(r.stderr, /sandbox VM stopped .*: its shared-fs daemon exited/);
+    assert.match(r.stderr, /sandbox VM stopped .*: its shared-fs daemon exited \(killed by SIGKILL\)/);
   });
 });
 

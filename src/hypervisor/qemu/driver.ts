@@ -1,22 +1,13 @@
 // The QEMU driver: starts qemu-system-x86_64 from a VmSpec and stops it
 // through QMP (`quit`), falling back to SIGKILL.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../../errors.js';
+import { logTail } from '../../sys/log-tail.js';
 import type { ProcessTable, ProcessRef } from '../../sys/procs.js';
 import type { Runner } from '../../sys/runner.js';
 import type { Hypervisor, Vm, VmExit, VmSpec } from '../types.js';
 import { buildArgv } from './argv.js';
 import { QmpClient } from './qmp.js';
-
-async function tail(path: string, lines: number): Promise<string> {
-  try {
-    const text = await readFile(path, 'utf8');
-    return text.trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
 
 class QemuVm implements Vm {
   #stopping: Promise<void> | undefined;
@@ -57,8 +48,8 @@ class QemuVm implements Vm {
   }
 
   async diagnostics(): Promise<string> {
-    const parts = [await tail(join(this.spec.dir, 'qemu.log'), 20)];
-    if (this.spec.consoleLog) parts.push(await tail(join(this.spec.dir, 'console.log'), 30));
+    const parts = [await logTail(join(this.spec.dir, 'qemu.log'), 20)];
+    if (this.spec.consoleLog) parts.push(await logTail(join(this.spec.dir, 'console.log'), 30));
     return parts.filter((p) => p.length > 0).join('\n');
   }
 }
@@ -78,7 +69,7 @@ export class QemuHypervisor implements Hypervisor {
     const startTime = await this.deps.procs.startTime(child.pid);
     if (startTime === undefined) {
       const exit = await child.exited;
-      const log = await tail(join(spec.dir, 'qemu.log'), 20);
+      const log = await logTail(join(spec.dir, 'qemu.log'), 20);
       throw new HakoError('VM_START_FAILED', `QEMU exited at once (code ${exit.code}): ${log}`);
     }
     return new QemuVm({ pid: child.pid, startTime }, child.exited, spec, (s) => child.kill(s));
