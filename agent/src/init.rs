@@ -107,11 +107,14 @@ fn mount_all(list: &[KernelFs]) -> io::Result<()> {
 
 /// What serving the agent's port needs: /proc, /sys, /dev, the console and
 /// the kernel modules (a modular kernel may have virtio-console as one).
+/// The root is sealed here too, before any other thread runs: a remount
+/// read-only fails (EBUSY) while anything writes to it, atime updates of
+/// the files crun's warm-up reads included.
 pub fn setup_early() -> io::Result<()> {
     mount_all(&KERNEL_FS[..EARLY_FS])?;
     attach_console();
     load_modules();
-    Ok(())
+    seal_root()
 }
 
 /// The rest of the kernel filesystems, and the guest tuned for containers.
@@ -127,13 +130,13 @@ pub fn setup() -> io::Result<()> {
         let _ = fs::write("/proc/sys/kernel/pid_max", "32768");
     }
     fs::DirBuilder::new().recursive(true).mode(0o700).create(crate::limits::GUEST_RUN_DIR)?;
-    crate::network::loopback_up()?;
-    seal_root()
+    crate::network::loopback_up()
 }
 
 /// Makes the root (the agent, crun and their libraries) read-only: nothing
 /// in the guest may change them. All that is written later lives on the
-/// tmpfs mounts (/run, /tmp, /dev/shm).
+/// tmpfs mounts (/run, /tmp, /dev/shm), whose mount points the initramfs
+/// already has.
 fn seal_root() -> io::Result<()> {
     let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
     mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
