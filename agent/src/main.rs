@@ -95,8 +95,6 @@ fn run(mode: Mode) -> Result<(), String> {
         Mode::Guest => {
             // Served first: the host's first round trips overlap the rest
             // of the set-up, which requests other than Check wait for.
-            let run_dir = PathBuf::from(limits::GUEST_RUN_DIR);
-            let crun = prepare_crun(reaper.clone(), run_dir.clone(), owns_guest, owns_guest && opts.warm_up);
             let port = port::VirtioPort::open(&opts.port_name).map_err(|e| format!("port: {e}"))?;
             let ready = Arc::new(ready::Ready::default());
             let handler = Arc::new(rpc::Dispatcher::new(ready.clone()));
@@ -105,37 +103,18 @@ fn run(mode: Mode) -> Result<(), String> {
             if owns_guest {
                 init::setup().map_err(|e| format!("guest setup: {e}"))?;
             }
-            let crun = crun.recv().map_err(|_| "the crun set-up thread died".to_string())?;
-            ready.set(Arc::new(sandbox::Agent::new(reaper, run_dir, owns_guest, crun)));
+            let agent = Arc::new(sandbox::Agent::new(reaper, PathBuf::from(limits::GUEST_RUN_DIR), owns_guest));
+            ready.set(agent.clone());
             log::debug(&format!("agent started at {t_start:.6}, serving at {t_serving:.6}; guest set up"));
+            if owns_guest && opts.warm_up {
+                agent.warm_up();
+            }
             server.join().map_err(|_| "the server thread panicked".to_string())
         }
         Mode::Unix(path) => {
-            let run_dir = path.with_extension("state");
-            let crun = sandbox::Agent::crun_for(reaper.clone(), &run_dir, false);
-            let agent = Arc::new(sandbox::Agent::new(reaper, run_dir, false, crun));
+            let agent = Arc::new(sandbox::Agent::new(reaper, path.with_extension("state"), false));
             let handler = rpc::Dispatcher::new(Arc::new(ready::Ready::with(agent)));
             ttrpc::serve_unix(&path, Arc::new(handler)).map_err(|e| format!("listen: {e}"))
         }
     }
-}
-
-/// Makes crun's sealed copy on a thread of its own, while the main thread
-/// serves and finishes the guest's set-up, and hands it over; then, with
-/// `warm_up`, runs crun once there (see [`crun::Crun::warm_up`]). The host
-/// asks for the warm-up only when the guest has a spare vCPU to do it on.
-fn prepare_crun(
-    reaper: Arc<reaper::Reaper>,
-    run_dir: PathBuf,
-    seal: bool,
-    warm_up: bool,
-) -> std::sync::mpsc::Receiver<Arc<crun::Crun>> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    std::thread::spawn(move || {
-        let crun = sandbox::Agent::crun_for(reaper, &run_dir, seal);
-        if tx.send(crun.clone()).is_ok() && warm_up {
-            crun.warm_up();
-        }
-    });
-    rx
 }

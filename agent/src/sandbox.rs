@@ -34,7 +34,7 @@ struct State {
 
 pub struct Agent {
     reaper: Arc<Reaper>,
-    crun: Arc<Crun>,
+    crun: Crun,
     run_dir: PathBuf,
     /// Whether this agent owns the machine (PID 1): hostname, clock, power.
     owns_guest: bool,
@@ -51,15 +51,9 @@ pub enum Stream {
 }
 
 impl Agent {
-    /// The crun an agent with this run directory uses; as PID 1 it runs
-    /// from a sealed copy (see [`Crun::new`]).
-    pub fn crun_for(reaper: Arc<Reaper>, run_dir: &Path, owns_guest: bool) -> Arc<Crun> {
+    pub fn new(reaper: Arc<Reaper>, run_dir: PathBuf, owns_guest: bool) -> Agent {
         let crun_bin = std::env::var_os("HAKO_AGENT_CRUN").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/crun".into());
-        Arc::new(Crun::new(crun_bin, run_dir.join("crun"), reaper, owns_guest))
-    }
-
-    /// An agent running containers with `crun` (from [`Agent::crun_for`]).
-    pub fn new(reaper: Arc<Reaper>, run_dir: PathBuf, owns_guest: bool, crun: Arc<Crun>) -> Agent {
+        let crun = Crun::new(crun_bin, run_dir.join("crun"), reaper.clone(), owns_guest);
         let oom = match OomWatcher::start() {
             Ok(w) => Some(w),
             Err(e) => {
@@ -123,6 +117,13 @@ impl Agent {
         st.sandbox_id = Some(id.to_string());
         st.mounts = mounted;
         Ok(())
+    }
+
+    /// Warms crun up on a thread of its own (see [`Crun::warm_up`]). The host
+    /// asks for it only when the guest has a spare vCPU to do it on.
+    pub fn warm_up(self: &Arc<Self>) {
+        let agent = self.clone();
+        std::thread::spawn(move || agent.crun.warm_up());
     }
 
     /// Ends every container and unmounts; the RPC layer powers off after the
