@@ -107,9 +107,9 @@ fn mount_all(list: &[KernelFs]) -> io::Result<()> {
 
 /// What serving the agent's port needs: /proc, /sys, /dev, the console and
 /// the kernel modules (a modular kernel may have virtio-console as one).
-/// The root is sealed here too, before any other thread runs: a remount
-/// read-only fails (EBUSY) while anything writes to it, atime updates of
-/// the files crun's warm-up reads included.
+/// The root is sealed here too, before any other thread runs: a read-only
+/// remount fails (EBUSY) while anything writes to it, atime updates of the
+/// files other threads read included.
 pub fn setup_early() -> io::Result<()> {
     mount_all(&KERNEL_FS[..EARLY_FS])?;
     attach_console();
