@@ -98,7 +98,11 @@ const EARLY_FS: usize = 3;
 
 fn mount_all(list: &[KernelFs]) -> io::Result<()> {
     for fsys in list {
-        fs::DirBuilder::new().recursive(true).mode(0o755).create(fsys.target)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(fsys.target)
+            .map_err(|e| io::Error::new(e.kind(), format!("create {}: {e}", fsys.target)))?;
         mount(Some(fsys.source), fsys.target, Some(fsys.fstype), fsys.flags, Some(fsys.data))
             .map_err(|e| io::Error::new(io::ErrorKind::Other, format!("mount {}: {e}", fsys.target)))?;
     }
@@ -107,9 +111,9 @@ fn mount_all(list: &[KernelFs]) -> io::Result<()> {
 
 /// What serving the agent's port needs: /proc, /sys, /dev, the console and
 /// the kernel modules (a modular kernel may have virtio-console as one).
-/// The root is sealed here too, before any other thread runs: a read-only
-/// remount fails (EBUSY) while anything writes to it, atime updates of the
-/// files other threads read included.
+/// The root is sealed here too, before any thread but the reaper (which
+/// touches no file) runs: a read-only remount fails (EBUSY) while anything
+/// writes to it, atime updates of the files other threads read included.
 pub fn setup_early() -> io::Result<()> {
     mount_all(&KERNEL_FS[..EARLY_FS])?;
     attach_console();

@@ -40,13 +40,16 @@ pub fn loopback_up() -> io::Result<()> {
 
 /// Sets `net.*` sysctls (names checked by spec.rs) in the guest's namespace,
 /// which is the sandbox's network. Every file is opened before any is
-/// written, so that a name this kernel lacks changes nothing.
+/// written, so that a name this kernel lacks changes nothing. They stay set
+/// if the container's creation fails later: they are the pod's, and the VM
+/// is the pod's alone.
 pub fn set_sysctls(sysctls: &[(String, String)]) -> Result<(), AgentError> {
     use std::io::Write;
     let fail = |key: &str, e: std::io::Error| AgentError::InvalidArgument(format!("sysctl {key} in the sandbox's network: {e}"));
     let mut files = Vec::with_capacity(sysctls.len());
     for (key, value) in sysctls {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let path = crate::spec::sysctl_path(key)
+            .ok_or_else(|| fail(key, std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a sysctl name")))?;
         let file = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| fail(key, e))?;
         files.push((key, value, file));
     }

@@ -185,6 +185,25 @@ fn joins_sandbox_network(linux: &Map<String, Value>) -> Result<bool, SpecError> 
     Ok(named_network && !user)
 }
 
+/// Where a sysctl lives under /proc/sys, if its name is one: dotted
+/// (`net.ipv4.ping_group_range`), or with slashes, whose parts may then hold
+/// dots (`net/ipv4/conf/eth0.100/rp_filter`). Parts are letters, digits,
+/// `_`, `-` (and `.` in the slash form), never empty, `.` or `..`.
+pub fn sysctl_path(key: &str) -> Option<String> {
+    let slashed = key.contains('/');
+    let parts: Vec<&str> = if slashed { key.split('/').collect() } else { key.split('.').collect() };
+    let part_ok = |p: &&str| {
+        !p.is_empty()
+            && *p != "."
+            && *p != ".."
+            && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || (slashed && c == '.'))
+    };
+    if parts.len() < 2 || !parts.iter().all(part_ok) {
+        return None;
+    }
+    Some(format!("/proc/sys/{}", parts.join("/")))
+}
+
 /// Takes the `net.*` entries out of `linux.sysctl` (crun refuses them without
 /// a network namespace of the container's own), checked: dotted names of
 /// letters, digits, `_` and `-`, values of at most MAX_STRING bytes.
@@ -200,10 +219,7 @@ fn take_network_sysctls(linux: &mut Map<String, Value>) -> Result<Vec<(String, S
     for key in keys {
         let value = map.remove(&key).unwrap_or(Value::Null);
         let value = value.as_str().ok_or_else(|| invalid(format!("linux.sysctl {key:?} must be a string")))?;
-        let name_ok = key.len() <= MAX_STRING
-            && key.split(['.', '/']).all(|part| {
-                !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            });
+        let name_ok = key.len() <= MAX_STRING && sysctl_path(&key).is_some();
         if !name_ok {
             return Err(invalid(format!("linux.sysctl {key:?} is not a sysctl name")));
         }
@@ -308,6 +324,9 @@ mod tests {
         let pod = |sysctl: &str| with_linux(&format!(r#"{{"namespaces":[{{"type":"network","path":"/p"}}],"sysctl":{sysctl}}}"#));
         let g = pod(r#"{"net/core/somaxconn":"9","netfoo.x":"1"}"#).unwrap();
         assert_eq!(g.network_sysctls, vec![("net/core/somaxconn".to_string(), "9".to_string())]);
+        assert_eq!(sysctl_path("net/ipv4/conf/eth0.100/rp_filter").as_deref(), Some("/proc/sys/net/ipv4/conf/eth0.100/rp_filter"));
+        assert_eq!(sysctl_path("net.ipv4.ping_group_range").as_deref(), Some("/proc/sys/net/ipv4/ping_group_range"));
+        assert_eq!(sysctl_path("net/../kernel/x"), None);
         assert_eq!(g.spec["linux"]["sysctl"], serde_json::json!({"netfoo.x": "1"}));
         for bad in [r#"{"net.ipv4..x":"1"}"#, r#"{"net/../../kernel/x":"1"}"#, r#"{"net.a b":"1"}"#, r#"{"net.a":1}"#, r#"{"net.a":"1\n2"}"#, "[]"] {
             assert!(matches!(pod(bad), Err(SpecError::Invalid(_))), "{bad}");

@@ -37,8 +37,9 @@ copy_with_libs "$agent" /init
 copy_with_libs /usr/bin/crun /usr/bin/crun
 rm -f "$stage$stub/libsystemd.so.0"
 rmdir -p "$stage$stub" 2>/dev/null || true
-# rmdir -p took the empty $stage/tmp with it. The agent mounts a tmpfs
-# there after it has made the root read-only, so the directory must exist.
+# rmdir -p may take the empty $stage/tmp with it (the stub was staged under
+# $TMPDIR, /tmp by default). The agent mounts a tmpfs there after it has
+# made the root read-only, so the directory must exist.
 mkdir -p "$stage/tmp"
 mkdir -p "$stage/lib/x86_64-linux-gnu"
 cp "$stub/libsystemd.so.0" "$stage/lib/x86_64-linux-gnu/libsystemd.so.0"

@@ -11,7 +11,7 @@ import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
 import { Virtiofs } from '../storage/virtiofs.js';
 import type { ProcessRef } from '../sys/procs.js';
-import type { ChildExit } from '../sys/runner.js';
+import { describeExit, type ChildExit } from '../sys/runner.js';
 import { VirtioSerialTransport } from '../transport/virtio-serial.js';
 import { TtrpcClient } from '../ttrpc/client.js';
 import { cleanupSandbox, type CleanupOptions } from './cleanup.js';
@@ -56,10 +56,6 @@ interface Staged {
   readonly ociSpecJson: Uint8Array;
 }
 
-function describeExit(exit: VmExit | ChildExit): string {
-  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
-}
-
 const DESTROY_TIMEOUT_MS = 5000;
 const VM_STOP_GRACE_MS = 2000;
 /** How long an agent error may precede the VM's exit and still be blamed on it. */
@@ -76,7 +72,6 @@ export class Sandbox implements ContainerHost {
   #vm: Vm | undefined;
   #vmExit: VmExit | undefined;
   #fs: SharedFs | undefined;
-  /** Set when the shared-fs daemon died under a running sandbox. */
   /** How the shared-fs daemon ended, if it did while the sandbox ran. */
   #fsExit: ChildExit | undefined;
   #agent: AgentClient | undefined;

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { Device } from '../hypervisor/types.js';
 import type { ProcessRef, ProcessTable } from '../sys/procs.js';
-import { logTail } from '../sys/log-tail.js';
-import type { Child, ChildExit, Runner } from '../sys/runner.js';
+import { logSection } from '../sys/log-tail.js';
+import { describeExit, type Child, type ChildExit, type Runner } from '../sys/runner.js';
 import { SHARE_TAG, type SharedFs } from './types.js';
 import type { StorageInit } from '../agent-client/client.js';
 
@@ -61,15 +61,26 @@ export class Virtiofs implements SharedFs {
     ];
     this.#child = await this.deps.runner.spawn({
       argv,
-      logFile: join(this.opts.runDir, 'virtiofsd.log'),
+      logFile: this.#logPath,
       dieWithParent: this.opts.dieWithParent,
       env: VIRTIOFSD_ENV,
     });
     const startTime = await this.deps.procs.startTime(this.#child.pid);
     if (startTime !== undefined) this.#ref = { pid: this.#child.pid, startTime };
     await this.#waitForSocket();
-    if (!this.#ref) throw new HakoError('VM_START_FAILED', 'virtiofsd exited at once');
+    if (!this.#ref) throw await this.#exitedError();
     return this.#ref;
+  }
+
+  get #logPath(): string {
+    return join(this.opts.runDir, 'virtiofsd.log');
+  }
+
+  async #exitedError(): Promise<HakoError> {
+    const exit = await this.#child?.exited;
+    const how = exit ? ` (${describeExit(exit)})` : '';
+    const log = await this.diagnostics();
+    return new HakoError('VM_START_FAILED', `virtiofsd exited at start${how}${log ? `\n${log}` : ''}`);
   }
 
   async #waitForSocket(): Promise<void> {
@@ -78,8 +89,7 @@ export class Virtiofs implements SharedFs {
     void child?.exited.then(() => (exited = true));
     const deadline = Date.now() + 5000;
     while (Date.now() < deadline) {
-      if (exited)
-        throw new HakoError('VM_START_FAILED', `virtiofsd exited; see ${this.opts.runDir}/virtiofsd.log`);
+      if (exited) throw await this.#exitedError();
       try {
         await access(this.socketPath);
         return;
@@ -95,7 +105,7 @@ export class Virtiofs implements SharedFs {
   }
 
   diagnostics(): Promise<string> {
-    return logTail(join(this.opts.runDir, 'virtiofsd.log'), 20);
+    return logSection(this.#logPath, 20);
   }
 
   devices(): Device[] {

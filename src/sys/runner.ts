@@ -19,6 +19,11 @@ export interface ChildExit {
   readonly signal: NodeJS.Signals | null;
 }
 
+/** "exit code N" or "killed by SIGX", for messages. */
+export function describeExit(exit: { readonly code: number | null; readonly signal: string | null }): string {
+  return exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+}
+
 export interface Child {
   readonly pid: number;
   readonly exited: Promise<ChildExit>;

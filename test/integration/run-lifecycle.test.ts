@@ -70,6 +70,8 @@ test('virtiofsd dying stops the VM: hako run fails with a clear error and cleans
     const r = await run.result;
     assert.equal(exitOf(r), 125);
     assert.match(r.stderr, /sandbox VM stopped .*: its shared-fs daemon exited \(killed by SIGKILL\)/);
+    // With the end of its log, which names the vhost-user connection it served.
+    assert.match(r.stderr, /virtiofsd\.log:\n(.*\n)*.*vhost-user/);
   });
 });
 

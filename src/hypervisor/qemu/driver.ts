@@ -2,9 +2,9 @@
 // through QMP (`quit`), falling back to SIGKILL.
 import { join } from 'node:path';
 import { HakoError } from '../../errors.js';
-import { logTail } from '../../sys/log-tail.js';
+import { logSection, logTail } from '../../sys/log-tail.js';
 import type { ProcessTable, ProcessRef } from '../../sys/procs.js';
-import type { Runner } from '../../sys/runner.js';
+import { describeExit, type Runner } from '../../sys/runner.js';
 import type { Hypervisor, Vm, VmExit, VmSpec } from '../types.js';
 import { buildArgv } from './argv.js';
 import { QmpClient } from './qmp.js';
@@ -48,8 +48,8 @@ class QemuVm implements Vm {
   }
 
   async diagnostics(): Promise<string> {
-    const parts = [await logTail(join(this.spec.dir, 'qemu.log'), 20)];
-    if (this.spec.consoleLog) parts.push(await logTail(join(this.spec.dir, 'console.log'), 30));
+    const parts = [await logSection(join(this.spec.dir, 'qemu.log'), 20)];
+    if (this.spec.consoleLog) parts.push(await logSection(join(this.spec.dir, 'console.log'), 30));
     return parts.filter((p) => p.length > 0).join('\n');
   }
 }
@@ -70,7 +70,7 @@ export class QemuHypervisor implements Hypervisor {
     if (startTime === undefined) {
       const exit = await child.exited;
       const log = await logTail(join(spec.dir, 'qemu.log'), 20);
-      throw new HakoError('VM_START_FAILED', `QEMU exited at once (code ${exit.code}): ${log}`);
+      throw new HakoError('VM_START_FAILED', `QEMU exited at once (${describeExit(exit)}): ${log}`);
     }
     return new QemuVm({ pid: child.pid, startTime }, child.exited, spec, (s) => child.kill(s));
   }
