@@ -205,8 +205,8 @@ pub fn sysctl_path(key: &str) -> Option<String> {
 }
 
 /// Takes the `net.*` entries out of `linux.sysctl` (crun refuses them without
-/// a network namespace of the container's own), checked: dotted names of
-/// letters, digits, `_` and `-`, values of at most MAX_STRING bytes.
+/// a network namespace of the container's own), checked: names that
+/// [`sysctl_path`] accepts, values of at most MAX_STRING bytes on one line.
 fn take_network_sysctls(linux: &mut Map<String, Value>) -> Result<Vec<(String, String)>, SpecError> {
     let Some(sysctl) = linux.get_mut("sysctl") else { return Ok(Vec::new()) };
     let map = match sysctl {

@@ -81,8 +81,12 @@ impl Handler for Dispatcher {
     }
 
     fn after_reply(&self, service: &str, method: &str) {
-        let shutting_down = self.ready.now().is_some_and(|a| a.shutting_down());
-        if service == AGENT_SERVICE && method == "DestroySandbox" && shutting_down {
+        // Called after every reply, ReadStdout's among them: look at the
+        // agent only after a DestroySandbox.
+        if service != AGENT_SERVICE || method != "DestroySandbox" {
+            return;
+        }
+        if self.ready.now().is_some_and(|a| a.shutting_down()) {
             crate::init::power_off();
         }
     }
