@@ -17,6 +17,10 @@ pub struct BootOptions {
     pub port_name: String,
     /// `hako.warmup=1`: the host runs us under software emulation.
     pub warm_up: bool,
+    /// `hako.template=1`: this boot becomes a VM template. The guest is set
+    /// up before the port opens, so that the host, which saves the VM when
+    /// the port opens, saves a guest with nothing left to do.
+    pub template: bool,
 }
 
 impl BootOptions {
@@ -26,12 +30,13 @@ impl BootOptions {
     }
 
     pub fn parse(cmdline: &str) -> BootOptions {
-        let mut o = BootOptions { debug: false, port_name: "hako.agent".into(), warm_up: false };
+        let mut o = BootOptions { debug: false, port_name: "hako.agent".into(), warm_up: false, template: false };
         for word in cmdline.split_whitespace() {
             if let Some((k, v)) = word.split_once('=') {
                 match k {
                     "hako.debug" => o.debug = v == "1",
                     "hako.warmup" => o.warm_up = v == "1",
+                    "hako.template" => o.template = v == "1",
                     "hako.port" if !v.is_empty() && v.len() <= 64 => o.port_name = v.to_string(),
                     _ => {}
                 }
@@ -197,13 +202,15 @@ mod tests {
 
     #[test]
     fn parses_boot_options() {
-        let o = BootOptions::parse("console=ttyS0 hako.debug=1 hako.port=p1 hako.warmup=1 quiet");
+        let o = BootOptions::parse("console=ttyS0 hako.debug=1 hako.port=p1 hako.warmup=1 hako.template=1 quiet");
+        assert!(o.template);
         assert!(o.debug);
         assert!(o.warm_up);
         assert_eq!(o.port_name, "p1");
         let d = BootOptions::parse("quiet hako.warmup=0");
         assert!(!d.debug);
         assert!(!d.warm_up);
+        assert!(!d.template);
         assert_eq!(d.port_name, "hako.agent");
     }
 }

@@ -8,6 +8,7 @@
 mod cgroup;
 mod container;
 mod crun;
+mod entropy;
 mod error;
 mod init;
 mod limits;
@@ -93,26 +94,41 @@ fn run(mode: Mode) -> Result<(), String> {
     log::set_debug(opts.debug);
     match mode {
         Mode::Guest => {
-            // Served first: the host's first round trips overlap the rest
-            // of the set-up, which requests other than Check wait for.
+            // A template is set up before its port opens (the host saves it
+            // then); otherwise the port is served first, and the host's first
+            // round trips overlap the rest of the set-up, which requests other
+            // than Check wait for.
+            let early = owns_guest && opts.template;
+            let new_agent = |reaper| Arc::new(sandbox::Agent::new(reaper, PathBuf::from(limits::GUEST_RUN_DIR), owns_guest, opts.template));
+            let mut reaper = Some(reaper);
+            let mut set_up = None;
+            if early {
+                init::setup().map_err(|e| format!("guest setup: {e}"))?;
+                set_up = reaper.take().map(new_agent);
+            }
             let port = port::VirtioPort::open(&opts.port_name).map_err(|e| format!("port: {e}"))?;
             let ready = Arc::new(ready::Ready::default());
             let handler = Arc::new(rpc::Dispatcher::new(ready.clone()));
             let server = std::thread::spawn(move || ttrpc::serve_port(port, handler));
             let t_serving = log::uptime();
-            if owns_guest {
+            if owns_guest && !early {
                 init::setup().map_err(|e| format!("guest setup: {e}"))?;
             }
-            let agent = Arc::new(sandbox::Agent::new(reaper, PathBuf::from(limits::GUEST_RUN_DIR), owns_guest));
+            let agent = match (set_up, reaper) {
+                (Some(agent), _) => agent,
+                (None, Some(reaper)) => new_agent(reaper),
+                (None, None) => return Err("the reaper went missing".into()),
+            };
             ready.set(agent.clone());
             log::debug(&format!("agent started at {t_start:.6}, serving at {t_serving:.6}; guest set up"));
-            if owns_guest && opts.warm_up {
+            // A template's translations are not saved with it: no warm-up.
+            if owns_guest && opts.warm_up && !opts.template {
                 agent.warm_up();
             }
             server.join().map_err(|_| "the server thread panicked".to_string())
         }
         Mode::Unix(path) => {
-            let agent = Arc::new(sandbox::Agent::new(reaper, path.with_extension("state"), false));
+            let agent = Arc::new(sandbox::Agent::new(reaper, path.with_extension("state"), false, false));
             let handler = rpc::Dispatcher::new(Arc::new(ready::Ready::with(agent)));
             ttrpc::serve_unix(&path, Arc::new(handler)).map_err(|e| format!("listen: {e}"))
         }

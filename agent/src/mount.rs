@@ -1,6 +1,7 @@
 //! Mounts the filesystems the host shares with the guest (Storage messages).
 //! Mount points must lie under the agent's run directory.
 use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use thiserror::Error;
@@ -99,11 +100,9 @@ pub fn mount_storage(s: &Storage, base: &Path) -> Result<PathBuf, MountError> {
     let ro = flags.contains(MsFlags::MS_RDONLY);
     let fstype = if fstype.is_empty() { None } else { Some(fstype) };
     let data = if data.is_empty() { None } else { Some(data.as_str()) };
-    mount(Some(s.source.as_str()), &target, fstype, flags, data).map_err(|err| MountError::Failed {
-        what: s.source.clone(),
-        target: s.mount_point.clone(),
-        err,
-    })?;
+    let attempt = || mount(Some(s.source.as_str()), &target, fstype, flags, data);
+    let mounted = if fstype == Some("virtiofs") { retry_until_present(attempt) } else { attempt() };
+    mounted.map_err(|err| MountError::Failed { what: s.source.clone(), target: s.mount_point.clone(), err })?;
     if ro && flags.contains(MsFlags::MS_BIND) {
         // A bind mount ignores MS_RDONLY until remounted.
         let re = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
@@ -114,6 +113,22 @@ pub fn mount_storage(s: &Storage, base: &Path) -> Result<PathBuf, MountError> {
         })?;
     }
     Ok(target)
+}
+
+/// How long a virtio-fs tag may take to appear: in a VM restored from a
+/// template, its device is hot-plugged as the guest resumes.
+const VIRTIOFS_APPEAR: Duration = Duration::from_secs(10);
+
+/// Mounts a virtio-fs tag, retrying while the kernel does not know the tag
+/// yet (EINVAL: "tag not found") until it appears or VIRTIOFS_APPEAR passes.
+fn retry_until_present(attempt: impl Fn() -> nix::Result<()>) -> nix::Result<()> {
+    let deadline = Instant::now() + VIRTIOFS_APPEAR;
+    loop {
+        match attempt() {
+            Err(nix::Error::EINVAL) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(2)),
+            other => return other,
+        }
+    }
 }
 
 /// Best-effort lazy unmount (the caller is tearing down).

@@ -38,6 +38,9 @@ pub struct Agent {
     run_dir: PathBuf,
     /// Whether this agent owns the machine (PID 1): hostname, clock, power.
     owns_guest: bool,
+    /// Whether the guest was booted to be a VM template (`hako.template=1`),
+    /// so that it may be one of many clones of it.
+    from_template: bool,
     state: Mutex<State>,
     shutting_down: AtomicBool,
     oom: Option<Arc<OomWatcher>>,
@@ -51,7 +54,7 @@ pub enum Stream {
 }
 
 impl Agent {
-    pub fn new(reaper: Arc<Reaper>, run_dir: PathBuf, owns_guest: bool) -> Agent {
+    pub fn new(reaper: Arc<Reaper>, run_dir: PathBuf, owns_guest: bool, from_template: bool) -> Agent {
         let crun_bin = std::env::var_os("HAKO_AGENT_CRUN").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/crun".into());
         let crun = Crun::new(crun_bin, run_dir.join("crun"), reaper.clone(), owns_guest);
         let oom = match OomWatcher::start() {
@@ -66,6 +69,7 @@ impl Agent {
             crun,
             run_dir,
             owns_guest,
+            from_template,
             state: Mutex::new(State::default()),
             shutting_down: AtomicBool::new(false),
             oom,
@@ -94,6 +98,11 @@ impl Agent {
             if !hostname.is_empty() {
                 nix::unistd::sethostname(hostname)
                     .map_err(|e| AgentError::Internal(format!("set hostname: {e}")))?;
+            }
+            if self.from_template {
+                // A clone must not run anything on the template's randomness.
+                crate::entropy::reseed_from_host()
+                    .map_err(|e| AgentError::Internal(format!("reseed the guest's random generator: {e}")))?;
             }
             if host_time_ns > 0 {
                 let ts = nix::sys::time::TimeSpec::new(host_time_ns / 1_000_000_000, host_time_ns % 1_000_000_000);

@@ -30,10 +30,16 @@ const Runtime = z.strictObject({
   image_cache_dir: z.string().min(1).default('/var/cache/hako'),
 });
 
+const Factory = z.strictObject({
+  enable_template: z.boolean().default(true),
+  template_path: z.string().min(1).default('/dev/shm/hako-templates'),
+});
+
 export const ConfigSchema = z.strictObject({
   hypervisor: z.strictObject({ qemu: Qemu.prefault({}) }).prefault({}),
   agent: z.strictObject({ hako: Agent.prefault({}) }).prefault({}),
   runtime: Runtime.prefault({}),
+  factory: Factory.prefault({}),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -64,6 +70,11 @@ export interface HakoConfig {
     readonly stateDir: string;
     readonly imageCacheDir: string;
   };
+  /** VM templates: sandboxes start from a saved, booted VM instead of booting one. */
+  readonly factory: {
+    readonly enableTemplate: boolean;
+    readonly templatePath: string;
+  };
 }
 
 export function fromRaw(raw: RawConfig): HakoConfig {
@@ -91,5 +102,6 @@ export function fromRaw(raw: RawConfig): HakoConfig {
       debug: a.enable_debug,
     },
     runtime: { stateDir: raw.runtime.state_dir, imageCacheDir: raw.runtime.image_cache_dir },
+    factory: { enableTemplate: raw.factory.enable_template, templatePath: raw.factory.template_path },
   };
 }

@@ -17,7 +17,9 @@ export type Device =
       readonly path: string;
       readonly readonly: boolean;
     }
-  | { readonly kind: 'rng'; readonly id: string };
+  | { readonly kind: 'rng'; readonly id: string }
+  /** A PCIe root port a device can be hot-plugged into later (q35 only). */
+  | { readonly kind: 'hotplug-port'; readonly id: string };
 
 export interface VmSpec {
   readonly id: string;
@@ -35,6 +37,11 @@ export interface VmSpec {
   readonly consoleLog: boolean;
   /** Kill the VM if this process dies (used by `hako run`). */
   readonly dieWithParent: boolean;
+  /**
+   * Guest RAM in a file: a VM template's, mapped shared while the template
+   * is made, and privately (copy-on-write) by each VM restored from it.
+   */
+  readonly memoryFile?: { readonly path: string; readonly shared: boolean };
 }
 
 export interface VmExit {
@@ -54,7 +61,24 @@ export interface Vm {
   diagnostics(): Promise<string>;
 }
 
+/** A saved VM: its RAM (`memory`) and its device state (`state`), in `dir`. */
+export interface VmTemplate {
+  readonly dir: string;
+}
+
 export interface Hypervisor {
   readonly name: string;
   start(spec: VmSpec): Promise<Vm>;
+  /**
+   * Boots `spec` (whose memoryFile is `<dir>/memory`, shared), waits until
+   * the guest opens the serial port device whose id is `readyPort` (the
+   * guest's sign that it is set up), saves the VM's state to `<dir>/state` and ends the VM.
+   */
+  saveTemplate(spec: VmSpec, template: VmTemplate, readyPort: string, timeoutMs: number): Promise<void>;
+  /**
+   * Starts a VM from a template instead of booting one: `spec` must be the
+   * template's but for its paths, with memoryFile private. `hotplug` devices
+   * (which a template cannot hold) are added before the guest resumes.
+   */
+  restore(spec: VmSpec, template: VmTemplate, hotplug: readonly Device[], timeoutMs: number): Promise<Vm>;
 }

@@ -21,7 +21,7 @@ import { GUEST_SHARED_DIR, guestContainerDir, guestRootfs } from './guest-paths.
 import { shareBindMounts } from './bind-mounts.js';
 import { checkId, checkSocketPath } from './ids.js';
 import { runDirFor } from './run-dir.js';
-import { vmSpec } from './vm-spec.js';
+import { startVm, usesTemplate } from './vm-start.js';
 import type { ContainerRecord, SandboxRecord } from './state-store.js';
 
 export type SandboxStatus = SandboxRecord['status'] | 'stopped';
@@ -155,25 +155,27 @@ export class Sandbox implements ContainerHost {
     const fs = this.#makeSharedFs(sharedDir, opts.dieWithParent);
     this.#fs = fs;
     log.log('debug', 'shared dir ready', { sandbox: this.id });
-    const fsRef = await fs.start();
-    if (fsRef) {
-      this.#record.fsDaemon = fsRef;
-      await this.#save();
-    }
     const transport = new VirtioSerialTransport(join(this.runDir, 'agent.sock'));
-    const spec = vmSpec(this.#env, {
-      id: this.id,
-      dir: this.runDir,
-      devices: [...transport.devices(), ...fs.devices(), { kind: 'rng', id: 'rng0' }],
-      transportArgs: transport.kernelArgs(),
-      dieWithParent: opts.dieWithParent,
-    });
     log.log('debug', 'starting VM', {
       sandbox: this.id,
       accel: this.#env.accel.accel,
       reason: this.#env.accel.reason,
+      template: usesTemplate(this.#env, fs.devices()),
     });
-    const vm = await this.#env.hypervisor.start(spec);
+    const vm = await startVm(this.#env, {
+      id: this.id,
+      dir: this.runDir,
+      transport,
+      fsDevices: fs.devices(),
+      dieWithParent: opts.dieWithParent,
+      startFs: async () => {
+        const fsRef = await fs.start();
+        if (fsRef) {
+          this.#record.fsDaemon = fsRef;
+          await this.#save();
+        }
+      },
+    });
     this.#vm = vm;
     this.#record.vm = vm.process;
     await this.#save();

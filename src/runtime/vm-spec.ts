@@ -3,7 +3,7 @@
 // start benchmark (whose bare boot must use the very same VM).
 import type { HakoConfig } from '../config/schema.js';
 import type { AccelChoice } from '../hypervisor/accel.js';
-import type { Device, VmSpec } from '../hypervisor/types.js';
+import type { Device, MachineType, VmSpec } from '../hypervisor/types.js';
 import type { GuestImage } from '../image/guest-image.js';
 import { guestAslr, guestWarmUp, kernelCmdline } from './kernel-cmdline.js';
 
@@ -22,15 +22,19 @@ export interface VmSpecOptions {
   readonly dieWithParent: boolean;
   /** Appended to the kernel command line (after the user's kernel_params). */
   readonly extraKernelArgs?: readonly string[];
+  /** Instead of the configured machine type (VM templates need q35). */
+  readonly machine?: MachineType;
+  readonly memoryFile?: VmSpec['memoryFile'];
 }
 
 export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
   const { config, image, accel, tscKhz } = base;
   const h = config.hypervisor;
+  const machine = o.machine ?? h.machineType;
   return {
     id: o.id,
     dir: o.dir,
-    machine: h.machineType,
+    machine,
     accel: accel.accel,
     vcpus: h.vcpus,
     memoryMiB: h.memoryMiB,
@@ -38,7 +42,7 @@ export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
     initrd: image.initrd,
     kernelArgs: [
       ...kernelCmdline({
-        machine: h.machineType,
+        machine,
         debug: h.debug,
         agentDebug: config.agent.debug,
         aslr: guestAslr(h.guestAslr, accel.accel),
@@ -52,5 +56,6 @@ export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
     devices: o.devices,
     consoleLog: h.debug || config.agent.debug,
     dieWithParent: o.dieWithParent,
+    ...(o.memoryFile ? { memoryFile: o.memoryFile } : {}),
   };
 }

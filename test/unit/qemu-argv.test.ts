@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildArgv } from '../../src/hypervisor/qemu/argv.js';
+import { hotplugCommands, shellSafePath } from '../../src/hypervisor/qemu/template.js';
 import type { VmSpec } from '../../src/hypervisor/types.js';
 import { SNAPSHOTS } from '../helpers/paths.js';
 
@@ -70,4 +71,61 @@ test('shared memory is used only when a vhost-user device needs it', () => {
   const argv = buildArgv('qemu', { ...base, devices: [] });
   assert.ok(argv.some((a) => a.startsWith('memory-backend-ram,')));
   assert.ok(!argv.some((a) => a.includes('share=on')));
+});
+
+const templateSpec: VmSpec = {
+  ...base,
+  machine: 'q35',
+  devices: [
+    { kind: 'serial-port', id: 'agent', name: 'hako.agent', socketPath: '/t/agent.sock' },
+    { kind: 'rng', id: 'rng0' },
+    { kind: 'hotplug-port', id: 'hotplug0' },
+  ],
+  memoryFile: { path: '/t/memory', shared: true },
+};
+
+test('a VM template: RAM in a shared file, a port to hot-plug into', () => {
+  snapshot('q35-template', buildArgv('/usr/bin/qemu-system-x86_64', templateSpec));
+});
+
+test("a template's clone maps its own copy of the RAM, shared with the vhost-user daemon", () => {
+  const argv = buildArgv('qemu', { ...templateSpec, memoryFile: { path: '/c/memory', shared: true } });
+  assert.ok(argv.includes('memory-backend-file,id=mem,size=512M,mem-path=/c/memory,share=on'));
+  const priv = buildArgv('qemu', { ...templateSpec, memoryFile: { path: '/c/memory', shared: false } });
+  assert.ok(priv.includes('memory-backend-file,id=mem,size=512M,mem-path=/c/memory,share=off'));
+});
+
+test('the shared fs is hot-plugged as a chardev and a vhost-user-fs-pci device on the port', () => {
+  const fs = { kind: 'vhost-user-fs', id: 'fs0', tag: 'hako', socketPath: '/c/fs.sock' } as const;
+  assert.deepEqual(hotplugCommands(fs, 'hotplug0'), [
+    {
+      execute: 'chardev-add',
+      arguments: {
+        id: 'fs0',
+        backend: {
+          type: 'socket',
+          data: { addr: { type: 'unix', data: { path: '/c/fs.sock' } }, server: false },
+        },
+      },
+    },
+    {
+      execute: 'device_add',
+      arguments: {
+        driver: 'vhost-user-fs-pci',
+        id: 'fs0-dev',
+        chardev: 'fs0',
+        tag: 'hako',
+        'queue-size': 1024,
+        bus: 'hotplug0',
+      },
+    },
+  ]);
+  assert.throws(() => hotplugCommands({ kind: 'rng', id: 'r' }, 'hotplug0'), /cannot hot-plug a rng device/);
+});
+
+test('template paths that /bin/sh would interpret are refused', () => {
+  assert.equal(shellSafePath('/dev/shm/hako-templates/ab12'), '/dev/shm/hako-templates/ab12');
+  for (const bad of ['/tmp/a b', "/tmp/a'b", '/tmp/$(x)', 'relative', '/tmp/a;b']) {
+    assert.throws(() => shellSafePath(bad), /may only hold/);
+  }
 });

@@ -6,7 +6,9 @@ import { createServer, type Server } from 'node:net';
 import { refOf } from '../../sys/procs.js';
 import { RealProcessTable } from '../../sys/procs.js';
 import type { Runner } from '../../sys/runner.js';
-import type { Hypervisor, Vm, VmExit, VmSpec } from '../types.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Device, Hypervisor, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
 import { FakeAgent, type FakeAgentOptions } from './agent.js';
 import { HakoError } from '../../errors.js';
 
@@ -20,6 +22,23 @@ export class FakeHypervisor implements Hypervisor {
     private readonly runner: Runner,
     private readonly agentOptions: FakeAgentOptions = {},
   ) {}
+
+  readonly templatesSaved: VmSpec[] = [];
+  readonly restored: { spec: VmSpec; hotplug: readonly Device[] }[] = [];
+
+  /** Writes a template's two files, as QEMU would. */
+  async saveTemplate(spec: VmSpec, template: VmTemplate): Promise<void> {
+    this.templatesSaved.push(spec);
+    await writeFile(join(template.dir, 'memory'), 'fake RAM');
+    await writeFile(join(template.dir, 'state'), 'fake state');
+  }
+
+  /** Starts like a cold boot, after checking that the template is there. */
+  async restore(spec: VmSpec, template: VmTemplate, hotplug: readonly Device[]): Promise<Vm> {
+    await readFile(join(template.dir, 'state'));
+    this.restored.push({ spec, hotplug });
+    return this.start(spec);
+  }
 
   async start(spec: VmSpec): Promise<Vm> {
     this.started.push(spec);

@@ -20,10 +20,16 @@ function needsSharedMemory(spec: VmSpec): boolean {
  */
 const TCG_CPU = 'max,erms=off,fsrm=off';
 
+/** The guest RAM's backend: a template's file, a shareable memfd (vhost-user), or plain RAM. */
+function memoryBackend(spec: VmSpec, mem: string): string {
+  const f = spec.memoryFile;
+  if (f) return `memory-backend-file,id=mem,size=${mem},mem-path=${f.path},share=${f.shared ? 'on' : 'off'}`;
+  if (needsSharedMemory(spec)) return `memory-backend-memfd,id=mem,size=${mem},share=on`;
+  return `memory-backend-ram,id=mem,size=${mem}`;
+}
+
 export function machineArgs(spec: VmSpec): string[] {
   const mem = `${spec.memoryMiB}M`;
-  const backend = needsSharedMemory(spec) ? 'memory-backend-memfd' : 'memory-backend-ram';
-  const share = needsSharedMemory(spec) ? ',share=on' : '';
   const machine =
     spec.machine === 'microvm'
       ? `microvm,accel=${spec.accel},acpi=on,pit=off,pic=off,rtc=on,isa-serial=on,memory-backend=mem`
@@ -40,7 +46,7 @@ export function machineArgs(spec: VmSpec): string[] {
     '-m',
     mem,
     '-object',
-    `${backend},id=mem,size=${mem}${share}`,
+    memoryBackend(spec, mem),
     '-nodefaults',
     '-no-user-config',
     '-nographic',
@@ -63,6 +69,11 @@ export function machineArgs(spec: VmSpec): string[] {
   return args;
 }
 
+/** The QEMU id of a serial port's device, which QMP's VSERPORT_CHANGE events name. */
+export function serialPortId(id: string): string {
+  return `${id}-port`;
+}
+
 export function deviceArgs(spec: VmSpec, d: Device): string[] {
   switch (d.kind) {
     case 'serial-port':
@@ -72,7 +83,7 @@ export function deviceArgs(spec: VmSpec, d: Device): string[] {
         '-chardev',
         `socket,id=${d.id},path=${d.socketPath},server=on,wait=off`,
         '-device',
-        `virtserialport,bus=${d.id}-bus.0,chardev=${d.id},name=${d.name}`,
+        `virtserialport,bus=${d.id}-bus.0,chardev=${d.id},name=${d.name},id=${serialPortId(d.id)}`,
       ];
     case 'vhost-user-fs':
       return [
@@ -88,6 +99,8 @@ export function deviceArgs(spec: VmSpec, d: Device): string[] {
         '-device',
         `${virtio(spec, 'virtio-9p')},fsdev=${d.id},mount_tag=${d.tag}`,
       ];
+    case 'hotplug-port':
+      return ['-device', `pcie-root-port,id=${d.id},bus=pcie.0,chassis=1`];
     case 'rng':
       return [
         '-object',

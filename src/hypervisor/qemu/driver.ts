@@ -1,13 +1,14 @@
 // The QEMU driver: starts qemu-system-x86_64 from a VmSpec and stops it
 // through QMP (`quit`), falling back to SIGKILL.
 import { join } from 'node:path';
-import { HakoError } from '../../errors.js';
+import { HakoError, messageOf } from '../../errors.js';
 import { logSection, logTail } from '../../sys/log-tail.js';
 import type { ProcessTable, ProcessRef } from '../../sys/procs.js';
 import { describeExit, type Runner } from '../../sys/runner.js';
-import type { Hypervisor, Vm, VmExit, VmSpec } from '../types.js';
-import { buildArgv } from './argv.js';
+import type { Device, Hypervisor, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
+import { buildArgv, serialPortId } from './argv.js';
 import { QmpClient } from './qmp.js';
+import { connectWhenUp, hotplugCommands, migrationDone, portOpened, statePath } from './template.js';
 
 class QemuVm implements Vm {
   #stopping: Promise<void> | undefined;
@@ -15,7 +16,7 @@ class QemuVm implements Vm {
   constructor(
     readonly process: ProcessRef,
     readonly exited: Promise<VmExit>,
-    private readonly spec: VmSpec,
+    readonly spec: VmSpec,
     private readonly signal: (s: NodeJS.Signals) => void,
   ) {}
 
@@ -59,8 +60,12 @@ export class QemuHypervisor implements Hypervisor {
 
   constructor(private readonly deps: { runner: Runner; procs: ProcessTable; qemuPath: string }) {}
 
-  async start(spec: VmSpec): Promise<Vm> {
-    const argv = buildArgv(this.deps.qemuPath, spec);
+  start(spec: VmSpec): Promise<Vm> {
+    return this.#spawn(spec, []);
+  }
+
+  async #spawn(spec: VmSpec, extraArgs: readonly string[]): Promise<QemuVm> {
+    const argv = [...buildArgv(this.deps.qemuPath, spec), ...extraArgs];
     const child = await this.deps.runner.spawn({
       argv,
       logFile: join(spec.dir, 'qemu.log'),
@@ -73,5 +78,92 @@ export class QemuHypervisor implements Hypervisor {
       throw new HakoError('VM_START_FAILED', `QEMU exited at once (${describeExit(exit)}): ${log}`);
     }
     return new QemuVm({ pid: child.pid, startTime }, child.exited, spec, (s) => child.kill(s));
+  }
+
+  /** Runs `steps` against a VM's QMP; on failure, kills the VM and says what QEMU printed. */
+  async #drive(vm: QemuVm, what: string, steps: (qmp: QmpClient) => Promise<void>): Promise<void> {
+    let qmp: QmpClient | undefined;
+    try {
+      qmp = await connectWhenUp(vm.spec, vm.exited, Date.now() + 10_000);
+      await steps(qmp);
+    } catch (e) {
+      await vm.kill();
+      const log = await vm.diagnostics();
+      throw new HakoError('VM_START_FAILED', `${what}: ${messageOf(e)}${log ? `\n${log}` : ''}`, {
+        cause: e,
+      });
+    } finally {
+      qmp?.close();
+    }
+  }
+
+  async saveTemplate(
+    spec: VmSpec,
+    template: VmTemplate,
+    readyPort: string,
+    timeoutMs: number,
+  ): Promise<void> {
+    const state = statePath(template);
+    // Started paused (-S), so that the port cannot open before we listen.
+    const vm = await this.#spawn(spec, ['-S']);
+    const deadline = Date.now() + timeoutMs;
+    await this.#drive(vm, 'making a VM template', async (qmp) => {
+      const ready = portOpened(qmp, serialPortId(readyPort));
+      await qmp.execute('cont');
+      await within(
+        ready,
+        Math.max(1, deadline - Date.now()),
+        `the template's guest did not open ${readyPort}`,
+        vm.exited,
+      );
+      await qmp.execute('stop');
+      await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
+      await qmp.execute('migrate', { uri: `exec:cat > ${state}` });
+      await migrationDone(qmp, 'saving the VM template', deadline);
+    });
+    await vm.kill();
+  }
+
+  async restore(
+    spec: VmSpec,
+    template: VmTemplate,
+    hotplug: readonly Device[],
+    timeoutMs: number,
+  ): Promise<Vm> {
+    const state = statePath(template);
+    const port = spec.devices.find((d) => d.kind === 'hotplug-port');
+    if (hotplug.length > 0 && !port) throw new HakoError('INTERNAL', 'no port to hot-plug devices into');
+    const vm = await this.#spawn(spec, ['-incoming', 'defer']);
+    const deadline = Date.now() + timeoutMs;
+    await this.#drive(vm, `starting a VM from the template in ${template.dir}`, async (qmp) => {
+      await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
+      await qmp.execute('migrate-incoming', { uri: `exec:cat ${state}` });
+      await migrationDone(qmp, 'loading the VM template', deadline);
+      for (const d of hotplug) {
+        for (const c of hotplugCommands(d, port?.id ?? '')) await qmp.execute(c.execute, c.arguments);
+      }
+      await qmp.execute('cont');
+    });
+    return vm;
+  }
+}
+
+/** RAM stays in the template's file: only the device state is saved and loaded. */
+const IGNORE_SHARED = { capability: 'x-ignore-shared', state: true };
+
+/** Resolves with `p`, or rejects after `ms` or when the VM exits first. */
+async function within(p: Promise<void>, ms: number, what: string, exited: Promise<VmExit>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HakoError('AGENT_TIMEOUT', `${what} within ${ms} ms`)), ms);
+  });
+  const died = exited.then((x) => {
+    throw new HakoError('VM_EXITED', `QEMU exited (${describeExit(x)})`);
+  });
+  died.catch(() => undefined);
+  try {
+    await Promise.race([p, timeout, died]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -1,0 +1,98 @@
+// VM templates with QEMU: saving a booted VM (its RAM stays in the file it
+// was mapped from; `x-ignore-shared` leaves it out of the saved state) and
+// starting VMs from one, with the devices a template cannot hold (vhost-user
+// ones are not migratable) hot-plugged before the guest resumes.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { HakoError } from '../../errors.js';
+import type { Device, VmExit, VmSpec, VmTemplate } from '../types.js';
+import { QmpClient, type QmpEvent } from './qmp.js';
+
+/** QEMU runs `exec:` migration URIs through /bin/sh: only plain paths go in them. */
+export function shellSafePath(path: string): string {
+  if (!/^\/[A-Za-z0-9._/+-]*$/.test(path)) {
+    throw new HakoError(
+      'CONFIG_INVALID',
+      `VM template path ${JSON.stringify(path)} may only hold letters, digits and . _ / + -`,
+    );
+  }
+  return path;
+}
+
+export const statePath = (t: VmTemplate): string => shellSafePath(join(t.dir, 'state'));
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Connects to a starting VM's QMP socket, waiting for QEMU to create it. */
+export async function connectWhenUp(
+  spec: VmSpec,
+  exited: Promise<VmExit>,
+  deadline: number,
+): Promise<QmpClient> {
+  const path = join(spec.dir, 'qmp.sock');
+  let gone = false;
+  void exited.then(() => (gone = true));
+  for (;;) {
+    if (gone) throw new HakoError('VM_START_FAILED', 'QEMU exited while starting');
+    if (existsSync(path)) {
+      try {
+        return await QmpClient.connect(path, Math.max(1, deadline - Date.now()));
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+      }
+    }
+    if (Date.now() > deadline) throw new HakoError('VM_START_FAILED', `no QMP socket at ${path}`);
+    await sleep(2);
+  }
+}
+
+/** Polls a migration (either side) until it completes; throws if it fails. */
+export async function migrationDone(qmp: QmpClient, what: string, deadline: number): Promise<void> {
+  for (;;) {
+    const r = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string } | undefined;
+    if (r?.status === 'completed') return;
+    if (r?.status === 'failed' || r?.status === 'cancelled') {
+      throw new HakoError('VM_START_FAILED', `${what} failed: ${r['error-desc'] ?? r.status}`);
+    }
+    if (Date.now() > deadline) throw new HakoError('VM_START_FAILED', `${what} did not finish in time`);
+    await sleep(2);
+  }
+}
+
+/** Resolves when the guest opens the serial port whose device id is `portId`. */
+export function portOpened(qmp: QmpClient, portId: string): Promise<void> {
+  return new Promise((resolve) => {
+    qmp.onEvent((e: QmpEvent) => {
+      const d = e.data as { id?: string; open?: boolean } | undefined;
+      if (e.event === 'VSERPORT_CHANGE' && d?.id === portId && d.open === true) resolve();
+    });
+  });
+}
+
+/** The QMP commands that hot-plug a device onto `port` (a hotplug-port's id). */
+export function hotplugCommands(
+  d: Device,
+  port: string,
+): { execute: string; arguments: Record<string, unknown> }[] {
+  if (d.kind !== 'vhost-user-fs') {
+    throw new HakoError('INTERNAL', `cannot hot-plug a ${d.kind} device`);
+  }
+  const addr = { type: 'unix', data: { path: d.socketPath } };
+  return [
+    {
+      execute: 'chardev-add',
+      arguments: { id: d.id, backend: { type: 'socket', data: { addr, server: false } } },
+    },
+    {
+      execute: 'device_add',
+      arguments: {
+        driver: 'vhost-user-fs-pci',
+        id: `${d.id}-dev`,
+        chardev: d.id,
+        tag: d.tag,
+        'queue-size': 1024,
+        bus: port,
+      },
+    },
+  ];
+}

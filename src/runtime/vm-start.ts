@@ -1,0 +1,103 @@
+// How a sandbox's VM starts: from a VM template (templates.ts) when the
+// configuration allows it and the shared fs can be hot-plugged, else by
+// booting the guest kernel. Either way the shared-fs daemon is started (by
+// `startFs`) before QEMU, which connects to it.
+import { rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { HakoError, messageOf } from '../errors.js';
+import type { Device, Vm, VmTemplate } from '../hypervisor/types.js';
+import type { SandboxEnv } from './env.js';
+import { copyMemory, ensureTemplate, type TemplateSpec } from './templates.js';
+import { vmSpec } from './vm-spec.js';
+
+export interface VmStart {
+  readonly id: string;
+  readonly dir: string;
+  /** The agent's port, and the kernel arguments that name it. */
+  readonly transport: { devices(): Device[]; kernelArgs(): string[] };
+  readonly fsDevices: readonly Device[];
+  readonly dieWithParent: boolean;
+  readonly startFs: () => Promise<void>;
+}
+
+const RNG: Device = { kind: 'rng', id: 'rng0' };
+const HOTPLUG_PORT: Device = { kind: 'hotplug-port', id: 'hotplug0' };
+
+/** Whether this VM can start from a template: its shared fs must be one hot-pluggable device. */
+export function usesTemplate(env: SandboxEnv, fsDevices: readonly Device[]): boolean {
+  return (
+    env.config.factory.enableTemplate && fsDevices.length === 1 && fsDevices[0]?.kind === 'vhost-user-fs'
+  );
+}
+
+export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
+  if (!usesTemplate(env, o.fsDevices)) return boot(env, o, o.startFs());
+  // The template and its clones have the same devices, the shared fs apart.
+  const devices = [...o.transport.devices(), RNG, HOTPLUG_PORT];
+  const common = {
+    transportArgs: o.transport.kernelArgs(),
+    machine: 'q35' as const,
+    extraKernelArgs: ['hako.template=1'],
+  };
+  // The template's own sockets live in its own directory.
+  const inDir = (dir: string) =>
+    devices.map((d) =>
+      d.kind === 'serial-port' ? { ...d, socketPath: join(dir, basename(d.socketPath)) } : d,
+    );
+  const specFor: TemplateSpec = (dir, memoryFile) =>
+    vmSpec(env, { ...common, devices: inDir(dir), id: 'template', dir, dieWithParent: true, memoryFile });
+  const port = o.transport.devices().find((d) => d.kind === 'serial-port');
+  let template: VmTemplate;
+  let fsReady: Promise<void> | undefined;
+  let memory: string;
+  try {
+    template = await ensureTemplate(env, specFor, port?.id ?? '');
+    fsReady = o.startFs();
+    fsReady.catch(() => undefined);
+    memory = await copyMemory(env, template, o.id);
+  } catch (e) {
+    // Templates are an optimisation: a start that cannot have one boots.
+    env.log.log('warn', `cannot start from a VM template (${messageOf(e)}); booting the VM instead`);
+    return boot(env, o, fsReady ?? o.startFs());
+  }
+  try {
+    await fsReady;
+    const spec = vmSpec(env, {
+      ...common,
+      devices,
+      id: o.id,
+      dir: o.dir,
+      dieWithParent: o.dieWithParent,
+      memoryFile: { path: memory, shared: true },
+    });
+    return await env.hypervisor
+      .restore(spec, template, o.fsDevices, env.config.agent.dialTimeoutMs)
+      .catch(async (e: unknown) => {
+        // A template that cannot be loaded (damaged, or saved by another
+        // QEMU) is removed: the next start makes a new one.
+        await rm(template.dir, { recursive: true, force: true });
+        throw new HakoError(
+          'VM_START_FAILED',
+          `starting from the VM template in ${template.dir} failed (removed; the next start makes a new one): ${messageOf(e)}`,
+          { cause: e },
+        );
+      });
+  } finally {
+    // QEMU holds it open (and passes it to the shared-fs daemon): the name can go.
+    await rm(memory, { force: true });
+  }
+}
+
+/** Boots the VM with every device, its shared fs included, once `fsReady`. */
+async function boot(env: SandboxEnv, o: VmStart, fsReady: Promise<void>): Promise<Vm> {
+  await fsReady;
+  const devices = [...o.transport.devices(), ...o.fsDevices, RNG];
+  const spec = vmSpec(env, {
+    transportArgs: o.transport.kernelArgs(),
+    id: o.id,
+    dir: o.dir,
+    devices,
+    dieWithParent: o.dieWithParent,
+  });
+  return env.hypervisor.start(spec);
+}

@@ -1,0 +1,112 @@
+// VM templates with real VMs: made by the first start that needs one, then
+// loaded instead of booting; every clone reseeded; a damaged template is
+// reported, removed and made again; templates can be turned off.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exitOf, inPrivateRoot, runHako } from '../helpers/hako.js';
+
+/** A private template directory on tmpfs, and a configuration that uses it. */
+async function withTemplates(
+  extra: string,
+  fn: (dir: string, config: string) => Promise<void>,
+): Promise<void> {
+  const dir = mkdtempSync('/dev/shm/hkt-');
+  const config = join(dir, 'hako.toml');
+  writeFileSync(config, `[factory]\ntemplate_path = "${dir}/t"\n${extra}`);
+  try {
+    await fn(join(dir, 't'), config);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const templatesIn = (dir: string): string[] => {
+  try {
+    return readdirSync(dir).filter((n) => /^[0-9a-f]{32}$/.test(n));
+  } catch {
+    return [];
+  }
+};
+
+// Random bytes, and the number of PCI devices (clones run on q35; microvm has no PCI).
+const PROBE = 'head -c 16 /dev/urandom | od -An -tx1; ls /sys/bus/pci/devices | wc -l';
+
+test('a VM template is made once, reused, and its clones draw different random numbers', async () => {
+  await withTemplates('', (tdir, config) =>
+    inPrivateRoot(async (root) => {
+      const first = await runHako(root, ['run', '--', 'sh', '-c', PROBE], { config });
+      assert.equal(exitOf(first), 0, first.stderr);
+      const made = templatesIn(tdir);
+      assert.equal(made.length, 1, 'one template');
+      const state = join(tdir, made[0] ?? '', 'state');
+      const savedAt = statSync(state).mtimeMs;
+      const second = await runHako(root, ['run', '--', 'sh', '-c', PROBE], { config });
+      assert.equal(exitOf(second), 0, second.stderr);
+      assert.deepEqual(templatesIn(tdir), made, 'the same template');
+      assert.equal(statSync(state).mtimeMs, savedAt, 'reused, not saved again');
+      const [random1, pci1] = first.stdout
+        .toString()
+        .split('\n')
+        .map((l) => l.trim());
+      const [random2, pci2] = second.stdout
+        .toString()
+        .split('\n')
+        .map((l) => l.trim());
+      assert.match(random1 ?? '', /^[0-9a-f]{2}( [0-9a-f]{2}){15}$/);
+      assert.notEqual(random1, random2, 'clones of one template must not share their randomness');
+      assert.ok(Number(pci1) > 0 && Number(pci2) > 0, 'a clone runs on q35');
+      assert.deepEqual(readdirSync(join(tdir, 'clones')), [], "the clones' RAM copies are not left behind");
+    }),
+  );
+});
+
+test('a damaged template is reported, removed, and made again by the next start', async () => {
+  await withTemplates('', (tdir, config) =>
+    inPrivateRoot(async (root) => {
+      assert.equal(exitOf(await runHako(root, ['run', '--', 'true'], { config })), 0);
+      const [key] = templatesIn(tdir);
+      writeFileSync(join(tdir, key ?? '', 'state'), 'not a QEMU migration stream');
+      const broken = await runHako(root, ['run', '--', 'true'], { config });
+      assert.notEqual(exitOf(broken), 0);
+      assert.match(
+        broken.stderr,
+        /starting from the VM template in .* failed \(removed; the next start makes a new one\)/,
+      );
+      assert.deepEqual(templatesIn(tdir), []);
+      const again = await runHako(root, ['run', '--', 'echo', 'back'], { config });
+      assert.equal(again.stdout.toString(), 'back\n', again.stderr);
+      assert.equal(templatesIn(tdir).length, 1);
+    }),
+  );
+});
+
+test('with enable_template = false the VM boots on its own (microvm, no template made)', async () => {
+  await withTemplates('enable_template = false\n', (tdir, config) =>
+    inPrivateRoot(async (root) => {
+      const r = await runHako(root, ['run', '--', 'sh', '-c', PROBE], { config });
+      assert.equal(exitOf(r), 0, r.stderr);
+      assert.equal(r.stdout.toString().trim().split('\n')[1], '0', 'microvm has no PCI devices');
+      assert.deepEqual(templatesIn(tdir), []);
+    }),
+  );
+});
+
+test('a template that cannot be made is warned about, and the VM boots instead', async () => {
+  const dir = mkdtempSync('/dev/shm/hkt-');
+  try {
+    // The template directory would have to be made under a regular file.
+    writeFileSync(join(dir, 'file'), '');
+    const config = join(dir, 'hako.toml');
+    writeFileSync(config, `[factory]\ntemplate_path = "${dir}/file/t"\n`);
+    await inPrivateRoot(async (root) => {
+      const r = await runHako(root, ['run', '--', 'echo', 'booted'], { config });
+      assert.equal(r.stdout.toString(), 'booted\n', r.stderr);
+      assert.equal(exitOf(r), 0);
+      assert.match(r.stderr, /cannot start from a VM template \(.*\); booting the VM instead/);
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
