@@ -109,7 +109,16 @@ fn run(mode: Mode) -> Result<(), String> {
             let port = port::VirtioPort::open(&opts.port_name).map_err(|e| format!("port: {e}"))?;
             let ready = Arc::new(ready::Ready::default());
             let handler = Arc::new(rpc::Dispatcher::new(ready.clone()));
-            let server = std::thread::spawn(move || ttrpc::serve_port(port, handler));
+            // A template's clone warms crun up once it runs, that is when its
+            // host first connects: translations are not saved with a VM.
+            let warm_on_connect: Box<dyn FnOnce() + Send> = match &set_up {
+                Some(agent) if opts.warm_up => {
+                    let agent = agent.clone();
+                    Box::new(move || agent.warm_up())
+                }
+                _ => Box::new(|| ()),
+            };
+            let server = std::thread::spawn(move || ttrpc::serve_port(port, handler, warm_on_connect));
             let t_serving = log::uptime();
             if owns_guest && !early {
                 init::setup().map_err(|e| format!("guest setup: {e}"))?;
@@ -121,7 +130,6 @@ fn run(mode: Mode) -> Result<(), String> {
             };
             ready.set(agent.clone());
             log::debug(&format!("agent started at {t_start:.6}, serving at {t_serving:.6}; guest set up"));
-            // A template's translations are not saved with it: no warm-up.
             if owns_guest && opts.warm_up && !opts.template {
                 agent.warm_up();
             }

@@ -288,7 +288,10 @@ pub fn serve_connection<R: Read, W: Write + Send + 'static>(
 }
 
 /// Serves the virtio-serial port forever, across host reconnections.
-pub fn serve_port(port: crate::port::VirtioPort, handler: Arc<dyn Handler>) {
+/// Serves the virtio-serial port, one host connection after another;
+/// `on_first_host` runs when the first one arrives.
+pub fn serve_port(port: crate::port::VirtioPort, handler: Arc<dyn Handler>, on_first_host: Box<dyn FnOnce() + Send>) {
+    let mut on_first_host = Some(on_first_host);
     let current = Arc::new(AtomicU64::new(0));
     let in_flight = Arc::new(AtomicUsize::new(0));
     let writer = match port.writer() {
@@ -302,6 +305,9 @@ pub fn serve_port(port: crate::port::VirtioPort, handler: Arc<dyn Handler>) {
     let pool = Pool::default();
     loop {
         reader.wait_for_host();
+        if let Some(f) = on_first_host.take() {
+            f();
+        }
         let generation = current.fetch_add(1, Ordering::SeqCst) + 1;
         log::debug(&format!("host connected (session {generation})"));
         let replier = Replier { writer: writer.clone(), generation, current: current.clone() };
