@@ -2,7 +2,9 @@
 // requirement, what was found, and how to fix it when missing. Exits 1 if
 // anything is missing.
 import { constants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access, mkdir, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HakoConfig } from '../config/schema.js';
 import { chooseAccel, probeHost, readCpuinfo } from '../hypervisor/accel.js';
 import { readCurrent } from '../image/guest-image.js';
 import { guestAslr } from '../runtime/kernel-cmdline.js';
@@ -113,6 +115,7 @@ export async function checkCommand(
     detail: writable ? stateDir : `${stateDir} is not writable`,
     ...(writable ? {} : { fix: 'run as root or set runtime.state_dir' }),
   });
+  findings.push({ name: 'VM templates', ok: true, detail: await templatesFinding(config) });
   const isRoot = process.getuid?.() === 0;
   findings.push({
     name: 'privileges',
@@ -127,4 +130,24 @@ export async function checkCommand(
   const missing = findings.filter((f) => !f.ok).length;
   out(missing === 0 ? 'host is ready' : `host is not ready: ${missing} requirement(s) missing`);
   return missing === 0 ? 0 : 1;
+}
+
+/** Whether sandboxes start from VM templates, and what the templates hold. */
+async function templatesFinding(config: HakoConfig): Promise<string> {
+  const f = config.factory;
+  if (!f.enableTemplate) return 'off (factory.enable_template = false): every VM boots';
+  if (config.hypervisor.sharedFs !== 'virtio-fs') return 'on, but unused with virtio-9p: every VM boots';
+  const keys = (await readdir(f.templatePath).catch(() => [] as string[])).filter((n) =>
+    /^[0-9a-f]{32}$/.test(n),
+  );
+  const bytes = await Promise.all(
+    keys.map((k) =>
+      stat(join(f.templatePath, k, 'memory')).then(
+        (s) => s.blocks * 512,
+        () => 0,
+      ),
+    ),
+  );
+  const mib = bytes.reduce((a, b) => a + b, 0) / (1 << 20);
+  return `on: ${keys.length} in ${f.templatePath} (${mib.toFixed(0)} MiB of RAM); the first start needing a new one makes it`;
 }

@@ -4,9 +4,9 @@
 // in a directory of its own and published by renaming it into place, so a
 // reader never sees half of one and two builders never clash.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HakoError } from '../errors.js';
+import { HakoError, messageOf } from '../errors.js';
 import type { VmSpec, VmTemplate } from '../hypervisor/types.js';
 import type { SandboxEnv } from './env.js';
 
@@ -15,6 +15,8 @@ const FORMAT = 1;
 /** Templates kept; older ones are removed once unused for PRUNE_AFTER_MS. */
 const KEEP = 4;
 const PRUNE_AFTER_MS = 10 * 60_000;
+/** How long a template that failed to be made is not tried again. */
+const RETRY_AFTER_MS = 5 * 60_000;
 
 type Deps = Pick<SandboxEnv, 'config' | 'hypervisor' | 'runner' | 'procs' | 'log'>;
 
@@ -40,7 +42,9 @@ export async function templateKey(deps: Deps, specFor: TemplateSpec): Promise<st
     memoryMiB: spec.memoryMiB,
     kernel: spec.kernel,
     initrd: spec.initrd,
-    kernelArgs: spec.kernelArgs,
+    // Only the template's boot calibrates the TSC: a host whose reported
+    // frequency wanders must not make a new template for every start.
+    kernelArgs: spec.kernelArgs.filter((a) => !a.startsWith('tsc_early_khz=')),
     devices: spec.devices,
   };
   const files = await Promise.all([deps.config.hypervisor.path, vm.kernel, vm.initrd].map(identity));
@@ -63,6 +67,16 @@ export async function ensureTemplate(
     await utimes(dir, now, now).catch(() => undefined);
     return { dir };
   }
+  // A template that could not be made is not tried again for a while:
+  // each start would otherwise pay for a failing boot before its own.
+  const failed = join(root, `.failed-${key}`);
+  const lastFailure = await stat(failed).catch(() => undefined);
+  if (lastFailure && Date.now() - lastFailure.mtimeMs < RETRY_AFTER_MS) {
+    throw new HakoError(
+      'VM_START_FAILED',
+      `making this VM template failed recently: ${await readFile(failed, 'utf8')}`,
+    );
+  }
   const t0 = performance.now();
   deps.log.log('info', `making a VM template in ${dir} (once per image and configuration)`);
   // Named by its builder's pid (prune() removes a dead builder's) and unique within it.
@@ -81,8 +95,10 @@ export async function ensureTemplate(
     });
   } catch (e) {
     await rm(build, { recursive: true, force: true });
+    await writeFile(failed, messageOf(e).slice(0, 4000)).catch(() => undefined);
     throw e;
   }
+  await rm(failed, { force: true });
   deps.log.log('info', `VM template ready in ${Math.round(performance.now() - t0)} ms`);
   await prune(root, key);
   return { dir };

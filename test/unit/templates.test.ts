@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
 import type { VmSpec } from '../../src/hypervisor/types.js';
-import { copyMemory, ensureTemplate, type TemplateSpec } from '../../src/runtime/templates.js';
+import { copyMemory, ensureTemplate, templateKey, type TemplateSpec } from '../../src/runtime/templates.js';
 import { rig } from '../helpers/fake-rig.js';
 
 function setup() {
@@ -104,6 +104,37 @@ test("a clone's RAM is a private copy of the template's", async () => {
     const copy = await copyMemory(deps, t, 'sb1');
     assert.equal(readFileSync(copy, 'utf8'), 'fake RAM');
     assert.ok(copy.startsWith(join(deps.config.factory.templatePath, 'clones', `${process.pid}-`)));
+  } finally {
+    r.done();
+  }
+});
+
+test('a template that cannot be made is not tried again by every start', async () => {
+  const { r, deps, specFor } = setup();
+  try {
+    r.hv.templateError = new Error('the guest never opened its port');
+    await assert.rejects(ensureTemplate(deps, specFor(512), 'agent'), /never opened its port/);
+    await assert.rejects(
+      ensureTemplate(deps, specFor(512), 'agent'),
+      /making this VM template failed recently: the guest never opened its port/,
+    );
+    assert.equal(r.hv.templatesSaved.length, 1, 'not tried a second time');
+  } finally {
+    r.done();
+  }
+});
+
+test("the TSC frequency given to the template's boot does not change which template is used", async () => {
+  const { deps, specFor, r } = setup();
+  try {
+    const withTsc =
+      (khz: number): TemplateSpec =>
+      (dir, m) => {
+        const s = specFor(512)(dir, m);
+        return { ...s, kernelArgs: [...s.kernelArgs, `tsc_early_khz=${khz}`] };
+      };
+    assert.equal(await templateKey(deps, withTsc(2100000)), await templateKey(deps, withTsc(2099998)));
+    assert.notEqual(await templateKey(deps, specFor(512)), await templateKey(deps, specFor(1024)));
   } finally {
     r.done();
   }

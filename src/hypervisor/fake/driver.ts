@@ -26,9 +26,13 @@ export class FakeHypervisor implements Hypervisor {
   readonly templatesSaved: VmSpec[] = [];
   readonly restored: { spec: VmSpec; hotplug: readonly Device[] }[] = [];
 
+  /** Set to make saveTemplate fail (a guest that never comes up). */
+  templateError: Error | undefined;
+
   /** Writes a template's two files, as QEMU would. */
   async saveTemplate(spec: VmSpec, template: VmTemplate): Promise<void> {
     this.templatesSaved.push(spec);
+    if (this.templateError) throw this.templateError;
     await writeFile(join(template.dir, 'memory'), 'fake RAM');
     await writeFile(join(template.dir, 'state'), 'fake state');
   }
