@@ -9,7 +9,7 @@
 //   - the host PSS of QEMU, virtiofsd and the hako process, and the agent's
 //     RSS inside the guest, for an idle container.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { connectProxy } from '../src/oci-cli/proxy.js';
 import { runDirFor } from '../src/runtime/run-dir.js';
@@ -109,10 +109,13 @@ async function allocatedMiB(path: string): Promise<number> {
 
 async function main(): Promise<void> {
   const root = mkdtempSync('/tmp/hkb-');
-  const { config } = await loadConfig();
+  const { config, source } = await loadConfig();
   // The same configuration with every VM booting on its own.
+  const text = source === 'built-in defaults' ? '' : readFileSync(source, 'utf8');
+  if (/^\s*\[factory\]/m.test(text))
+    throw new Error(`${source} sets [factory]: run the benchmark without it`);
   const coldConfig = join(root, 'cold.toml');
-  writeFileSync(coldConfig, '[factory]\nenable_template = false\n');
+  writeFileSync(coldConfig, `${text}\n[factory]\nenable_template = false\n`);
   const hakoRun = (cfg: string[]) => [HAKO, '--root', root, ...cfg, 'run', '--', 'true'];
   const bare: number[] = [];
   const run: number[] = [];
@@ -121,6 +124,7 @@ async function main(): Promise<void> {
   // Warm-up (page cache, first QEMU start, the VM template), not counted.
   await timeUntilOutput(argv, MARKER);
   const first = await timeCommand(hakoRun([]));
+  if (first.code !== 0) throw new Error(`hako run failed: ${first.stderr}`);
   await timeCommand(hakoRun(['--config', coldConfig]));
   for (let i = 0; i < RUNS; i++) {
     bare.push(await timeUntilOutput(argv, MARKER));

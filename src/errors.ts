@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'HOST_NOT_READY', // a host requirement (QEMU, virtiofsd, image) is missing
   'IMAGE_BUILD_FAILED',
   'VM_START_FAILED',
+  'TEMPLATE_INVALID', // a saved VM template cannot be loaded (damaged, or saved by another QEMU)
   'VM_EXITED', // the VM went away while in use
   'AGENT_TIMEOUT', // the guest agent did not answer in time
   'AGENT_PROTOCOL', // the guest sent something invalid (the guest is untrusted)

@@ -34,6 +34,13 @@ struct PoolInfo {
 nix::ioctl_write_ptr_bad!(rnd_add_entropy, 0x4008_5203, PoolInfo);
 nix::ioctl_none_bad!(rnd_reseed_crng, 0x5207);
 
+/// Checks that the host's generator can be read, so that a template whose
+/// clones could not be reseeded is never made.
+pub fn check_source() -> Result<(), EntropyError> {
+    let mut one = [0u8; 1];
+    File::open(HWRNG).and_then(|mut f| f.read_exact(&mut one)).map_err(EntropyError::Source)
+}
+
 /// Credits SEED_BYTES from the host's generator to the pool and reseeds.
 pub fn reseed_from_host() -> Result<(), EntropyError> {
     let mut seed = [0u8; SEED_BYTES];

@@ -104,6 +104,7 @@ fn run(mode: Mode) -> Result<(), String> {
             let mut set_up = None;
             if early {
                 init::setup().map_err(|e| format!("guest setup: {e}"))?;
+                entropy::check_source().map_err(|e| format!("a template's clones could not be reseeded: {e}"))?;
                 set_up = reaper.take().map(new_agent);
             }
             let port = port::VirtioPort::open(&opts.port_name).map_err(|e| format!("port: {e}"))?;

@@ -67,7 +67,9 @@ fn split_options(options: &[String]) -> (MsFlags, Vec<String>) {
 }
 
 /// Mounts one storage and returns its mount point.
-pub fn mount_storage(s: &Storage, base: &Path) -> Result<PathBuf, MountError> {
+/// `hot_plugged`: the storage's device may still be arriving (a VM started
+/// from a template gets its virtio-fs device as it resumes).
+pub fn mount_storage(s: &Storage, base: &Path, hot_plugged: bool) -> Result<PathBuf, MountError> {
     if !is_under(&s.mount_point, base) {
         return Err(MountError::BadMountPoint(s.mount_point.clone(), base.display().to_string()));
     }
@@ -101,7 +103,7 @@ pub fn mount_storage(s: &Storage, base: &Path) -> Result<PathBuf, MountError> {
     let fstype = if fstype.is_empty() { None } else { Some(fstype) };
     let data = if data.is_empty() { None } else { Some(data.as_str()) };
     let attempt = || mount(Some(s.source.as_str()), &target, fstype, flags, data);
-    let mounted = if fstype == Some("virtiofs") { retry_until_present(attempt) } else { attempt() };
+    let mounted = if hot_plugged && fstype == Some("virtiofs") { retry_until_present(attempt) } else { attempt() };
     mounted.map_err(|err| MountError::Failed { what: s.source.clone(), target: s.mount_point.clone(), err })?;
     if ro && flags.contains(MsFlags::MS_BIND) {
         // A bind mount ignores MS_RDONLY until remounted.
@@ -163,8 +165,8 @@ mod tests {
         s.driver = "nfs".into();
         s.source = "x".into();
         s.mount_point = "/run/hako/x".into();
-        assert!(matches!(mount_storage(&s, Path::new("/run/hako")), Err(MountError::UnknownDriver(_))));
+        assert!(matches!(mount_storage(&s, Path::new("/run/hako"), false), Err(MountError::UnknownDriver(_))));
         s.mount_point = "/etc".into();
-        assert!(matches!(mount_storage(&s, Path::new("/run/hako")), Err(MountError::BadMountPoint(..))));
+        assert!(matches!(mount_storage(&s, Path::new("/run/hako"), false), Err(MountError::BadMountPoint(..))));
     }
 }

@@ -115,7 +115,7 @@ impl Agent {
             .map_err(|e| AgentError::Internal(format!("create run dir: {e}")))?;
         let mut mounted = vec![];
         for s in storages {
-            match mount_storage(s, &self.run_dir) {
+            match mount_storage(s, &self.run_dir, self.from_template) {
                 Ok(p) => mounted.push(p),
                 Err(e) => {
                     mounted.iter().rev().for_each(|p| unmount(p));
@@ -226,7 +226,7 @@ impl Agent {
     ) -> Result<Process> {
         std::fs::create_dir_all(bundle).map_err(|e| AgentError::Internal(format!("create bundle: {e}")))?;
         for s in storages {
-            mounts.push(mount_storage(s, &self.run_dir)?);
+            mounts.push(mount_storage(s, &self.run_dir, false)?);
         }
         if !is_under(rootfs, &self.run_dir) {
             return Err(AgentError::InvalidArgument(format!(

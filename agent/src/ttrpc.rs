@@ -287,9 +287,8 @@ pub fn serve_connection<R: Read, W: Write + Send + 'static>(
     }
 }
 
-/// Serves the virtio-serial port forever, across host reconnections.
-/// Serves the virtio-serial port, one host connection after another;
-/// `on_first_host` runs when the first one arrives.
+/// Serves the virtio-serial port forever, one host connection after
+/// another; `on_first_host` runs when the first one arrives.
 pub fn serve_port(port: crate::port::VirtioPort, handler: Arc<dyn Handler>, on_first_host: Box<dyn FnOnce() + Send>) {
     let mut on_first_host = Some(on_first_host);
     let current = Arc::new(AtomicU64::new(0));

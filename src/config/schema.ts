@@ -30,9 +30,18 @@ const Runtime = z.strictObject({
   image_cache_dir: z.string().min(1).default('/var/cache/hako'),
 });
 
+/** Room for `/.build-<pid>-<key>-<random>/agent.sock` in a socket path. */
+const MAX_TEMPLATE_PATH = 36;
+
 const Factory = z.strictObject({
   enable_template: z.boolean().default(true),
-  template_path: z.string().min(1).default('/dev/shm/hako-templates'),
+  // Its path goes into QEMU's `exec:` migration commands (run by /bin/sh),
+  // and sockets go under it, whose paths may not exceed 107 bytes.
+  template_path: z
+    .string()
+    .regex(/^\/[A-Za-z0-9._/+-]*$/, 'must be an absolute path of letters, digits and . _ / + -')
+    .max(MAX_TEMPLATE_PATH, `must be at most ${MAX_TEMPLATE_PATH} characters (sockets go under it)`)
+    .default('/dev/shm/hako-templates'),
 });
 
 export const ConfigSchema = z.strictObject({

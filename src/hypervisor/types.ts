@@ -38,10 +38,11 @@ export interface VmSpec {
   /** Kill the VM if this process dies (used by `hako run`). */
   readonly dieWithParent: boolean;
   /**
-   * Guest RAM in a file: a VM template's, mapped shared while the template
-   * is made, and privately (copy-on-write) by each VM restored from it.
+   * Guest RAM in a file, mapped shared: a VM template's while it is made,
+   * and each VM restored from it has its own copy (the vhost-user daemon
+   * maps the same file, so it must see the VM's own pages).
    */
-  readonly memoryFile?: { readonly path: string; readonly shared: boolean };
+  readonly memoryFile?: { readonly path: string };
 }
 
 export interface VmExit {
@@ -77,8 +78,10 @@ export interface Hypervisor {
   saveTemplate(spec: VmSpec, template: VmTemplate, readyPort: string, timeoutMs: number): Promise<void>;
   /**
    * Starts a VM from a template instead of booting one: `spec` must be the
-   * template's but for its paths, with memoryFile private. `hotplug` devices
-   * (which a template cannot hold) are added before the guest resumes.
+   * template's but for its paths, its memoryFile a copy of the template's.
+   * `hotplug` devices (which a template cannot hold) are added before the
+   * guest resumes. Fails with TEMPLATE_INVALID when the template's state
+   * cannot be loaded.
    */
   restore(spec: VmSpec, template: VmTemplate, hotplug: readonly Device[], timeoutMs: number): Promise<Vm>;
 }

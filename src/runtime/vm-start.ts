@@ -4,10 +4,10 @@
 // `startFs`) before QEMU, which connects to it.
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { HakoError, messageOf } from '../errors.js';
+import { HakoError, isHakoError, messageOf } from '../errors.js';
 import type { Device, Vm, VmTemplate } from '../hypervisor/types.js';
 import type { SandboxEnv } from './env.js';
-import { copyMemory, ensureTemplate, type TemplateSpec } from './templates.js';
+import { copyMemory, discardTemplate, ensureTemplate, type TemplateSpec } from './templates.js';
 import { vmSpec } from './vm-spec.js';
 
 export interface VmStart {
@@ -68,14 +68,15 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
       id: o.id,
       dir: o.dir,
       dieWithParent: o.dieWithParent,
-      memoryFile: { path: memory, shared: true },
+      memoryFile: { path: memory },
     });
     return await env.hypervisor
       .restore(spec, template, o.fsDevices, env.config.agent.dialTimeoutMs)
       .catch(async (e: unknown) => {
-        // A template that cannot be loaded (damaged, or saved by another
-        // QEMU) is removed: the next start makes a new one.
-        await rm(template.dir, { recursive: true, force: true });
+        if (!isHakoError(e, 'TEMPLATE_INVALID')) throw e;
+        // Removed only when its state cannot be loaded: the next start makes
+        // a new one. (A start that fails later, on hot-plug or resume, keeps it.)
+        await discardTemplate(env, template);
         throw new HakoError(
           'VM_START_FAILED',
           `starting from the VM template in ${template.dir} failed (removed; the next start makes a new one): ${messageOf(e)}`,

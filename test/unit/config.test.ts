@@ -59,6 +59,15 @@ test('wrong types and values are named', () => {
   assert.throws(() => parseConfigText('[hypervisor.qemu]\ndefault_memory = 1\n', 'f'), /default_memory/);
 });
 
+test('a VM template path /bin/sh would interpret, or too long for its sockets, is refused', () => {
+  const at = (p: string) => () => parseConfigText(`[factory]\ntemplate_path = "${p}"\n`, 'f');
+  assert.equal(at('/dev/shm/t')().factory.templatePath, '/dev/shm/t');
+  assert.throws(at('/tmp/a b'), /factory\.template_path.*absolute path of letters, digits/);
+  assert.throws(at('/tmp/$(reboot)'), /factory\.template_path/);
+  assert.throws(at('relative/dir'), /factory\.template_path/);
+  assert.throws(at(`/${'x'.repeat(40)}`), /factory\.template_path.*at most 36 characters/);
+});
+
 test('TOML syntax errors are reported as such', () => {
   assert.throws(
     () => parseConfigText('[hypervisor.qemu\n', 'bad.toml'),

@@ -81,7 +81,7 @@ const templateSpec: VmSpec = {
     { kind: 'rng', id: 'rng0' },
     { kind: 'hotplug-port', id: 'hotplug0' },
   ],
-  memoryFile: { path: '/t/memory', shared: true },
+  memoryFile: { path: '/t/memory' },
 };
 
 test('a VM template: RAM in a shared file, a port to hot-plug into', () => {
@@ -89,10 +89,8 @@ test('a VM template: RAM in a shared file, a port to hot-plug into', () => {
 });
 
 test("a template's clone maps its own copy of the RAM, shared with the vhost-user daemon", () => {
-  const argv = buildArgv('qemu', { ...templateSpec, memoryFile: { path: '/c/memory', shared: true } });
+  const argv = buildArgv('qemu', { ...templateSpec, memoryFile: { path: '/c/memory' } });
   assert.ok(argv.includes('memory-backend-file,id=mem,size=512M,mem-path=/c/memory,share=on'));
-  const priv = buildArgv('qemu', { ...templateSpec, memoryFile: { path: '/c/memory', shared: false } });
-  assert.ok(priv.includes('memory-backend-file,id=mem,size=512M,mem-path=/c/memory,share=off'));
 });
 
 test('the shared fs is hot-plugged as a chardev and a vhost-user-fs-pci device on the port', () => {

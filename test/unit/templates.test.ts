@@ -1,47 +1,75 @@
-// The VM template cache over the fake hypervisor: made once, then reused;
-// a different VM gets a different template; concurrent starts agree on one;
-// what dead processes left is removed.
+// The VM template cache over the fake hypervisor: made once, then reused; a
+// different VM gets a different template; concurrent starts agree on one;
+// its directory must be ours and memory-backed; what dead processes left is
+// removed; a start falls back to booting when it cannot have a template.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { chmod, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
-import type { VmSpec } from '../../src/hypervisor/types.js';
+import { HakoError, isHakoError } from '../../src/errors.js';
+import type { Device, VmSpec } from '../../src/hypervisor/types.js';
+import { RealProcessTable } from '../../src/sys/procs.js';
+import { secureRoot, withBuildLock } from '../../src/runtime/template-dir.js';
 import { copyMemory, ensureTemplate, templateKey, type TemplateSpec } from '../../src/runtime/templates.js';
+import { startVm } from '../../src/runtime/vm-start.js';
 import { rig } from '../helpers/fake-rig.js';
 
-function setup() {
+/** A fake rig whose templates live in a private directory on tmpfs. */
+async function withSetup(
+  fn: (s: { r: ReturnType<typeof rig>; deps: ReturnType<typeof rig>['env']; root: string }) => Promise<void>,
+): Promise<void> {
   const r = rig();
-  const config = parseConfigText(`[factory]\ntemplate_path = "${r.root}/templates"\n`, 'test');
-  const deps = { ...r.env, config };
-  const specFor =
-    (memoryMiB: number): TemplateSpec =>
-    (dir, memoryFile): VmSpec => ({
-      id: 'template',
-      dir,
-      machine: 'q35',
-      accel: 'tcg',
-      vcpus: 1,
-      memoryMiB,
-      kernel: '/k',
-      initrd: '/i',
-      kernelArgs: ['hako.template=1'],
-      devices: [
-        { kind: 'serial-port', id: 'agent', name: 'hako.agent', socketPath: join(dir, 'agent.sock') },
-      ],
-      consoleLog: false,
-      dieWithParent: true,
-      memoryFile,
-    });
-  return { r, deps, specFor, root: `${r.root}/templates` };
+  const shm = mkdtempSync('/dev/shm/hku-');
+  const root = join(shm, 't');
+  const config = parseConfigText(`[factory]\ntemplate_path = "${root}"\n`, 'test');
+  try {
+    await fn({ r, deps: { ...r.env, config }, root });
+  } finally {
+    for (const vm of r.hv.vms) await vm.kill();
+    r.done();
+    rmSync(shm, { recursive: true, force: true });
+  }
 }
 
-test('a template is made once, then reused; another VM gets its own', async () => {
-  const { r, deps, specFor, root } = setup();
-  try {
+const specFor =
+  (memoryMiB: number): TemplateSpec =>
+  (dir, memoryFile): VmSpec => ({
+    id: 'template',
+    dir,
+    machine: 'q35',
+    accel: 'tcg',
+    vcpus: 1,
+    memoryMiB,
+    kernel: '/k',
+    initrd: '/i',
+    kernelArgs: ['hako.template=1'],
+    devices: [{ kind: 'serial-port', id: 'agent', name: 'hako.agent', socketPath: join(dir, 'agent.sock') }],
+    consoleLog: false,
+    dieWithParent: true,
+    memoryFile,
+  });
+
+const templatesIn = (root: string) => readdirSync(root).filter((n) => /^[0-9a-f]{32}$/.test(n));
+
+test('a template is made once, then reused; another VM gets its own', () =>
+  withSetup(async ({ r, deps, root }) => {
     const a = await ensureTemplate(deps, specFor(512), 'agent');
     assert.equal(r.hv.templatesSaved.length, 1);
-    assert.equal(r.hv.templatesSaved[0]?.memoryFile?.shared, true);
+    assert.match(
+      r.hv.templatesSaved[0]?.memoryFile?.path ?? '',
+      /\/\.build-\d+-[0-9a-f]{32}-[0-9a-f]{8}\/memory$/,
+    );
     assert.deepEqual(readdirSync(a.dir).sort(), ['memory', 'state']);
     const again = await ensureTemplate(deps, specFor(512), 'agent');
     assert.equal(again.dir, a.dir);
@@ -49,69 +77,62 @@ test('a template is made once, then reused; another VM gets its own', async () =
     const other = await ensureTemplate(deps, specFor(1024), 'agent');
     assert.notEqual(other.dir, a.dir);
     assert.equal(r.hv.templatesSaved.length, 2);
-    assert.ok(
-      readdirSync(root).every((n) => !n.startsWith('.build-')),
-      'no build directory left',
+    assert.deepEqual(
+      readdirSync(root).filter((n) => n.startsWith('.')),
+      [],
+      'no build directory or lock left',
     );
-  } finally {
-    r.done();
-  }
-});
+  }));
 
-test('concurrent starts agree on one published template', async () => {
-  const { r, deps, specFor, root } = setup();
-  try {
-    const [a, b] = await Promise.all([
+test('concurrent starts agree on one template, made once; the others are told to boot', () =>
+  withSetup(async ({ r, deps }) => {
+    const results = await Promise.allSettled([
       ensureTemplate(deps, specFor(512), 'agent'),
       ensureTemplate(deps, specFor(512), 'agent'),
     ]);
-    assert.equal(a.dir, b.dir);
-    assert.equal(readFileSync(join(a.dir, 'state'), 'utf8'), 'fake state');
-    assert.deepEqual(
-      readdirSync(root).filter((n) => n !== 'clones'),
-      [a.dir.split('/').pop()],
-    );
-  } finally {
-    r.done();
-  }
-});
+    assert.equal(r.hv.templatesSaved.length, 1, 'made once');
+    const made = results.filter((x) => x.status === 'fulfilled');
+    const busy = results.filter((x) => x.status === 'rejected');
+    assert.equal(made.length, 1);
+    assert.match(String(busy[0]?.reason), /being made by process \d+/);
+  }));
 
-test('a half-made template is not used, and what dead processes left is removed', async () => {
-  const { r, deps, specFor, root } = setup();
-  try {
+test('a half-removed template is made again', () =>
+  withSetup(async ({ r, deps }) => {
+    const t = await ensureTemplate(deps, specFor(512), 'agent');
+    rmSync(join(t.dir, 'state'));
+    const again = await ensureTemplate(deps, specFor(512), 'agent');
+    assert.equal(again.dir, t.dir);
+    assert.equal(r.hv.templatesSaved.length, 2, 'made a second time');
+    assert.equal(readFileSync(join(t.dir, 'state'), 'utf8'), 'fake state');
+  }));
+
+test('what dead processes left is removed; old unused templates beyond four are pruned', () =>
+  withSetup(async ({ deps, root }) => {
     const t = await ensureTemplate(deps, specFor(512), 'agent');
     const key = t.dir.split('/').pop() ?? '';
-    // A template without its state (an interrupted copy) is made again.
-    writeFileSync(join(t.dir, 'state'), '');
-    await ensureTemplate(deps, specFor(512), 'agent').catch(() => undefined);
-    // A build and a RAM copy of a process that no longer runs (pid 2^22+1 cannot exist).
-    const dead = 4194305;
-    mkdirSync(join(root, `.build-${key}-${dead}-0a1b2c3d`));
+    const dead = 4194305; // above the largest pid_max: no such process
+    mkdirSync(join(root, `.build-${dead}-${key}-0a1b2c3d`));
     mkdirSync(join(root, 'clones'), { recursive: true });
     writeFileSync(join(root, 'clones', `${dead}-sandbox`), 'x');
-    await ensureTemplate(deps, specFor(2048), 'agent');
-    assert.ok(!existsSync(join(root, `.build-${key}-${dead}-0a1b2c3d`)));
+    const hourAgo = new Date(Date.now() - 3600_000);
+    for (let i = 0; i < 6; i++) {
+      const old = join(root, `${String(i).repeat(32)}`);
+      mkdirSync(old);
+      utimesSync(old, hourAgo, hourAgo);
+    }
+    writeFileSync(join(root, `.failed-${'f'.repeat(32)}`), 'old failure');
+    utimesSync(join(root, `.failed-${'f'.repeat(32)}`), hourAgo, hourAgo);
+    await ensureTemplate(deps, specFor(512), 'agent');
+    assert.ok(!existsSync(join(root, `.build-${dead}-${key}-0a1b2c3d`)));
     assert.ok(!existsSync(join(root, 'clones', `${dead}-sandbox`)));
-  } finally {
-    r.done();
-  }
-});
+    assert.ok(!existsSync(join(root, `.failed-${'f'.repeat(32)}`)));
+    assert.equal(templatesIn(root).length, 4, 'the one in use and the three most recent others');
+    assert.ok(templatesIn(root).includes(key));
+  }));
 
-test("a clone's RAM is a private copy of the template's", async () => {
-  const { r, deps, specFor } = setup();
-  try {
-    const t = await ensureTemplate(deps, specFor(512), 'agent');
-    const copy = await copyMemory(deps, t, 'sb1');
-    assert.equal(readFileSync(copy, 'utf8'), 'fake RAM');
-    assert.ok(copy.startsWith(join(deps.config.factory.templatePath, 'clones', `${process.pid}-`)));
-  } finally {
-    r.done();
-  }
-});
-
-test('a template that cannot be made is not tried again by every start', async () => {
-  const { r, deps, specFor } = setup();
-  try {
+test('a template that cannot be made is not tried again by every start', () =>
+  withSetup(async ({ r, deps }) => {
     r.hv.templateError = new Error('the guest never opened its port');
     await assert.rejects(ensureTemplate(deps, specFor(512), 'agent'), /never opened its port/);
     await assert.rejects(
@@ -119,14 +140,10 @@ test('a template that cannot be made is not tried again by every start', async (
       /making this VM template failed recently: the guest never opened its port/,
     );
     assert.equal(r.hv.templatesSaved.length, 1, 'not tried a second time');
-  } finally {
-    r.done();
-  }
-});
+  }));
 
-test("the TSC frequency given to the template's boot does not change which template is used", async () => {
-  const { deps, specFor, r } = setup();
-  try {
+test("the TSC frequency given to the template's boot does not change which template is used", () =>
+  withSetup(async ({ deps }) => {
     const withTsc =
       (khz: number): TemplateSpec =>
       (dir, m) => {
@@ -135,7 +152,107 @@ test("the TSC frequency given to the template's boot does not change which templ
       };
     assert.equal(await templateKey(deps, withTsc(2100000)), await templateKey(deps, withTsc(2099998)));
     assert.notEqual(await templateKey(deps, specFor(512)), await templateKey(deps, specFor(1024)));
+  }));
+
+test('the template directory must be ours, 0700, a real directory and on tmpfs', async () => {
+  const shm = mkdtempSync('/dev/shm/hku-');
+  try {
+    await secureRoot(join(shm, 'ok'));
+    await chmod(join(shm, 'ok'), 0o755);
+    await assert.rejects(secureRoot(join(shm, 'ok')), /mode 755, not 700/);
+    await symlink(join(shm, 'ok'), join(shm, 'link'));
+    await assert.rejects(secureRoot(join(shm, 'link')), /not a directory/);
+    await assert.rejects(
+      secureRoot('/var/tmp/hako-templates-test'),
+      (e: unknown) => isHakoError(e) && /not on tmpfs|not a directory/.test(e.message),
+    );
   } finally {
-    r.done();
+    rmSync(shm, { recursive: true, force: true });
+    rmSync('/var/tmp/hako-templates-test', { recursive: true, force: true });
   }
 });
+
+test("a lock whose holder is gone is taken over; a live holder's is not", () =>
+  withSetup(async ({ root }) => {
+    const procs = new RealProcessTable();
+    await secureRoot(root);
+    writeFileSync(join(root, '.lock-k'), '4194305 123');
+    assert.equal(await withBuildLock(procs, root, 'k', () => Promise.resolve('taken over')), 'taken over');
+    assert.ok(!existsSync(join(root, '.lock-k')));
+    writeFileSync(join(root, '.lock-k'), `${process.ppid} ${(await procs.startTime(process.ppid)) ?? ''}`);
+    await assert.rejects(
+      withBuildLock(procs, root, 'k', () => Promise.resolve(1)),
+      /being made by process/,
+    );
+  }));
+
+test("a clone's RAM is a private copy of the template's", () =>
+  withSetup(async ({ deps }) => {
+    const t = await ensureTemplate(deps, specFor(512), 'agent');
+    const copy = await copyMemory(deps, t, 'sb1');
+    assert.equal(readFileSync(copy, 'utf8'), 'fake RAM');
+    assert.ok(copy.startsWith(join(deps.config.factory.templatePath, 'clones', `${process.pid}-`)));
+  }));
+
+/** startVm for a sandbox with a virtio-fs share, counting shared-fs starts. */
+function start(deps: ReturnType<typeof rig>['env'], dir: string) {
+  let fsStarts = 0;
+  const vm = startVm(deps, {
+    id: 'sb',
+    dir,
+    transport: {
+      devices: (): Device[] => [
+        { kind: 'serial-port', id: 'agent', name: 'hako.agent', socketPath: join(dir, 'agent.sock') },
+      ],
+      kernelArgs: () => ['hako.port=hako.agent'],
+    },
+    fsDevices: [{ kind: 'vhost-user-fs', id: 'fs0', tag: 'hako', socketPath: join(dir, 'fs.sock') }],
+    dieWithParent: false,
+    startFs: () => {
+      fsStarts++;
+      return Promise.resolve();
+    },
+  });
+  return { vm, fsStarts: () => fsStarts };
+}
+
+test('a start from a template hot-plugs the shared fs and removes its RAM copy', () =>
+  withSetup(async ({ r, deps, root }) => {
+    const s = start(deps, r.root);
+    await s.vm;
+    assert.equal(s.fsStarts(), 1);
+    assert.equal(r.hv.restored.length, 1);
+    assert.deepEqual(
+      r.hv.restored[0]?.hotplug.map((d) => d.kind),
+      ['vhost-user-fs'],
+    );
+    assert.equal(r.hv.restored[0]?.spec.machine, 'q35');
+    assert.ok(!r.hv.restored[0]?.spec.devices.some((d) => d.kind === 'vhost-user-fs'));
+    assert.deepEqual(readdirSync(join(root, 'clones')), []);
+  }));
+
+test('a start whose RAM copy fails boots instead, starting the shared fs once', () =>
+  withSetup(async ({ r, deps, root }) => {
+    await ensureTemplate(deps, specFor(512), 'agent').catch(() => undefined);
+    await secureRoot(root);
+    writeFileSync(join(root, 'clones'), 'not a directory');
+    const s = start(deps, r.root);
+    await s.vm;
+    assert.equal(s.fsStarts(), 1);
+    assert.equal(r.hv.restored.length, 0);
+    assert.ok(
+      r.hv.started.some((x) => x.devices.some((d) => d.kind === 'vhost-user-fs')),
+      'booted with the fs',
+    );
+  }));
+
+test('a template whose state cannot be loaded is removed; other restore failures keep it', () =>
+  withSetup(async ({ r, deps, root }) => {
+    r.hv.restoreError = new HakoError('VM_START_FAILED', 'device_add failed');
+    await assert.rejects(start(deps, r.root).vm, /device_add failed/);
+    assert.equal(templatesIn(root).length, 1, 'kept');
+    r.hv.restoreError = new HakoError('TEMPLATE_INVALID', 'Not a migration stream');
+    await assert.rejects(start(deps, r.root).vm, /failed \(removed; the next start makes a new one\)/);
+    assert.equal(templatesIn(root).length, 0, 'removed');
+    assert.deepEqual(readdirSync(join(root, 'clones')), [], 'no RAM copy left');
+  }));

@@ -37,9 +37,13 @@ export class FakeHypervisor implements Hypervisor {
     await writeFile(join(template.dir, 'state'), 'fake state');
   }
 
+  /** Set to make restore fail (TEMPLATE_INVALID: a state QEMU cannot load). */
+  restoreError: Error | undefined;
+
   /** Starts like a cold boot, after checking that the template is there. */
   async restore(spec: VmSpec, template: VmTemplate, hotplug: readonly Device[]): Promise<Vm> {
     await readFile(join(template.dir, 'state'));
+    if (this.restoreError) throw this.restoreError;
     this.restored.push({ spec, hotplug });
     return this.start(spec);
   }

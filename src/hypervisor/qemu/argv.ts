@@ -23,7 +23,7 @@ const TCG_CPU = 'max,erms=off,fsrm=off';
 /** The guest RAM's backend: a template's file, a shareable memfd (vhost-user), or plain RAM. */
 function memoryBackend(spec: VmSpec, mem: string): string {
   const f = spec.memoryFile;
-  if (f) return `memory-backend-file,id=mem,size=${mem},mem-path=${f.path},share=${f.shared ? 'on' : 'off'}`;
+  if (f) return `memory-backend-file,id=mem,size=${mem},mem-path=${f.path},share=on`;
   if (needsSharedMemory(spec)) return `memory-backend-memfd,id=mem,size=${mem},share=on`;
   return `memory-backend-ram,id=mem,size=${mem}`;
 }

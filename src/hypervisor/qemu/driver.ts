@@ -1,14 +1,21 @@
 // The QEMU driver: starts qemu-system-x86_64 from a VmSpec and stops it
 // through QMP (`quit`), falling back to SIGKILL.
 import { join } from 'node:path';
-import { HakoError, messageOf } from '../../errors.js';
+import { HakoError, isHakoError, messageOf } from '../../errors.js';
 import { logSection, logTail } from '../../sys/log-tail.js';
 import type { ProcessTable, ProcessRef } from '../../sys/procs.js';
 import { describeExit, type Runner } from '../../sys/runner.js';
 import type { Device, Hypervisor, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
 import { buildArgv, serialPortId } from './argv.js';
 import { QmpClient } from './qmp.js';
-import { connectWhenUp, hotplugCommands, migrationDone, portOpened, statePath } from './template.js';
+import {
+  connectWhenUp,
+  fileAppears,
+  hotplugCommands,
+  migrationDone,
+  portOpened,
+  statePath,
+} from './template.js';
 
 class QemuVm implements Vm {
   #stopping: Promise<void> | undefined;
@@ -80,19 +87,39 @@ export class QemuHypervisor implements Hypervisor {
     return new QemuVm({ pid: child.pid, startTime }, child.exited, spec, (s) => child.kill(s));
   }
 
-  /** Runs `steps` against a VM's QMP; on failure, kills the VM and says what QEMU printed. */
-  async #drive(vm: QemuVm, what: string, steps: (qmp: QmpClient) => Promise<void>): Promise<void> {
+  /**
+   * Runs `steps` against a VM's QMP within `deadline`; on failure or when
+   * time runs out, kills the VM (which ends any QMP call still waiting) and
+   * says what QEMU printed. TEMPLATE_INVALID keeps its code.
+   */
+  async #drive(
+    vm: QemuVm,
+    what: string,
+    deadline: number,
+    steps: (qmp: QmpClient) => Promise<void>,
+  ): Promise<void> {
     let qmp: QmpClient | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new HakoError('VM_START_FAILED', 'no answer from QEMU in time')),
+        Math.max(1, deadline - Date.now()),
+      );
+    });
     try {
-      qmp = await connectWhenUp(vm.spec, vm.exited, Date.now() + 10_000);
-      await steps(qmp);
+      const driven = (async () => {
+        qmp = await connectWhenUp(vm.spec, vm.exited, deadline);
+        await steps(qmp);
+      })();
+      driven.catch(() => undefined);
+      await Promise.race([driven, expired]);
     } catch (e) {
       await vm.kill();
       const log = await vm.diagnostics();
-      throw new HakoError('VM_START_FAILED', `${what}: ${messageOf(e)}${log ? `\n${log}` : ''}`, {
-        cause: e,
-      });
+      const code = isHakoError(e, 'TEMPLATE_INVALID') ? 'TEMPLATE_INVALID' : 'VM_START_FAILED';
+      throw new HakoError(code, `${what}: ${messageOf(e)}${log ? `\n${log}` : ''}`, { cause: e });
     } finally {
+      clearTimeout(timer);
       qmp?.close();
     }
   }
@@ -107,7 +134,7 @@ export class QemuHypervisor implements Hypervisor {
     // Started paused (-S), so that the port cannot open before we listen.
     const vm = await this.#spawn(spec, ['-S']);
     const deadline = Date.now() + timeoutMs;
-    await this.#drive(vm, 'making a VM template', async (qmp) => {
+    await this.#drive(vm, 'making a VM template', deadline, async (qmp) => {
       const ready = portOpened(qmp, serialPortId(readyPort));
       await qmp.execute('cont');
       await within(
@@ -118,8 +145,11 @@ export class QemuHypervisor implements Hypervisor {
       );
       await qmp.execute('stop');
       await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
-      await qmp.execute('migrate', { uri: `exec:cat > ${state}` });
+      // QEMU reports the migration done once it has written all to the pipe:
+      // the marker says that `cat` has written all to the file.
+      await qmp.execute('migrate', { uri: `exec:cat > ${state} && : > ${state}.done` });
       await migrationDone(qmp, 'saving the VM template', deadline);
+      await fileAppears(`${state}.done`, deadline);
     });
     await vm.kill();
   }
@@ -133,12 +163,20 @@ export class QemuHypervisor implements Hypervisor {
     const state = statePath(template);
     const port = spec.devices.find((d) => d.kind === 'hotplug-port');
     if (hotplug.length > 0 && !port) throw new HakoError('INTERNAL', 'no port to hot-plug devices into');
-    const vm = await this.#spawn(spec, ['-incoming', 'defer']);
+    // Paused (-S) until the devices a template cannot hold are in.
+    const vm = await this.#spawn(spec, ['-S', '-incoming', 'defer']);
     const deadline = Date.now() + timeoutMs;
-    await this.#drive(vm, `starting a VM from the template in ${template.dir}`, async (qmp) => {
+    await this.#drive(vm, `starting a VM from the template in ${template.dir}`, deadline, async (qmp) => {
       await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
-      await qmp.execute('migrate-incoming', { uri: `exec:cat ${state}` });
-      await migrationDone(qmp, 'loading the VM template', deadline);
+      try {
+        await qmp.execute('migrate-incoming', { uri: `exec:cat ${state}` });
+        await migrationDone(qmp, 'loading the VM template', deadline);
+      } catch (e) {
+        // QEMU exits when it cannot load the state: the template is unusable.
+        const x = await Promise.race([vm.exited, new Promise((r) => setTimeout(r, 200, undefined))]);
+        const why = x ? `QEMU exited (${describeExit(x as VmExit)})` : messageOf(e);
+        throw new HakoError('TEMPLATE_INVALID', `its state cannot be loaded: ${why}`, { cause: e });
+      }
       for (const d of hotplug) {
         for (const c of hotplugCommands(d, port?.id ?? '')) await qmp.execute(c.execute, c.arguments);
       }

@@ -46,6 +46,14 @@ export async function connectWhenUp(
   }
 }
 
+/** Resolves once `path` exists; throws past `deadline`. */
+export async function fileAppears(path: string, deadline: number): Promise<void> {
+  while (!existsSync(path)) {
+    if (Date.now() > deadline) throw new HakoError('VM_START_FAILED', `${path} did not appear in time`);
+    await sleep(2);
+  }
+}
+
 /** Polls a migration (either side) until it completes; throws if it fails. */
 export async function migrationDone(qmp: QmpClient, what: string, deadline: number): Promise<void> {
   for (;;) {
