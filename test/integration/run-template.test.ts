@@ -5,16 +5,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exitOf, inPrivateRoot, runHako } from '../helpers/hako.js';
+import { commandsNaming, exitOf, inPrivateRoot, runHako } from '../helpers/hako.js';
 
-/** A private template directory on tmpfs, and a configuration that uses it. */
+/** A private template directory on tmpfs, and a configuration that uses it: `top`, then `factory` in its [factory] table. */
 async function withTemplates(
-  extra: string,
+  top: string,
+  factory: string,
   fn: (dir: string, config: string) => Promise<void>,
 ): Promise<void> {
   const dir = mkdtempSync('/dev/shm/hkt-');
   const config = join(dir, 'hako.toml');
-  writeFileSync(config, `[factory]\ntemplate_path = "${dir}/t"\n${extra}`);
+  writeFileSync(config, `${top}\n[factory]\ntemplate_path = "${dir}/t"\n${factory}`);
   try {
     await fn(join(dir, 't'), config);
   } finally {
@@ -34,7 +35,7 @@ const templatesIn = (dir: string): string[] => {
 const PROBE = 'head -c 16 /dev/urandom | od -An -tx1; ls /sys/bus/pci/devices | wc -l';
 
 test('a VM template is made once, reused, and its clones draw different random numbers', async () => {
-  await withTemplates('', (tdir, config) =>
+  await withTemplates('', '', (tdir, config) =>
     inPrivateRoot(async (root) => {
       const first = await runHako(root, ['run', '--', 'sh', '-c', PROBE], { config });
       assert.equal(exitOf(first), 0, first.stderr);
@@ -63,7 +64,7 @@ test('a VM template is made once, reused, and its clones draw different random n
 });
 
 test('a damaged template is reported, removed, and made again by the next start', async () => {
-  await withTemplates('', (tdir, config) =>
+  await withTemplates('', '', (tdir, config) =>
     inPrivateRoot(async (root) => {
       assert.equal(exitOf(await runHako(root, ['run', '--', 'true'], { config })), 0);
       const [key] = templatesIn(tdir);
@@ -83,7 +84,7 @@ test('a damaged template is reported, removed, and made again by the next start'
 });
 
 test('with enable_template = false the VM boots on its own (microvm, no template made)', async () => {
-  await withTemplates('enable_template = false\n', (tdir, config) =>
+  await withTemplates('', 'enable_template = false\n', (tdir, config) =>
     inPrivateRoot(async (root) => {
       const r = await runHako(root, ['run', '--', 'sh', '-c', PROBE], { config });
       assert.equal(exitOf(r), 0, r.stderr);
@@ -109,4 +110,24 @@ test('a template that cannot be made is warned about, and the VM boots instead',
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a template whose guest never comes up leaves no QEMU and no half-made template behind', async () => {
+  // The agent waits for a port that the VM does not have.
+  const top = '[hypervisor.qemu]\nkernel_params = "hako.port=nowhere"\n[agent.hako]\ndial_timeout = 4\n';
+  await withTemplates(top, '', (tdir, config) =>
+    inPrivateRoot(async (root) => {
+      const r = await runHako(root, ['run', '--', 'true'], { config });
+      assert.notEqual(exitOf(r), 0);
+      assert.match(r.stderr, /cannot start from a VM template \(making a VM template: .*did not open/);
+      assert.deepEqual(await commandsNaming(tdir), [], 'no QEMU of the template left');
+      const names = readdirSync(tdir);
+      assert.ok(!names.some((n) => n.startsWith('.build-') || n.startsWith('.lock-')), names.join(' '));
+      assert.ok(
+        names.some((n) => n.startsWith('.failed-')),
+        'the failure is remembered',
+      );
+      assert.deepEqual(templatesIn(tdir), []);
+    }),
+  );
 });

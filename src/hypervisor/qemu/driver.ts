@@ -103,7 +103,8 @@ export class QemuHypervisor implements Hypervisor {
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new HakoError('VM_START_FAILED', 'no answer from QEMU in time')),
-        Math.max(1, deadline - Date.now()),
+        // A backstop: the steps' own timeouts, which say what was awaited, come first.
+        Math.max(1, deadline + BACKSTOP_MS - Date.now()),
       );
     });
     try {
@@ -185,6 +186,9 @@ export class QemuHypervisor implements Hypervisor {
     return vm;
   }
 }
+
+/** How long past its deadline a QMP conversation is cut short. */
+const BACKSTOP_MS = 2000;
 
 /** RAM stays in the template's file: only the device state is saved and loaded. */
 const IGNORE_SHARED = { capability: 'x-ignore-shared', state: true };
