@@ -5,6 +5,8 @@ import { constants } from 'node:fs';
 import { access, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HakoConfig } from '../config/schema.js';
+import { messageOf } from '../errors.js';
+import { secureRoot } from '../runtime/template-dir.js';
 import { chooseAccel, probeHost, readCpuinfo } from '../hypervisor/accel.js';
 import { readCurrent } from '../image/guest-image.js';
 import { guestAslr } from '../runtime/kernel-cmdline.js';
@@ -137,6 +139,11 @@ async function templatesFinding(config: HakoConfig): Promise<string> {
   const f = config.factory;
   if (!f.enableTemplate) return 'off (factory.enable_template = false): every VM boots';
   if (config.hypervisor.sharedFs !== 'virtio-fs') return 'on, but unused with virtio-9p: every VM boots';
+  const unusable = await secureRoot(f.templatePath).then(
+    () => undefined,
+    (e: unknown) => messageOf(e),
+  );
+  if (unusable) return `on, but unusable, so every VM boots: ${unusable}`;
   const keys = (await readdir(f.templatePath).catch(() => [] as string[])).filter((n) =>
     /^[0-9a-f]{32}$/.test(n),
   );

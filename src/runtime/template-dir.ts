@@ -9,6 +9,7 @@ import { HakoError } from '../errors.js';
 import type { ProcessTable } from '../sys/procs.js';
 
 const TMPFS_MAGIC = 0x01021994;
+const NOT_TMPFS = 'not on tmpfs (guest RAM would be written to a disk)';
 /** Templates kept; older ones are removed once unused for PRUNE_AFTER_MS. */
 const KEEP = 4;
 const PRUNE_AFTER_MS = 10 * 60_000;
@@ -27,16 +28,19 @@ export async function secureRoot(root: string): Promise<void> {
   if ((parent.mode & 0o022) !== 0 && (parent.mode & 0o1000) === 0) {
     throw refuse(root, `${dirname(root)} is writable by others and not sticky`);
   }
-  await mkdir(root, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EEXIST') throw refuse(root, e.message);
-  });
+  const notTmpfs = async (p: string) => (await statfs(p)).type !== TMPFS_MAGIC;
+  if ((await lstat(root).catch(() => undefined)) === undefined) {
+    // Made only where it would be on tmpfs (a mount on it would be made elsewhere).
+    if (await notTmpfs(dirname(root))) throw refuse(root, NOT_TMPFS);
+    await mkdir(root, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw refuse(root, e.message);
+    });
+  }
   const s = await lstat(root);
   if (!s.isDirectory()) throw refuse(root, 'not a directory');
   if (s.uid !== process.geteuid?.()) throw refuse(root, `owned by uid ${s.uid}, not by us`);
   if ((s.mode & 0o077) !== 0) throw refuse(root, `mode ${(s.mode & 0o777).toString(8)}, not 700`);
-  if ((await statfs(root)).type !== TMPFS_MAGIC) {
-    throw refuse(root, 'not on tmpfs (guest RAM would be written to a disk)');
-  }
+  if (await notTmpfs(root)) throw refuse(root, NOT_TMPFS);
 }
 
 /** Bytes free on the template directory's filesystem. */
