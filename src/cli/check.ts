@@ -139,7 +139,7 @@ async function templatesFinding(config: HakoConfig): Promise<string> {
   const f = config.factory;
   if (!f.enableTemplate) return 'off (factory.enable_template = false): every VM boots';
   if (config.hypervisor.sharedFs !== 'virtio-fs') return 'on, but unused with virtio-9p: every VM boots';
-  const unusable = await secureRoot(f.templatePath).then(
+  const unusable = await secureRoot(f.templatePath, false).then(
     () => undefined,
     (e: unknown) => messageOf(e),
   );

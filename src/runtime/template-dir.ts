@@ -1,12 +1,15 @@
 // The directory VM templates live in ([factory] template_path) and its
-// housekeeping. It holds guest RAM, which clones run from, so it must be ours
+// housekeeping. Entries: <key>/ (templates), clones/<tag>-<id>/ (a starting
+// VM's copy), .build-<tag>-<key>-<random>/, .lock-<key>, .failed-<key>,
+// .trash-<random>/ (being removed); <tag> is owner-tag.ts's. It holds guest RAM, which clones run from, so it must be ours
 // alone (another user who made it first could plant a template) and
 // memory-backed (guest RAM must not be written back to a disk).
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { ProcessTable } from '../sys/procs.js';
+import { tagGone } from './owner-tag.js';
 
 const TMPFS_MAGIC = 0x01021994;
 const NOT_TMPFS = 'not on tmpfs (guest RAM would be written to a disk)';
@@ -15,23 +18,35 @@ const KEEP = 4;
 const PRUNE_AFTER_MS = 10 * 60_000;
 /** How long a template that failed to be made is not tried again. */
 export const RETRY_AFTER_MS = 5 * 60_000;
+/** An unreadable lock this old is someone's crash, not a lock being written. */
+const STALE_LOCK_MS = 60_000;
 
 const refuse = (root: string, why: string) =>
   new HakoError('HOST_NOT_READY', `VM template directory ${root}: ${why}`);
 
-/** Makes the template directory, or checks the one there: ours, 0700, on tmpfs. */
-export async function secureRoot(root: string): Promise<void> {
-  const parent = await lstat(dirname(root)).catch(() => undefined);
-  if (!parent?.isDirectory()) throw refuse(root, `${dirname(root)} is not a directory`);
-  // Others may write to the parent only if it is sticky (/dev/shm): they
-  // could otherwise put another directory in our directory's place.
+/**
+ * Makes the template directory (unless `create` is false), or checks the one
+ * there: ours, 0700, not a symlink, on tmpfs, in a parent that only root or
+ * we own and that others cannot write to unless it is sticky (/dev/shm).
+ */
+export async function secureRoot(root: string, create = true): Promise<void> {
+  const up = dirname(root);
+  const parent = await stat(up).catch(() => undefined);
+  if (!parent) throw refuse(root, `${up} does not exist`);
+  if (!parent.isDirectory()) throw refuse(root, `${up} is not a directory`);
+  // Whoever may write to the parent could put another directory in our
+  // directory's place: its owner always, others unless it is sticky.
+  if (parent.uid !== 0 && parent.uid !== process.geteuid?.()) {
+    throw refuse(root, `${up} is owned by uid ${parent.uid}`);
+  }
   if ((parent.mode & 0o022) !== 0 && (parent.mode & 0o1000) === 0) {
-    throw refuse(root, `${dirname(root)} is writable by others and not sticky`);
+    throw refuse(root, `${up} is writable by others and not sticky`);
   }
   const notTmpfs = async (p: string) => (await statfs(p)).type !== TMPFS_MAGIC;
   if ((await lstat(root).catch(() => undefined)) === undefined) {
     // Made only where it would be on tmpfs (a mount on it would be made elsewhere).
-    if (await notTmpfs(dirname(root))) throw refuse(root, NOT_TMPFS);
+    if (await notTmpfs(up)) throw refuse(root, NOT_TMPFS);
+    if (!create) return;
     await mkdir(root, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EEXIST') throw refuse(root, e.message);
     });
@@ -49,48 +64,6 @@ export async function freeBytes(root: string): Promise<number> {
   return s.bavail * s.bsize;
 }
 
-/** Whether the process `name` begins with (`<pid>-…`) is gone. */
-async function ownerGone(procs: ProcessTable, name: string): Promise<boolean> {
-  const pid = Number(/^(\d+)-/.exec(name)?.[1] ?? NaN);
-  return Number.isInteger(pid) && pid !== process.pid && (await procs.startTime(pid)) === undefined;
-}
-
-/**
- * Runs `fn` holding the lock on making template `key`, which names its
- * holder by pid and start time. A lock whose holder is gone is taken over;
- * one whose holder runs is not waited for: the caller boots instead.
- */
-export async function withBuildLock<T>(
-  procs: ProcessTable,
-  root: string,
-  key: string,
-  fn: () => Promise<T>,
-): Promise<T> {
-  const lock = join(root, `.lock-${key}`);
-  const me = `${process.pid} ${(await procs.startTime(process.pid)) ?? ''}`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const h = await open(lock, 'wx', 0o600);
-      await h.writeFile(me);
-      await h.close();
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
-      const [pid, started] = (await readFile(lock, 'utf8').catch(() => '')).split(' ');
-      const alive = pid !== undefined && (await procs.startTime(Number(pid))) === started;
-      if (alive && started !== undefined) {
-        throw new HakoError('VM_START_FAILED', `this VM template is being made by process ${pid}`);
-      }
-      await rm(lock, { force: true });
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(lock, { force: true });
-  }
-}
-
 /** Removes a directory: first out of the way (atomically), then for good. */
 export async function discard(root: string, dir: string): Promise<void> {
   const trash = join(root, `.trash-${randomBytes(6).toString('hex')}`);
@@ -102,24 +75,29 @@ export async function discard(root: string, dir: string): Promise<void> {
 
 /**
  * Removes what processes that died left (half-made templates, RAM copies,
- * locks are taken over instead), old failure markers, and templates beyond
- * the KEEP most recently used that no start used for a while. A removed
- * template's clones keep running: each has its own copy of the RAM.
+ * build locks and their temporary files), old failure markers, and templates
+ * beyond the KEEP most recently used that no start used for a while. A
+ * removed template's clones keep running: each has its own copy of the RAM.
  */
 export async function tidy(procs: ProcessTable, root: string, inUse: string): Promise<void> {
   const names = await readdir(root).catch(() => [] as string[]);
   const age = async (n: string) =>
     Date.now() - ((await stat(join(root, n)).catch(() => undefined))?.mtimeMs ?? 0);
+  const lockHolderGone = async (n: string) => {
+    const holder = await readFile(join(root, n), 'utf8').catch(() => '');
+    return /^\d+\.\d+$/.test(holder) ? tagGone(procs, holder) : (await age(n)) > STALE_LOCK_MS;
+  };
   for (const n of names) {
-    // .build-<pid>-<key>-<random>
     const leftover =
       n.startsWith('.trash-') ||
-      (n.startsWith('.build-') && (await ownerGone(procs, n.slice('.build-'.length)))) ||
+      (n.startsWith('.build-') && (await tagGone(procs, n.slice('.build-'.length)))) ||
+      (/^\.lock-[0-9a-f]{32}\./.test(n) && (await tagGone(procs, n.slice('.lock-'.length + 33)))) ||
+      (/^\.lock-[0-9a-f]{32}$/.test(n) && (await lockHolderGone(n))) ||
       (n.startsWith('.failed-') && (await age(n)) > RETRY_AFTER_MS);
     if (leftover) await rm(join(root, n), { recursive: true, force: true });
   }
   for (const n of await readdir(join(root, 'clones')).catch(() => [] as string[])) {
-    if (await ownerGone(procs, n)) await rm(join(root, 'clones', n), { force: true });
+    if (await tagGone(procs, n)) await rm(join(root, 'clones', n), { recursive: true, force: true });
   }
   const templates = await Promise.all(
     names.filter((n) => /^[0-9a-f]{32}$/.test(n) && n !== inUse).map(async (n) => ({ n, age: await age(n) })),

@@ -4,12 +4,14 @@
 // in a directory of its own, under a lock, and published by renaming it
 // into place, so a reader never sees half of one.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError, messageOf } from '../errors.js';
 import type { VmSpec, VmTemplate } from '../hypervisor/types.js';
 import type { SandboxEnv } from './env.js';
-import { discard, freeBytes, RETRY_AFTER_MS, secureRoot, tidy, withBuildLock } from './template-dir.js';
+import { withBuildLock } from './build-lock.js';
+import { ownTag } from './owner-tag.js';
+import { discard, freeBytes, RETRY_AFTER_MS, secureRoot, tidy } from './template-dir.js';
 
 /** Bumped when what a template holds changes, so that old ones are not used. */
 const FORMAT = 1;
@@ -100,6 +102,18 @@ export async function ensureTemplate(
   });
 }
 
+/** Room for a whole VM's RAM, which a template or a clone can fill (a full tmpfs kills QEMU: SIGBUS). */
+async function needRoom(deps: Deps, root: string): Promise<void> {
+  const need = deps.config.hypervisor.memoryMiB * (1 << 20);
+  const free = await freeBytes(root);
+  if (free < need) {
+    throw new HakoError(
+      'HOST_NOT_READY',
+      `${root} has ${Math.floor(free / (1 << 20))} MiB free, less than a VM's ${need / (1 << 20)} MiB of RAM`,
+    );
+  }
+}
+
 async function make(
   deps: Deps,
   specFor: TemplateSpec,
@@ -109,9 +123,13 @@ async function make(
 ): Promise<void> {
   const t0 = performance.now();
   const dir = join(root, key);
+  await needRoom(deps, root);
   deps.log.log('info', `making a VM template in ${dir} (once per image and configuration)`);
-  // Named by its builder's pid (tidy() removes a dead builder's).
-  const build = join(root, `.build-${process.pid}-${key}-${randomBytes(4).toString('hex')}`);
+  // Named by its builder (tidy() removes a dead builder's).
+  const build = join(
+    root,
+    `.build-${(await ownTag(deps.procs)) ?? process.pid}-${key}-${randomBytes(4).toString('hex')}`,
+  );
   await mkdir(build, { mode: 0o700 });
   try {
     const spec = specFor(build, { path: join(build, 'memory') });
@@ -120,48 +138,75 @@ async function make(
     for (const f of await readdir(build)) {
       if (f !== 'memory' && f !== 'state') await rm(join(build, f), { force: true });
     }
-    // An incomplete one in the way (a removal cut short) goes first.
-    await discard(root, dir);
-    await rename(build, dir);
+    // A complete template is never replaced (a start may be copying it); an
+    // incomplete one in the way (a removal cut short) goes first.
+    if (!(await isComplete(dir))) {
+      await discard(root, dir);
+      await rename(build, dir);
+    }
   } finally {
     await rm(build, { recursive: true, force: true });
   }
   deps.log.log('info', `VM template ready in ${Math.round(performance.now() - t0)} ms`);
 }
 
+/** What one VM starts from: its own copy of a template's RAM and that template's state. */
+export interface CloneFiles extends VmTemplate {
+  /** The template it was taken from. */
+  readonly from: VmTemplate;
+}
+
 /**
- * A private copy of the template's RAM for one VM, in the memory-backed
- * template directory: vhost-user (the shared fs) needs the VM's RAM in a file
- * it can map too, so a copy-on-write private mapping of the template will not
- * do. Only the pages the template touched are copied (the file is sparse),
- * but the VM can fill the whole of it: there must be room for that, or a
- * write to its RAM would kill QEMU (SIGBUS). The caller removes the name once
- * QEMU has it open.
+ * A VM's own copy of the template's RAM, with the template's state linked
+ * beside it, in clones/<tag>-<owner>/: vhost-user (the shared fs) needs the
+ * VM's RAM in a file it can map too, so a copy-on-write private mapping of
+ * the template will not do. Only the pages the template touched are copied
+ * (the file is sparse). The state is linked first and checked after the
+ * copy, so RAM and state always come from the same template. The caller
+ * removes the directory once QEMU has loaded it.
  */
-export async function copyMemory(deps: Deps, template: VmTemplate, owner: string): Promise<string> {
+export async function cloneFiles(deps: Deps, template: VmTemplate, owner: string): Promise<CloneFiles> {
   const root = deps.config.factory.templatePath;
-  const need = deps.config.hypervisor.memoryMiB * (1 << 20);
-  const free = await freeBytes(root);
-  if (free < need) {
-    throw new HakoError(
-      'HOST_NOT_READY',
-      `${root} has ${Math.floor(free / (1 << 20))} MiB free, less than a VM's ${need / (1 << 20)} MiB of RAM`,
-    );
-  }
+  await needRoom(deps, root);
   const clones = join(root, 'clones');
   await mkdir(clones, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'EEXIST') throw e;
   });
-  const copy = join(clones, `${process.pid}-${owner}`);
-  const r = await deps.runner.run(['cp', '--sparse=always', join(template.dir, 'memory'), copy]);
-  if (r.code !== 0) {
-    await rm(copy, { force: true });
-    throw new HakoError('VM_START_FAILED', `cannot copy the VM template's memory: ${r.stderr.trim()}`);
+  const tag = await ownTag(deps.procs);
+  if (tag === undefined)
+    throw new HakoError('VM_START_FAILED', 'cannot name this process in the clone directory');
+  const dir = join(clones, `${tag}-${owner}`);
+  await mkdir(dir, { mode: 0o700 });
+  try {
+    await link(join(template.dir, 'state'), join(dir, 'state'));
+    const r = await deps.runner.run([
+      'cp',
+      '--sparse=always',
+      join(template.dir, 'memory'),
+      join(dir, 'memory'),
+    ]);
+    if (r.code !== 0)
+      throw new HakoError('VM_START_FAILED', `cannot copy the VM template's memory: ${r.stderr.trim()}`);
+    if (!(await sameState(template, { dir }))) {
+      throw new HakoError('VM_START_FAILED', 'the VM template was replaced while its memory was copied');
+    }
+    return { dir, from: template };
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
   }
-  return copy;
 }
 
-/** Removes a template that cannot be loaded, so that the next start makes a new one. */
-export function discardTemplate(deps: Deps, template: VmTemplate): Promise<void> {
-  return discard(deps.config.factory.templatePath, template.dir);
+async function sameState(a: VmTemplate, b: VmTemplate): Promise<boolean> {
+  const [x, y] = await Promise.all([a, b].map((t) => stat(join(t.dir, 'state')).catch(() => undefined)));
+  return x !== undefined && y !== undefined && x.ino === y.ino && x.dev === y.dev;
+}
+
+/**
+ * Removes the template a clone's state came from, when that state cannot be
+ * loaded, so that the next start makes a new one; a template made anew
+ * meanwhile (another state) is kept.
+ */
+export async function discardTemplate(deps: Deps, clone: CloneFiles): Promise<void> {
+  if (await sameState(clone.from, clone)) await discard(deps.config.factory.templatePath, clone.from.dir);
 }

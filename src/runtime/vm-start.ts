@@ -4,10 +4,16 @@
 // `startFs`) before QEMU, which connects to it.
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { HakoError, isHakoError, messageOf } from '../errors.js';
-import type { Device, Vm, VmTemplate } from '../hypervisor/types.js';
+import { isHakoError, messageOf } from '../errors.js';
+import type { Device, Vm } from '../hypervisor/types.js';
 import type { SandboxEnv } from './env.js';
-import { copyMemory, discardTemplate, ensureTemplate, type TemplateSpec } from './templates.js';
+import {
+  cloneFiles,
+  discardTemplate,
+  ensureTemplate,
+  type CloneFiles,
+  type TemplateSpec,
+} from './templates.js';
 import { vmSpec } from './vm-spec.js';
 
 export interface VmStart {
@@ -47,14 +53,13 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
   const specFor: TemplateSpec = (dir, memoryFile) =>
     vmSpec(env, { ...common, devices: inDir(dir), id: 'template', dir, dieWithParent: true, memoryFile });
   const port = o.transport.devices().find((d) => d.kind === 'serial-port');
-  let template: VmTemplate;
   let fsReady: Promise<void> | undefined;
-  let memory: string;
+  let clone: CloneFiles;
   try {
-    template = await ensureTemplate(env, specFor, port?.id ?? '');
+    const template = await ensureTemplate(env, specFor, port?.id ?? '');
     fsReady = o.startFs();
     fsReady.catch(() => undefined);
-    memory = await copyMemory(env, template, o.id);
+    clone = await cloneFiles(env, template, o.id);
   } catch (e) {
     // Templates are an optimisation: a start that cannot have one boots.
     env.log.log('warn', `cannot start from a VM template (${messageOf(e)}); booting the VM instead`);
@@ -68,24 +73,23 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
       id: o.id,
       dir: o.dir,
       dieWithParent: o.dieWithParent,
-      memoryFile: { path: memory },
+      memoryFile: { path: join(clone.dir, 'memory') },
     });
-    return await env.hypervisor
-      .restore(spec, template, o.fsDevices, env.config.agent.dialTimeoutMs)
-      .catch(async (e: unknown) => {
-        if (!isHakoError(e, 'TEMPLATE_INVALID')) throw e;
-        // Removed only when its state cannot be loaded: the next start makes
-        // a new one. (A start that fails later, on hot-plug or resume, keeps it.)
-        await discardTemplate(env, template);
-        throw new HakoError(
-          'VM_START_FAILED',
-          `starting from the VM template in ${template.dir} failed (removed; the next start makes a new one): ${messageOf(e)}`,
-          { cause: e },
-        );
-      });
+    return await env.hypervisor.restore(spec, clone, o.fsDevices, env.config.agent.dialTimeoutMs);
+  } catch (e) {
+    if (!isHakoError(e, 'TEMPLATE_INVALID')) throw e;
+    // Its state cannot be loaded (nothing was connected to the shared-fs
+    // daemon yet): the template is removed, for the next start to make a
+    // new one, and this one boots. A start that fails later keeps it.
+    await discardTemplate(env, clone);
+    env.log.log(
+      'warn',
+      `the VM template in ${clone.from.dir} cannot be loaded (removed; the next start makes a new one): ${messageOf(e)}; booting the VM instead`,
+    );
+    return boot(env, o, Promise.resolve());
   } finally {
-    // QEMU holds it open (and passes it to the shared-fs daemon): the name can go.
-    await rm(memory, { force: true });
+    // QEMU holds the RAM copy open (and passes it to the shared-fs daemon): the names can go.
+    await rm(clone.dir, { recursive: true, force: true });
   }
 }
 

@@ -5,23 +5,26 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  chownSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { chmod, symlink } from 'node:fs/promises';
+import { chmod, statfs, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseConfigText } from '../../src/config/load.js';
-import { HakoError, isHakoError } from '../../src/errors.js';
+import { HakoError } from '../../src/errors.js';
 import type { Device, VmSpec } from '../../src/hypervisor/types.js';
 import { RealProcessTable } from '../../src/sys/procs.js';
-import { secureRoot, withBuildLock } from '../../src/runtime/template-dir.js';
-import { copyMemory, ensureTemplate, templateKey, type TemplateSpec } from '../../src/runtime/templates.js';
+import { withBuildLock } from '../../src/runtime/build-lock.js';
+import { secureRoot } from '../../src/runtime/template-dir.js';
+import { cloneFiles, ensureTemplate, templateKey, type TemplateSpec } from '../../src/runtime/templates.js';
 import { startVm } from '../../src/runtime/vm-start.js';
 import { rig } from '../helpers/fake-rig.js';
 
@@ -68,7 +71,7 @@ test('a template is made once, then reused; another VM gets its own', () =>
     assert.equal(r.hv.templatesSaved.length, 1);
     assert.match(
       r.hv.templatesSaved[0]?.memoryFile?.path ?? '',
-      /\/\.build-\d+-[0-9a-f]{32}-[0-9a-f]{8}\/memory$/,
+      /\/\.build-\d+\.\d+-[0-9a-f]{32}-[0-9a-f]{8}\/memory$/,
     );
     assert.deepEqual(readdirSync(a.dir).sort(), ['memory', 'state']);
     const again = await ensureTemplate(deps, specFor(512), 'agent');
@@ -112,9 +115,9 @@ test('what dead processes left is removed; old unused templates beyond four are 
     const t = await ensureTemplate(deps, specFor(512), 'agent');
     const key = t.dir.split('/').pop() ?? '';
     const dead = 4194305; // above the largest pid_max: no such process
-    mkdirSync(join(root, `.build-${dead}-${key}-0a1b2c3d`));
+    mkdirSync(join(root, `.build-${dead}.1-${key}-0a1b2c3d`));
     mkdirSync(join(root, 'clones'), { recursive: true });
-    writeFileSync(join(root, 'clones', `${dead}-sandbox`), 'x');
+    writeFileSync(join(root, 'clones', `${dead}.1-sandbox`), 'x');
     const hourAgo = new Date(Date.now() - 3600_000);
     for (let i = 0; i < 6; i++) {
       const old = join(root, `${String(i).repeat(32)}`);
@@ -124,11 +127,18 @@ test('what dead processes left is removed; old unused templates beyond four are 
     writeFileSync(join(root, `.failed-${'f'.repeat(32)}`), 'old failure');
     utimesSync(join(root, `.failed-${'f'.repeat(32)}`), hourAgo, hourAgo);
     await ensureTemplate(deps, specFor(512), 'agent');
-    assert.ok(!existsSync(join(root, `.build-${dead}-${key}-0a1b2c3d`)));
-    assert.ok(!existsSync(join(root, 'clones', `${dead}-sandbox`)));
+    assert.ok(!existsSync(join(root, `.build-${dead}.1-${key}-0a1b2c3d`)));
+    assert.ok(!existsSync(join(root, 'clones', `${dead}.1-sandbox`)));
     assert.ok(!existsSync(join(root, `.failed-${'f'.repeat(32)}`)));
     assert.equal(templatesIn(root).length, 4, 'the one in use and the three most recent others');
     assert.ok(templatesIn(root).includes(key));
+    // What a live process (we) has under way is left alone.
+    const me = `${process.pid}.${(await new RealProcessTable().startTime(process.pid)) ?? ''}`;
+    mkdirSync(join(root, `.build-${me}-${key}-0a1b2c3d`));
+    mkdirSync(join(root, 'clones', `${me}-sandbox`));
+    await ensureTemplate(deps, specFor(512), 'agent');
+    assert.ok(existsSync(join(root, `.build-${me}-${key}-0a1b2c3d`)));
+    assert.ok(existsSync(join(root, 'clones', `${me}-sandbox`)));
   }));
 
 test('a template that cannot be made is not tried again by every start', () =>
@@ -154,21 +164,29 @@ test("the TSC frequency given to the template's boot does not change which templ
     assert.notEqual(await templateKey(deps, specFor(512)), await templateKey(deps, specFor(1024)));
   }));
 
-test('the template directory must be ours, 0700, a real directory and on tmpfs', async () => {
+test('the template directory must be ours, 0700, a real directory, on tmpfs, in a safe parent', async () => {
   const shm = mkdtempSync('/dev/shm/hku-');
+  const disk = mkdtempSync('/var/tmp/hku-');
   try {
     await secureRoot(join(shm, 'ok'));
     await chmod(join(shm, 'ok'), 0o755);
     await assert.rejects(secureRoot(join(shm, 'ok')), /mode 755, not 700/);
     await symlink(join(shm, 'ok'), join(shm, 'link'));
     await assert.rejects(secureRoot(join(shm, 'link')), /not a directory/);
-    await assert.rejects(
-      secureRoot('/var/tmp/hako-templates-test'),
-      (e: unknown) => isHakoError(e) && /not on tmpfs|not a directory/.test(e.message),
-    );
+    await assert.rejects(secureRoot(join(shm, 'missing', 't')), /missing does not exist/);
+    mkdirSync(join(shm, 'open'), { mode: 0o777 });
+    await chmod(join(shm, 'open'), 0o777);
+    await assert.rejects(secureRoot(join(shm, 'open', 't')), /writable by others and not sticky/);
+    mkdirSync(join(shm, 'theirs'));
+    chownSync(join(shm, 'theirs'), 65534, 65534);
+    await assert.rejects(secureRoot(join(shm, 'theirs', 't')), /owned by uid 65534/);
+    if ((await statfs(disk)).type !== 0x01021994) {
+      await assert.rejects(secureRoot(join(disk, 't')), /not on tmpfs/);
+      assert.ok(!existsSync(join(disk, 't')), 'nothing made on a disk');
+    }
   } finally {
     rmSync(shm, { recursive: true, force: true });
-    rmSync('/var/tmp/hako-templates-test', { recursive: true, force: true });
+    rmSync(disk, { recursive: true, force: true });
   }
 });
 
@@ -176,22 +194,28 @@ test("a lock whose holder is gone is taken over; a live holder's is not", () =>
   withSetup(async ({ root }) => {
     const procs = new RealProcessTable();
     await secureRoot(root);
-    writeFileSync(join(root, '.lock-k'), '4194305 123');
+    writeFileSync(join(root, '.lock-k'), '4194305.123');
     assert.equal(await withBuildLock(procs, root, 'k', () => Promise.resolve('taken over')), 'taken over');
     assert.ok(!existsSync(join(root, '.lock-k')));
-    writeFileSync(join(root, '.lock-k'), `${process.ppid} ${(await procs.startTime(process.ppid)) ?? ''}`);
+    writeFileSync(join(root, '.lock-k'), `${process.ppid}.${(await procs.startTime(process.ppid)) ?? ''}`);
     await assert.rejects(
       withBuildLock(procs, root, 'k', () => Promise.resolve(1)),
       /being made by process/,
     );
   }));
 
-test("a clone's RAM is a private copy of the template's", () =>
+test("a clone's files: its own copy of the template's RAM, and the template's state", () =>
   withSetup(async ({ deps }) => {
     const t = await ensureTemplate(deps, specFor(512), 'agent');
-    const copy = await copyMemory(deps, t, 'sb1');
-    assert.equal(readFileSync(copy, 'utf8'), 'fake RAM');
-    assert.ok(copy.startsWith(join(deps.config.factory.templatePath, 'clones', `${process.pid}-`)));
+    const clone = await cloneFiles(deps, t, 'sb1');
+    assert.equal(readFileSync(join(clone.dir, 'memory'), 'utf8'), 'fake RAM');
+    assert.equal(readFileSync(join(clone.dir, 'state'), 'utf8'), 'fake state');
+    assert.equal(
+      statSync(join(clone.dir, 'state')).ino,
+      statSync(join(t.dir, 'state')).ino,
+      'linked, not copied',
+    );
+    assert.match(clone.dir, new RegExp(`/clones/${process.pid}\\.\\d+-sb1$`));
   }));
 
 /** startVm for a sandbox with a virtio-fs share, counting shared-fs starts. */
@@ -246,13 +270,19 @@ test('a start whose RAM copy fails boots instead, starting the shared fs once', 
     );
   }));
 
-test('a template whose state cannot be loaded is removed; other restore failures keep it', () =>
+test('a template whose state cannot be loaded is removed and the VM boots; other restore failures keep it', () =>
   withSetup(async ({ r, deps, root }) => {
     r.hv.restoreError = new HakoError('VM_START_FAILED', 'device_add failed');
     await assert.rejects(start(deps, r.root).vm, /device_add failed/);
     assert.equal(templatesIn(root).length, 1, 'kept');
     r.hv.restoreError = new HakoError('TEMPLATE_INVALID', 'Not a migration stream');
-    await assert.rejects(start(deps, r.root).vm, /failed \(removed; the next start makes a new one\)/);
+    const s = start(deps, r.root);
+    await s.vm;
+    assert.equal(s.fsStarts(), 1);
+    assert.ok(
+      r.hv.started.some((x) => x.devices.some((d) => d.kind === 'vhost-user-fs')),
+      'booted with the fs',
+    );
     assert.equal(templatesIn(root).length, 0, 'removed');
-    assert.deepEqual(readdirSync(join(root, 'clones')), [], 'no RAM copy left');
+    assert.deepEqual(readdirSync(join(root, 'clones')), [], 'no clone files left');
   }));

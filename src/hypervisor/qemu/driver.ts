@@ -167,16 +167,22 @@ export class QemuHypervisor implements Hypervisor {
     // Paused (-S) until the devices a template cannot hold are in.
     const vm = await this.#spawn(spec, ['-S', '-incoming', 'defer']);
     const deadline = Date.now() + timeoutMs;
-    await this.#drive(vm, `starting a VM from the template in ${template.dir}`, deadline, async (qmp) => {
+    await this.#drive(vm, `starting a VM from the saved VM in ${template.dir}`, deadline, async (qmp) => {
       await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
       try {
         await qmp.execute('migrate-incoming', { uri: `exec:cat ${state}` });
-        await migrationDone(qmp, 'loading the VM template', deadline);
+        await migrationDone(qmp, 'loading the VM template', deadline, 'TEMPLATE_INVALID');
       } catch (e) {
-        // QEMU exits when it cannot load the state: the template is unusable.
-        const x = await Promise.race([vm.exited, new Promise((r) => setTimeout(r, 200, undefined))]);
-        const why = x ? `QEMU exited (${describeExit(x as VmExit)})` : messageOf(e);
-        throw new HakoError('TEMPLATE_INVALID', `its state cannot be loaded: ${why}`, { cause: e });
+        // QEMU exits (with a status, not killed) when it cannot load the state.
+        const exit = await settled(vm.exited, 200);
+        if (exit?.code == null || exit.signal !== null) throw e;
+        throw new HakoError(
+          'TEMPLATE_INVALID',
+          `its state cannot be loaded: QEMU exited (${describeExit(exit)})`,
+          {
+            cause: e,
+          },
+        );
       }
       for (const d of hotplug) {
         for (const c of hotplugCommands(d, port?.id ?? '')) await qmp.execute(c.execute, c.arguments);
@@ -192,6 +198,17 @@ const BACKSTOP_MS = 2000;
 
 /** RAM stays in the template's file: only the device state is saved and loaded. */
 const IGNORE_SHARED = { capability: 'x-ignore-shared', state: true };
+
+/** `p`'s value if it settles within `ms`, else undefined. */
+async function settled<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Resolves with `p`, or rejects after `ms` or when the VM exits first. */
 async function within(p: Promise<void>, ms: number, what: string, exited: Promise<VmExit>): Promise<void> {

@@ -4,7 +4,7 @@
 // ones are not migratable) hot-plugged before the guest resumes.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { HakoError } from '../../errors.js';
+import { HakoError, type ErrorCode } from '../../errors.js';
 import type { Device, VmExit, VmSpec, VmTemplate } from '../types.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 
@@ -54,13 +54,18 @@ export async function fileAppears(path: string, deadline: number): Promise<void>
   }
 }
 
-/** Polls a migration (either side) until it completes; throws if it fails. */
-export async function migrationDone(qmp: QmpClient, what: string, deadline: number): Promise<void> {
+/** Polls a migration (either side) until it completes; throws `failed` (a code) if it fails. */
+export async function migrationDone(
+  qmp: QmpClient,
+  what: string,
+  deadline: number,
+  failed: ErrorCode = 'VM_START_FAILED',
+): Promise<void> {
   for (;;) {
     const r = (await qmp.execute('query-migrate')) as { status?: string; 'error-desc'?: string } | undefined;
     if (r?.status === 'completed') return;
     if (r?.status === 'failed' || r?.status === 'cancelled') {
-      throw new HakoError('VM_START_FAILED', `${what} failed: ${r['error-desc'] ?? r.status}`);
+      throw new HakoError(failed, `${what} failed: ${r['error-desc'] ?? r.status}`);
     }
     if (Date.now() > deadline) throw new HakoError('VM_START_FAILED', `${what} did not finish in time`);
     await sleep(2);
