@@ -19,7 +19,12 @@ export type Device =
     }
   | { readonly kind: 'rng'; readonly id: string }
   /** A PCIe root port a device can be hot-plugged into later (q35 only). */
-  | { readonly kind: 'hotplug-port'; readonly id: string };
+  | { readonly kind: 'hotplug-port'; readonly id: string }
+  /**
+   * A generation id, new at every QEMU start (ACPI vmgenid): a guest restored
+   * from a template is told it is a new VM and reseeds its random generator.
+   */
+  | { readonly kind: 'vm-generation-id'; readonly id: string };
 
 export interface VmSpec {
   readonly id: string;

@@ -28,6 +28,7 @@ export interface VmStart {
 
 const RNG: Device = { kind: 'rng', id: 'rng0' };
 const HOTPLUG_PORT: Device = { kind: 'hotplug-port', id: 'hotplug0' };
+const GENERATION_ID: Device = { kind: 'vm-generation-id', id: 'vmgenid0' };
 
 /** Whether this VM can start from a template: its shared fs must be one hot-pluggable device. */
 export function usesTemplate(env: SandboxEnv, fsDevices: readonly Device[]): boolean {
@@ -39,7 +40,7 @@ export function usesTemplate(env: SandboxEnv, fsDevices: readonly Device[]): boo
 export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
   if (!usesTemplate(env, o.fsDevices)) return boot(env, o, o.startFs());
   // The template and its clones have the same devices, the shared fs apart.
-  const devices = [...o.transport.devices(), RNG, HOTPLUG_PORT];
+  const devices = [...o.transport.devices(), RNG, HOTPLUG_PORT, GENERATION_ID];
   const common = {
     transportArgs: o.transport.kernelArgs(),
     machine: 'q35' as const,

@@ -31,8 +31,10 @@ const templatesIn = (dir: string): string[] => {
   }
 };
 
-// Random bytes, and the number of PCI devices (clones run on q35; microvm has no PCI).
-const PROBE = 'head -c 16 /dev/urandom | od -An -tx1; ls /sys/bus/pci/devices | wc -l';
+// Random bytes, the number of PCI devices (clones run on q35; microvm has no
+// PCI), and whether the guest kernel's vmgenid driver has QEMU's device.
+const PROBE =
+  'head -c 16 /dev/urandom | od -An -tx1; ls /sys/bus/pci/devices | wc -l; ls /sys/bus/acpi/drivers/vmgenid 2>/dev/null | grep -c QEMUVGID; true';
 
 test('a VM template is made once, reused, and its clones draw different random numbers', async () => {
   await withTemplates('', '', (tdir, config) =>
@@ -47,7 +49,7 @@ test('a VM template is made once, reused, and its clones draw different random n
       assert.equal(exitOf(second), 0, second.stderr);
       assert.deepEqual(templatesIn(tdir), made, 'the same template');
       assert.equal(statSync(state).mtimeMs, savedAt, 'reused, not saved again');
-      const [random1, pci1] = first.stdout
+      const [random1, pci1, vmgenid] = first.stdout
         .toString()
         .split('\n')
         .map((l) => l.trim());
@@ -58,6 +60,7 @@ test('a VM template is made once, reused, and its clones draw different random n
       assert.match(random1 ?? '', /^[0-9a-f]{2}( [0-9a-f]{2}){15}$/);
       assert.notEqual(random1, random2, 'clones of one template must not share their randomness');
       assert.ok(Number(pci1) > 0 && Number(pci2) > 0, 'a clone runs on q35');
+      assert.equal(vmgenid, '1', "the guest kernel reseeds on QEMU's generation id");
       assert.deepEqual(readdirSync(join(tdir, 'clones')), [], "the clones' RAM copies are not left behind");
     }),
   );

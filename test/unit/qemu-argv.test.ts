@@ -80,6 +80,7 @@ const templateSpec: VmSpec = {
     { kind: 'serial-port', id: 'agent', name: 'hako.agent', socketPath: '/t/agent.sock' },
     { kind: 'rng', id: 'rng0' },
     { kind: 'hotplug-port', id: 'hotplug0' },
+    { kind: 'vm-generation-id', id: 'vmgenid0' },
   ],
   memoryFile: { path: '/t/memory' },
 };

@@ -99,6 +99,8 @@ export function deviceArgs(spec: VmSpec, d: Device): string[] {
         '-device',
         `${virtio(spec, 'virtio-9p')},fsdev=${d.id},mount_tag=${d.tag}`,
       ];
+    case 'vm-generation-id':
+      return ['-device', `vmgenid,id=${d.id},guid=auto`];
     case 'hotplug-port':
       return ['-device', `pcie-root-port,id=${d.id},bus=pcie.0,chassis=1`];
     case 'rng':
