@@ -103,6 +103,7 @@ impl Agent {
                 // A clone must not run anything on the template's randomness.
                 crate::entropy::reseed_from_host()
                     .map_err(|e| AgentError::Internal(format!("reseed the guest's random generator: {e}")))?;
+                log::debug("random generator reseeded from the host");
             }
             if host_time_ns > 0 {
                 let ts = nix::sys::time::TimeSpec::new(host_time_ns / 1_000_000_000, host_time_ns % 1_000_000_000);

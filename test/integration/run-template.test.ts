@@ -3,9 +3,9 @@
 // reported, removed and made again; templates can be turned off.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commandsNaming, exitOf, inPrivateRoot, runHako } from '../helpers/hako.js';
+import { commandsNaming, exitOf, inPrivateRoot, runHako, startHako } from '../helpers/hako.js';
 
 /** A private template directory on tmpfs, and a configuration that uses it: `top`, then `factory` in its [factory] table. */
 async function withTemplates(
@@ -132,6 +132,26 @@ test('a template whose guest never comes up leaves no QEMU and no half-made temp
         'the failure is remembered',
       );
       assert.deepEqual(templatesIn(tdir), []);
+    }),
+  );
+});
+
+test("a clone's kernel reseeds as it resumes (vmgenid), and its agent from the host's bytes", async () => {
+  // Kernel and agent debug logging, so that both reseeds show on the guest console.
+  const top = '[hypervisor.qemu]\nenable_debug = true\n[agent.hako]\nenable_debug = true\n';
+  await withTemplates(top, '', (tdir, config) =>
+    inPrivateRoot(async (root) => {
+      assert.equal(exitOf(await runHako(root, ['run', '--', 'true'], { config })), 0, 'the template is made');
+      assert.equal(templatesIn(tdir).length, 1);
+      // The console log goes with the sandbox: read it while the container runs.
+      const run = startHako(root, ['run', '--name', 'clone1', '--', 'sh', '-c', 'echo up; sleep 3'], {
+        config,
+      });
+      await run.waitForOutput('up');
+      const console = readFileSync(join(root, 'clone1', 'console.log'), 'utf8');
+      assert.match(console, /crng reseeded due to virtual machine fork/);
+      assert.match(console, /random generator reseeded from the host/);
+      assert.equal(exitOf(await run.result), 0);
     }),
   );
 });
