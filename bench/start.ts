@@ -10,9 +10,10 @@
 //     RSS inside the guest, for an idle container.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { connectProxy } from '../src/oci-cli/proxy.js';
 import { runDirFor } from '../src/runtime/run-dir.js';
+import { listTemplates, templateRamBytes } from '../src/runtime/template-dir.js';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { buildArgv } from '../src/hypervisor/qemu/argv.js';
@@ -101,12 +102,6 @@ async function agentRss(root: string): Promise<number> {
   }
 }
 
-/** Whole MiB a file takes (its allocated blocks: templates are sparse). */
-async function allocatedMiB(path: string): Promise<number> {
-  const s = await stat(path).catch(() => undefined);
-  return s ? (s.blocks * 512) / (1 << 20) : NaN;
-}
-
 async function main(): Promise<void> {
   const root = mkdtempSync('/tmp/hkb-');
   const { config, source } = await loadConfig();
@@ -137,11 +132,9 @@ async function main(): Promise<void> {
   const mem = await idleMemory(root);
   mem['agent RSS in guest'] = (await agentRss(root)) / (1 << 20);
   const agentBinary = (await stat(AGENT_BIN)).size;
-  const templates = (await readdir(config.factory.templatePath).catch(() => [] as string[])).filter((n) =>
-    /^[0-9a-f]{32}$/.test(n),
-  );
+  const templates = await listTemplates(config.factory.templatePath);
   const templateRam = await Promise.all(
-    templates.map((t) => allocatedMiB(join(config.factory.templatePath, t, 'memory'))),
+    templates.map(async (t) => (await templateRamBytes(join(config.factory.templatePath, t))) / (1 << 20)),
   );
   rmSync(root, { recursive: true, force: true });
   const b = median(bare);

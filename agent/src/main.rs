@@ -99,13 +99,12 @@ fn run(mode: Mode) -> Result<(), String> {
             // round trips overlap the rest of the set-up, which requests other
             // than Check wait for.
             let early = owns_guest && opts.template;
-            let new_agent = |reaper| Arc::new(sandbox::Agent::new(reaper, PathBuf::from(limits::GUEST_RUN_DIR), owns_guest, opts.template));
-            let mut reaper = Some(reaper);
+            let new_agent = || Arc::new(sandbox::Agent::new(reaper.clone(), PathBuf::from(limits::GUEST_RUN_DIR), owns_guest, opts.template));
             let mut set_up = None;
             if early {
                 init::setup().map_err(|e| format!("guest setup: {e}"))?;
                 entropy::check_source().map_err(|e| format!("a template's clones could not be reseeded: {e}"))?;
-                set_up = reaper.take().map(new_agent);
+                set_up = Some(new_agent());
             }
             let port = port::VirtioPort::open(&opts.port_name).map_err(|e| format!("port: {e}"))?;
             let ready = Arc::new(ready::Ready::default());
@@ -124,11 +123,7 @@ fn run(mode: Mode) -> Result<(), String> {
             if owns_guest && !early {
                 init::setup().map_err(|e| format!("guest setup: {e}"))?;
             }
-            let agent = match (set_up, reaper) {
-                (Some(agent), _) => agent,
-                (None, Some(reaper)) => new_agent(reaper),
-                (None, None) => return Err("the reaper went missing".into()),
-            };
+            let agent = set_up.unwrap_or_else(new_agent);
             ready.set(agent.clone());
             log::debug(&format!("agent started at {t_start:.6}, serving at {t_serving:.6}; guest set up"));
             if owns_guest && opts.warm_up && !opts.template {

@@ -2,11 +2,11 @@
 // requirement, what was found, and how to fix it when missing. Exits 1 if
 // anything is missing.
 import { constants } from 'node:fs';
-import { access, mkdir, readdir, stat } from 'node:fs/promises';
+import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HakoConfig } from '../config/schema.js';
 import { messageOf } from '../errors.js';
-import { secureRoot } from '../runtime/template-dir.js';
+import { listTemplates, secureRoot, templateRamBytes } from '../runtime/template-dir.js';
 import { chooseAccel, probeHost, readCpuinfo } from '../hypervisor/accel.js';
 import { readCurrent } from '../image/guest-image.js';
 import { guestAslr } from '../runtime/kernel-cmdline.js';
@@ -144,17 +144,8 @@ async function templatesFinding(config: HakoConfig): Promise<string> {
     (e: unknown) => messageOf(e),
   );
   if (unusable) return `on, but unusable, so every VM boots: ${unusable}`;
-  const keys = (await readdir(f.templatePath).catch(() => [] as string[])).filter((n) =>
-    /^[0-9a-f]{32}$/.test(n),
-  );
-  const bytes = await Promise.all(
-    keys.map((k) =>
-      stat(join(f.templatePath, k, 'memory')).then(
-        (s) => s.blocks * 512,
-        () => 0,
-      ),
-    ),
-  );
+  const keys = await listTemplates(f.templatePath);
+  const bytes = await Promise.all(keys.map((k) => templateRamBytes(join(f.templatePath, k))));
   const mib = bytes.reduce((a, b) => a + b, 0) / (1 << 20);
   return `on: ${keys.length} in ${f.templatePath} (${mib.toFixed(0)} MiB of RAM); the first start needing a new one makes it`;
 }

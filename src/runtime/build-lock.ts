@@ -32,7 +32,6 @@ export async function withBuildLock<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const tag = await ownTag(procs);
-  if (tag === undefined) throw new HakoError('VM_START_FAILED', 'cannot name this process in a lock');
   const lock = join(root, `.lock-${key}`);
   if (!(await tryTake(lock, tag))) {
     const holder = await readFile(lock, 'utf8').catch(() => '');

@@ -1,12 +1,14 @@
 // Names that say which process made a file: `<pid>.<start time>-…`. The
 // start time (from /proc) tells a process that died from a later one that
 // got its pid, so leftovers of the dead are found and those of the living kept.
+import { HakoError } from '../errors.js';
 import type { ProcessTable } from '../sys/procs.js';
 
-/** This process's tag, or undefined when its start time cannot be read. */
-export async function ownTag(procs: ProcessTable): Promise<string | undefined> {
+/** This process's tag. */
+export async function ownTag(procs: ProcessTable): Promise<string> {
   const start = await procs.startTime(process.pid);
-  return start === undefined ? undefined : `${process.pid}.${start}`;
+  if (start === undefined) throw new HakoError('VM_START_FAILED', "cannot read this process's start time");
+  return `${process.pid}.${start}`;
 }
 
 /** Whether the process that `name` starts with (`<pid>.<start>-…` or the bare tag) is gone. */

@@ -58,6 +58,21 @@ export async function secureRoot(root: string, create = true): Promise<void> {
   if (await notTmpfs(root)) throw refuse(root, NOT_TMPFS);
 }
 
+const KEY = /^[0-9a-f]{32}$/;
+
+/** The templates in `root` (directories named by their key), whether complete or not. */
+export async function listTemplates(root: string): Promise<string[]> {
+  return (await readdir(root).catch(() => [] as string[])).filter((n) => KEY.test(n));
+}
+
+/** The RAM a template's file takes (its allocated blocks: it is sparse). */
+export async function templateRamBytes(dir: string): Promise<number> {
+  return stat(join(dir, 'memory')).then(
+    (s) => s.blocks * 512,
+    () => 0,
+  );
+}
+
 /** Bytes free on the template directory's filesystem. */
 export async function freeBytes(root: string): Promise<number> {
   const s = await statfs(root);
@@ -100,7 +115,7 @@ export async function tidy(procs: ProcessTable, root: string, inUse: string): Pr
     if (await tagGone(procs, n)) await rm(join(root, 'clones', n), { recursive: true, force: true });
   }
   const templates = await Promise.all(
-    names.filter((n) => /^[0-9a-f]{32}$/.test(n) && n !== inUse).map(async (n) => ({ n, age: await age(n) })),
+    names.filter((n) => KEY.test(n) && n !== inUse).map(async (n) => ({ n, age: await age(n) })),
   );
   templates.sort((a, b) => a.age - b.age);
   for (const t of templates.slice(KEEP - 1)) {

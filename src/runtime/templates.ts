@@ -126,10 +126,7 @@ async function make(
   await needRoom(deps, root);
   deps.log.log('info', `making a VM template in ${dir} (once per image and configuration)`);
   // Named by its builder (tidy() removes a dead builder's).
-  const build = join(
-    root,
-    `.build-${(await ownTag(deps.procs)) ?? process.pid}-${key}-${randomBytes(4).toString('hex')}`,
-  );
+  const build = join(root, `.build-${await ownTag(deps.procs)}-${key}-${randomBytes(4).toString('hex')}`);
   await mkdir(build, { mode: 0o700 });
   try {
     const spec = specFor(build, { path: join(build, 'memory') });
@@ -173,8 +170,6 @@ export async function cloneFiles(deps: Deps, template: VmTemplate, owner: string
     if (e.code !== 'EEXIST') throw e;
   });
   const tag = await ownTag(deps.procs);
-  if (tag === undefined)
-    throw new HakoError('VM_START_FAILED', 'cannot name this process in the clone directory');
   const dir = join(clones, `${tag}-${owner}`);
   await mkdir(dir, { mode: 0o700 });
   try {

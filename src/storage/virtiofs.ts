@@ -2,12 +2,12 @@
 // vhost-user socket that QEMU connects to. virtiofsd sandboxes itself in its
 // own mount namespace; mounts made later under the (shared-propagation)
 // directory still reach it.
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { Device } from '../hypervisor/types.js';
 import type { ProcessRef, ProcessTable } from '../sys/procs.js';
 import { logSection } from '../sys/log-tail.js';
+import { pathAppears } from '../sys/path-appears.js';
 import { describeExit, type Child, type ChildExit, type Runner } from '../sys/runner.js';
 import { SHARE_TAG, type SharedFs } from './types.js';
 import type { StorageInit } from '../agent-client/client.js';
@@ -84,20 +84,11 @@ export class Virtiofs implements SharedFs {
   }
 
   async #waitForSocket(): Promise<void> {
-    const child = this.#child;
-    let exited = false;
-    void child?.exited.then(() => (exited = true));
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      if (exited) throw await this.#exitedError();
-      try {
-        await access(this.socketPath);
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 2));
-      }
+    const seen = await pathAppears(this.socketPath, Date.now() + 5000, this.#child?.exited);
+    if (seen === 'ended') throw await this.#exitedError();
+    if (seen === 'timeout') {
+      throw new HakoError('VM_START_FAILED', `virtiofsd did not create ${this.socketPath} within 5 s`);
     }
-    throw new HakoError('VM_START_FAILED', `virtiofsd did not create ${this.socketPath} within 5 s`);
   }
 
   get exited(): Promise<ChildExit> | undefined {

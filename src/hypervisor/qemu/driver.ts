@@ -4,18 +4,13 @@ import { join } from 'node:path';
 import { HakoError, isHakoError, messageOf } from '../../errors.js';
 import { logSection, logTail } from '../../sys/log-tail.js';
 import type { ProcessTable, ProcessRef } from '../../sys/procs.js';
+import { pathAppears } from '../../sys/path-appears.js';
 import { describeExit, type Runner } from '../../sys/runner.js';
+import { within } from '../../within.js';
 import type { Device, Hypervisor, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
 import { buildArgv, serialPortId } from './argv.js';
 import { QmpClient } from './qmp.js';
-import {
-  connectWhenUp,
-  fileAppears,
-  hotplugCommands,
-  migrationDone,
-  portOpened,
-  statePath,
-} from './template.js';
+import { connectWhenUp, hotplugCommands, migrationDone, portOpened, statePath } from './template.js';
 
 class QemuVm implements Vm {
   #stopping: Promise<void> | undefined;
@@ -99,28 +94,23 @@ export class QemuHypervisor implements Hypervisor {
     steps: (qmp: QmpClient) => Promise<void>,
   ): Promise<void> {
     let qmp: QmpClient | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new HakoError('VM_START_FAILED', 'no answer from QEMU in time')),
-        // A backstop: the steps' own timeouts, which say what was awaited, come first.
-        Math.max(1, deadline + BACKSTOP_MS - Date.now()),
-      );
-    });
     try {
       const driven = (async () => {
         qmp = await connectWhenUp(vm.spec, vm.exited, deadline);
         await steps(qmp);
+        return true;
       })();
       driven.catch(() => undefined);
-      await Promise.race([driven, expired]);
+      // A backstop: the steps' own timeouts, which say what was awaited, come first.
+      if (!(await within(driven, Math.max(1, deadline + BACKSTOP_MS - Date.now())))) {
+        throw new HakoError('VM_START_FAILED', 'no answer from QEMU in time');
+      }
     } catch (e) {
       await vm.kill();
       const log = await vm.diagnostics();
       const code = isHakoError(e, 'TEMPLATE_INVALID') ? 'TEMPLATE_INVALID' : 'VM_START_FAILED';
       throw new HakoError(code, `${what}: ${messageOf(e)}${log ? `\n${log}` : ''}`, { cause: e });
     } finally {
-      clearTimeout(timer);
       qmp?.close();
     }
   }
@@ -138,19 +128,16 @@ export class QemuHypervisor implements Hypervisor {
     await this.#drive(vm, 'making a VM template', deadline, async (qmp) => {
       const ready = portOpened(qmp, serialPortId(readyPort));
       await qmp.execute('cont');
-      await within(
-        ready,
-        Math.max(1, deadline - Date.now()),
-        `the template's guest did not open ${readyPort}`,
-        vm.exited,
-      );
+      await portOpenedWithin(ready, Math.max(1, deadline - Date.now()), readyPort, vm.exited);
       await qmp.execute('stop');
       await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
       // QEMU reports the migration done once it has written all to the pipe:
       // the marker says that `cat` has written all to the file.
       await qmp.execute('migrate', { uri: `exec:cat > ${state} && : > ${state}.done` });
       await migrationDone(qmp, 'saving the VM template', deadline);
-      await fileAppears(`${state}.done`, deadline);
+      if ((await pathAppears(`${state}.done`, deadline)) !== 'appeared') {
+        throw new HakoError('VM_START_FAILED', `${state} was not written in time`);
+      }
     });
     await vm.kill();
   }
@@ -174,7 +161,7 @@ export class QemuHypervisor implements Hypervisor {
         await migrationDone(qmp, 'loading the VM template', deadline, 'TEMPLATE_INVALID');
       } catch (e) {
         // QEMU exits (with a status, not killed) when it cannot load the state.
-        const exit = await settled(vm.exited, 200);
+        const exit = await within(vm.exited, 200);
         if (exit?.code == null || exit.signal !== null) throw e;
         throw new HakoError(
           'TEMPLATE_INVALID',
@@ -199,30 +186,18 @@ const BACKSTOP_MS = 2000;
 /** RAM stays in the template's file: only the device state is saved and loaded. */
 const IGNORE_SHARED = { capability: 'x-ignore-shared', state: true };
 
-/** `p`'s value if it settles within `ms`, else undefined. */
-async function settled<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, ms, undefined)));
-  try {
-    return await Promise.race([p, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Resolves with `p`, or rejects after `ms` or when the VM exits first. */
-async function within(p: Promise<void>, ms: number, what: string, exited: Promise<VmExit>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new HakoError('AGENT_TIMEOUT', `${what} within ${ms} ms`)), ms);
-  });
+/** Resolves once the guest opened `port`; rejects after `ms` or when the VM exits first. */
+async function portOpenedWithin(
+  opened: Promise<void>,
+  ms: number,
+  port: string,
+  exited: Promise<VmExit>,
+): Promise<void> {
   const died = exited.then((x) => {
     throw new HakoError('VM_EXITED', `QEMU exited (${describeExit(x)})`);
   });
   died.catch(() => undefined);
-  try {
-    await Promise.race([p, timeout, died]);
-  } finally {
-    clearTimeout(timer);
+  if (!(await within(Promise.race([opened.then(() => true), died]), ms))) {
+    throw new HakoError('AGENT_TIMEOUT', `the template's guest did not open ${port} within ${ms} ms`);
   }
 }

@@ -2,9 +2,9 @@
 // was mapped from; `x-ignore-shared` leaves it out of the saved state) and
 // starting VMs from one, with the devices a template cannot hold (vhost-user
 // ones are not migratable) hot-plugged before the guest resumes.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HakoError, type ErrorCode } from '../../errors.js';
+import { pathAppears } from '../../sys/path-appears.js';
 import type { Device, VmExit, VmSpec, VmTemplate } from '../types.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 
@@ -23,34 +23,24 @@ export const statePath = (t: VmTemplate): string => shellSafePath(join(t.dir, 's
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Connects to a starting VM's QMP socket, waiting for QEMU to create it. */
+/** Connects to a starting VM's QMP socket, once QEMU has made it. */
 export async function connectWhenUp(
   spec: VmSpec,
   exited: Promise<VmExit>,
   deadline: number,
 ): Promise<QmpClient> {
   const path = join(spec.dir, 'qmp.sock');
-  let gone = false;
-  void exited.then(() => (gone = true));
   for (;;) {
-    if (gone) throw new HakoError('VM_START_FAILED', 'QEMU exited while starting');
-    if (existsSync(path)) {
-      try {
-        return await QmpClient.connect(path, Math.max(1, deadline - Date.now()));
-      } catch (e) {
-        if (Date.now() > deadline) throw e;
-      }
+    const seen = await pathAppears(path, deadline, exited);
+    if (seen === 'ended') throw new HakoError('VM_START_FAILED', 'QEMU exited while starting');
+    if (seen === 'timeout') throw new HakoError('VM_START_FAILED', `no QMP socket at ${path}`);
+    try {
+      return await QmpClient.connect(path, Math.max(1, deadline - Date.now()));
+    } catch (e) {
+      // Made but not yet listening: try again, within the deadline.
+      if (Date.now() > deadline) throw e;
+      await sleep(2);
     }
-    if (Date.now() > deadline) throw new HakoError('VM_START_FAILED', `no QMP socket at ${path}`);
-    await sleep(2);
-  }
-}
-
-/** Resolves once `path` exists; throws past `deadline`. */
-export async function fileAppears(path: string, deadline: number): Promise<void> {
-  while (!existsSync(path)) {
-    if (Date.now() > deadline) throw new HakoError('VM_START_FAILED', `${path} did not appear in time`);
-    await sleep(2);
   }
 }
 
