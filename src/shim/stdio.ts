@@ -25,10 +25,10 @@ function discard(): Writable {
 
 const openAsync = promisify(openFd);
 
-/** A FIFO end as a stream that owns (and eventually closes) the descriptor. */
-async function fifoSocket(path: string, flags: number, readable: boolean): Promise<Socket> {
-  const fd = await openAsync(path, flags);
-  return new Socket({ fd, readable, writable: !readable });
+/** An output FIFO, opened read-write (never blocks), as a stream that owns the descriptor. */
+async function fifoWriter(path: string): Promise<Socket> {
+  const fd = await openAsync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  return new Socket({ fd, readable: false, writable: true });
 }
 
 async function openOutput(uri: string): Promise<Writable> {
@@ -37,7 +37,7 @@ async function openOutput(uri: string): Promise<Writable> {
   if (/^[a-z]+:\/\//.test(uri) && !uri.startsWith('fifo://')) {
     throw new HakoError('INVALID_ARGUMENT', `stdio URI ${uri} is not supported (FIFO paths and file:// are)`);
   }
-  return fifoSocket(uri.replace(/^fifo:\/\//, ''), constants.O_RDWR | constants.O_NONBLOCK, false);
+  return fifoWriter(uri.replace(/^fifo:\/\//, ''));
 }
 
 export class StdioRelay {
@@ -62,8 +62,17 @@ export class StdioRelay {
         r.#outputs = { stdout, stderr };
       }
       if (paths.stdin !== '') {
-        r.#stdin = await fifoSocket(paths.stdin, constants.O_RDONLY | constants.O_NONBLOCK, true);
-        r.#stdinKeeper = await openAsync(paths.stdin, constants.O_WRONLY | constants.O_NONBLOCK);
+        // Our writer is opened before the reader starts reading: a FIFO with
+        // no writer reads as EOF, the reader's stream would end and close,
+        // and the writer's open would then fail (ENXIO: no reader).
+        const reader = await openAsync(paths.stdin, constants.O_RDONLY | constants.O_NONBLOCK);
+        r.#stdinKeeper = await openAsync(paths.stdin, constants.O_WRONLY | constants.O_NONBLOCK).catch(
+          (e: unknown) => {
+            closeFd(reader, () => undefined);
+            throw e;
+          },
+        );
+        r.#stdin = new Socket({ fd: reader, readable: true, writable: false });
       }
       return r;
     } catch (e) {
