@@ -32,8 +32,10 @@ echo "setup: npm ci"
 npm ci --no-audit --no-fund --loglevel=error
 echo "setup: building the TypeScript"
 npm run --silent build
-echo "setup: building the console bridge (host helper of the OCI CLI)"
 if [ -x /root/.cargo/bin/cargo ]; then CARGO=/root/.cargo/bin/cargo; else CARGO=cargo; fi
+echo "setup: building the host helper (confined file operations and process starts)"
+(cd tools/host-helper && "$CARGO" build --release --locked --quiet)
+echo "setup: building the console bridge (host helper of the OCI CLI)"
 (cd tools/console-bridge && "$CARGO" build --release --locked --quiet)
 echo "setup: building the guest image"
 ./bin/hako image build

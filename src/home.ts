@@ -9,3 +9,16 @@ export function repoDir(): string {
   if (home) return home;
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
+
+/** The Rust host helper (tools/host-helper): confined file operations and process starts. */
+export function helperBinary(): string {
+  return join(
+    repoDir(),
+    'tools',
+    'host-helper',
+    'target',
+    'x86_64-unknown-linux-gnu',
+    'release',
+    'hako-host-helper',
+  );
+}

@@ -10,7 +10,8 @@ import { cleanupSandbox, ownerGone } from './runtime/cleanup.js';
 import type { SandboxEnv } from './runtime/env.js';
 import { hostTscKhz } from './runtime/kernel-cmdline.js';
 import { FsStateStore } from './runtime/state-store.js';
-import { RealMounter } from './sys/mounts.js';
+import { HelperFs } from './sys/confined-fs.js';
+import { helperBinary } from './home.js';
 import { RealProcessTable } from './sys/procs.js';
 import { RealRunner } from './sys/runner.js';
 
@@ -27,7 +28,7 @@ export async function buildEnv(config: HakoConfig, log: Logger): Promise<Sandbox
     hypervisor: new QemuHypervisor({ runner, procs, qemuPath: config.hypervisor.path }),
     runner,
     procs,
-    mounter: new RealMounter(runner),
+    fs: new HelperFs(runner, helperBinary()),
     store: new FsStateStore(config.runtime.stateDir),
     log,
     tscKhz: hostTscKhz(cpuinfo),

@@ -14,7 +14,7 @@ use crate::proto::agent::Storage;
 pub enum MountError {
     #[error("mount point {0:?} must be an absolute path under {1}")]
     BadMountPoint(String, String),
-    #[error("unknown storage driver {0:?} (expected virtiofs, 9p, tmpfs or bind)")]
+    #[error("unknown storage driver {0:?} (expected virtiofs, 9p, tmpfs, bind or overlay)")]
     UnknownDriver(String),
     #[error("storage {0}: {1}")]
     BadField(&'static str, String),
@@ -66,10 +66,11 @@ fn split_options(options: &[String]) -> (MsFlags, Vec<String>) {
     (flags, data)
 }
 
-/// Mounts one storage and returns its mount point.
+/// Mounts one storage and returns what it mounted, in order (an overlay
+/// mounts its writable layer first, then itself).
 /// `hot_plugged`: the storage's device may still be arriving (a VM started
 /// from a template gets its virtio-fs device as it resumes).
-pub fn mount_storage(s: &Storage, base: &Path, hot_plugged: bool) -> Result<PathBuf, MountError> {
+pub fn mount_storage(s: &Storage, base: &Path, hot_plugged: bool) -> Result<Vec<PathBuf>, MountError> {
     if !is_under(&s.mount_point, base) {
         return Err(MountError::BadMountPoint(s.mount_point.clone(), base.display().to_string()));
     }
@@ -78,6 +79,9 @@ pub fn mount_storage(s: &Storage, base: &Path, hot_plugged: bool) -> Result<Path
     }
     if s.source.is_empty() || s.source.len() > MAX_STRING {
         return Err(MountError::BadField("source", "must be 1 to 4096 bytes".into()));
+    }
+    if s.driver == "overlay" {
+        return mount_layer(&s.source, &s.mount_point, base);
     }
     let (mut flags, mut data) = split_options(&s.options);
     let fstype = match s.driver.as_str() {
@@ -114,7 +118,47 @@ pub fn mount_storage(s: &Storage, base: &Path, hot_plugged: bool) -> Result<Path
             err,
         })?;
     }
-    Ok(target)
+    Ok(vec![target])
+}
+
+/// A writable layer over the read-only directory `lower` (a container's
+/// rootfs that the host shares read-only, such as the built-in image): an
+/// overlay at `mount_point` whose upper directory is on a tmpfs of its own
+/// (`<mount_point>.layer`), so that what the container writes lives in the
+/// guest's RAM and goes with the container.
+fn mount_layer(lower: &str, mount_point: &str, base: &Path) -> Result<Vec<PathBuf>, MountError> {
+    if !is_under(lower, base) {
+        return Err(MountError::BadField("source", format!("an overlay's lower directory must be under {}", base.display())));
+    }
+    // Overlay options are separated by commas and lower layers by colons.
+    for (field, v) in [("source", lower), ("mount_point", mount_point)] {
+        if v.contains([',', ':', '\\']) {
+            return Err(MountError::BadField(field, format!("{v:?} holds a ',' ':' or '\\'")));
+        }
+    }
+    let layer = PathBuf::from(format!("{mount_point}.layer"));
+    let target = PathBuf::from(mount_point);
+    let failed = |what: &str, on: &Path| {
+        let (what, on) = (what.to_string(), on.display().to_string());
+        move |err| MountError::Failed { what, target: on, err }
+    };
+    for d in [&layer, &target] {
+        std::fs::create_dir_all(d).map_err(|e| MountError::MountPoint(d.display().to_string(), e))?;
+    }
+    mount(Some("tmpfs"), &layer, Some("tmpfs"), MsFlags::empty(), Some("mode=0700")).map_err(failed("tmpfs", &layer))?;
+    let made = (|| {
+        for d in ["upper", "work"] {
+            let p = layer.join(d);
+            std::fs::create_dir(&p).map_err(|e| MountError::MountPoint(p.display().to_string(), e))?;
+        }
+        let data = format!("lowerdir={lower},upperdir={0}/upper,workdir={0}/work", layer.display());
+        mount(Some("overlay"), &target, Some("overlay"), MsFlags::empty(), Some(data.as_str())).map_err(failed(lower, &target))
+    })();
+    if let Err(e) = made {
+        unmount(&layer);
+        return Err(e);
+    }
+    Ok(vec![layer, target])
 }
 
 /// How long a virtio-fs tag may take to appear: in a VM restored from a
@@ -168,5 +212,11 @@ mod tests {
         assert!(matches!(mount_storage(&s, Path::new("/run/hako"), false), Err(MountError::UnknownDriver(_))));
         s.mount_point = "/etc".into();
         assert!(matches!(mount_storage(&s, Path::new("/run/hako"), false), Err(MountError::BadMountPoint(..))));
+        s.driver = "overlay".into();
+        s.mount_point = "/run/hako/layers/c".into();
+        s.source = "/etc".into();
+        assert!(matches!(mount_storage(&s, Path::new("/run/hako"), false), Err(MountError::BadField("source", _))));
+        s.source = "/run/hako/shared/c,x/rootfs".into();
+        assert!(matches!(mount_storage(&s, Path::new("/run/hako"), false), Err(MountError::BadField("source", _))));
     }
 }

@@ -117,7 +117,7 @@ impl Agent {
         let mut mounted = vec![];
         for s in storages {
             match mount_storage(s, &self.run_dir, self.from_template) {
-                Ok(p) => mounted.push(p),
+                Ok(p) => mounted.extend(p),
                 Err(e) => {
                     mounted.iter().rev().for_each(|p| unmount(p));
                     return Err(e.into());
@@ -227,7 +227,7 @@ impl Agent {
     ) -> Result<Process> {
         std::fs::create_dir_all(bundle).map_err(|e| AgentError::Internal(format!("create bundle: {e}")))?;
         for s in storages {
-            mounts.push(mount_storage(s, &self.run_dir, false)?);
+            mounts.extend(mount_storage(s, &self.run_dir, false)?);
         }
         if !is_under(rootfs, &self.run_dir) {
             return Err(AgentError::InvalidArgument(format!(

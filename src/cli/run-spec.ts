@@ -21,6 +21,9 @@ export interface RunTarget {
   readonly rootfs: string;
   readonly readonly: boolean;
   readonly terminal: boolean;
+  /** The rootfs is the built-in image: shared read-only, written to a layer of the container's own. */
+  readonly layer: boolean;
+  readonly bundleDir?: string;
 }
 
 function parseEnv(entries: readonly string[], hostEnv: NodeJS.ProcessEnv): string[] {
@@ -84,7 +87,14 @@ export async function resolveRunTarget(
       terminal,
     };
     const readonly = flags.readonly || (bundle.spec.root.readonly ?? false);
-    return { spec: { ...bundle.spec, process }, rootfs: bundle.rootfs, readonly, terminal };
+    return {
+      spec: { ...bundle.spec, process },
+      rootfs: bundle.rootfs,
+      readonly,
+      terminal,
+      layer: false,
+      bundleDir: bundle.dir,
+    };
   }
   if (command.length === 0)
     throw new HakoError('INVALID_ARGUMENT', 'no command given: hako run [flags] -- CMD [ARGS…]');
@@ -101,5 +111,7 @@ export async function resolveRunTarget(
     // network, as a pod's containers share theirs (for now only loopback).
     sandboxNetwork: true,
   });
-  return { spec, rootfs, readonly: flags.readonly, terminal: flags.tty };
+  // --rootfs DIR keeps runc's semantics (writes go to DIR); the built-in
+  // image is never written: each run gets a fresh layer over it.
+  return { spec, rootfs, readonly: flags.readonly, terminal: flags.tty, layer: flags.rootfs === undefined };
 }

@@ -35,7 +35,15 @@ export async function runCommand(
   const signals = new SignalRelay();
   let sandbox: Sandbox | undefined;
   try {
-    const first = { id, spec: target.spec, rootfs: target.rootfs, readonly: target.readonly, start: true };
+    const first = {
+      id,
+      spec: target.spec,
+      rootfs: target.rootfs,
+      readonly: target.readonly,
+      layer: target.layer,
+      start: true,
+      ...(target.bundleDir !== undefined ? { bundleDir: target.bundleDir } : {}),
+    };
     // A signal that comes while the VM boots abandons the run: the container
     // is then not created (or, if it already was, ends with its sandbox).
     const abandoned = () => signals.early !== undefined;

@@ -54,9 +54,9 @@ export async function relayMain(
     const self = await refOf(ctx.procs, process.pid);
     if (self) await writeRelay(dir, self);
     const c = await requireContainer(dir);
-    const { spec, rootfs } = await readBundle(c.record.bundle);
+    const { spec, rootfs, dir: bundleDir } = await readBundle(c.record.bundle);
     const env = await buildEnv(ctx.config, log);
-    const first = { id, spec, rootfs, readonly: spec.root.readonly ?? false };
+    const first = { id, spec, rootfs, bundleDir, readonly: spec.root.readonly ?? false };
     sandbox = await Sandbox.start(env, { id, adopt: true, dieWithParent: true }, first);
     const container = sandbox.container(id);
     const state = {

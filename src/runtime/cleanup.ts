@@ -4,18 +4,19 @@
 // whose command line still names the sandbox directory (one started just
 // before a crash, before it could be recorded), unmounts everything under
 // the directory, and removes it. Idempotent.
-import { readdir, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, realpath, rm } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
 import { runDirFor } from './run-dir.js';
 import { HakoError } from '../errors.js';
-import type { Mounter } from '../sys/mounts.js';
+import type { ConfinedFs, FsOp } from '../sys/confined-fs.js';
+import { HOST_TREE, VIEW_TREE } from '../storage/staging.js';
 import { killAndWait, refOf, type ProcessRef, type ProcessTable } from '../sys/procs.js';
 import type { SandboxRecord, StateStore } from './state-store.js';
 
 export interface CleanupDeps {
   readonly store: StateStore;
   readonly procs: ProcessTable;
-  readonly mounter: Mounter;
+  readonly fs: ConfinedFs;
 }
 
 /** Processes (not us) whose argv mentions any of `dirs` (as `dir/`), in one pass over /proc. */
@@ -64,14 +65,43 @@ export async function cleanupSandbox(
       throw new HakoError('INTERNAL', `process ${ref.pid} of sandbox ${id} does not die`);
     }
   }
-  await deps.mounter.unmount(dir);
+  if (await unmountAll(deps.fs, dir)) {
+    // A removal never enters a mount: if one were left, this would fail instead.
+    await deps.fs.apply(dir, [
+      { op: 'remove', path: HOST_TREE },
+      { op: 'remove', path: VIEW_TREE },
+    ]);
+  }
   if (opts.keepDir) {
-    await rm(join(dir, 'shared'), { recursive: true, force: true });
     await rm(join(dir, 'state.json'), { force: true });
   } else {
     await deps.store.remove(id);
   }
   if (runDir !== dir) await rm(runDir, { recursive: true, force: true });
+}
+
+/** Only the topmost of `points`: detaching one takes everything below it. */
+export function topmost(points: readonly string[]): string[] {
+  return [...new Set(points)].filter((p) => !points.some((q) => q !== p && p.startsWith(`${q}/`)));
+}
+
+/**
+ * Detaches every mount at or below `dir`, each looked up beneath its parent
+ * without following a link (the guest can write inside some of them).
+ * False when `dir` does not exist.
+ */
+export async function unmountAll(fs: ConfinedFs, dir: string): Promise<boolean> {
+  const real = await realpath(dir).catch(() => undefined);
+  if (real === undefined) return false;
+  const tops = topmost(await fs.mountsUnder(real));
+  const inside: FsOp[] = tops
+    .filter((p) => p !== real)
+    .map((p) => ({ op: 'unmount', path: relative(real, p) }));
+  if (tops.includes(real)) await fs.apply(dirname(real), [{ op: 'unmount', path: basename(real) }]);
+  await fs.apply(real, inside);
+  const left = await fs.mountsUnder(real);
+  if (left.length > 0) throw new HakoError('INTERNAL', `mounts remain under ${dir}: ${left.join(', ')}`);
+  return true;
 }
 
 /** Whether the process owning `record` is gone (its sandbox is stale). */

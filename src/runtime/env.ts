@@ -4,7 +4,7 @@ import type { AccelChoice } from '../hypervisor/accel.js';
 import type { Hypervisor } from '../hypervisor/types.js';
 import type { GuestImage } from '../image/guest-image.js';
 import type { Logger } from '../log.js';
-import type { Mounter } from '../sys/mounts.js';
+import type { ConfinedFs } from '../sys/confined-fs.js';
 import type { ProcessTable } from '../sys/procs.js';
 import type { Runner } from '../sys/runner.js';
 import type { StateStore } from './state-store.js';
@@ -16,7 +16,8 @@ export interface SandboxEnv {
   readonly hypervisor: Hypervisor;
   readonly runner: Runner;
   readonly procs: ProcessTable;
-  readonly mounter: Mounter;
+  /** File operations in sandbox directories (the guest can reach their staging trees). */
+  readonly fs: ConfinedFs;
   readonly store: StateStore;
   readonly log: Logger;
   readonly tscKhz: number | undefined;

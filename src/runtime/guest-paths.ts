@@ -9,3 +9,8 @@ export function guestContainerDir(containerId: string): string {
 export function guestRootfs(containerId: string): string {
   return `${guestContainerDir(containerId)}/rootfs`;
 }
+
+/** Where the guest mounts a container's writable layer over its read-only rootfs. */
+export function guestLayer(containerId: string): string {
+  return `${GUEST_RUN_DIR}/layers/${containerId}`;
+}

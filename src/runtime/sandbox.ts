@@ -2,9 +2,9 @@
 // holding containers. Lifecycle: creating → running → stopping → stopped.
 // Every step that creates something is recorded on disk first, so stop()
 // and cleanupSandbox() can undo it; a failed start undoes itself.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentClient } from '../agent-client/client.js';
+import { AgentClient, type StorageInit } from '../agent-client/client.js';
 import { HakoError, messageOf } from '../errors.js';
 import type { Vm, VmExit } from '../hypervisor/types.js';
 import { NineP } from '../storage/ninep.js';
@@ -17,8 +17,9 @@ import { TtrpcClient } from '../ttrpc/client.js';
 import { cleanupSandbox, type CleanupOptions } from './cleanup.js';
 import { Container, type ContainerHost } from './container.js';
 import type { SandboxEnv } from './env.js';
-import { GUEST_SHARED_DIR, guestContainerDir, guestRootfs } from './guest-paths.js';
-import { shareBindMounts } from './bind-mounts.js';
+import { GUEST_SHARED_DIR, guestContainerDir, guestLayer, guestRootfs } from './guest-paths.js';
+import { detachOps, shareOps, stageOps, unstageOps, viewDir } from '../storage/staging.js';
+import { planVolumes } from '../storage/volumes.js';
 import { checkId, checkSocketPath } from './ids.js';
 import { runDirFor } from './run-dir.js';
 import { startVm, usesTemplate } from './vm-start.js';
@@ -46,6 +47,14 @@ export interface ContainerRequest {
   /** The host directory that becomes its root filesystem. */
   readonly rootfs: string;
   readonly readonly: boolean;
+  /**
+   * The rootfs is shared read-only and the container writes to a layer of
+   * its own in the guest, which goes with it (the built-in image: every run
+   * starts from it pristine).
+   */
+  readonly layer?: boolean;
+  /** The bundle, against which relative bind mount sources resolve. */
+  readonly bundleDir?: string;
   /** Also start it (in one step in the guest). */
   readonly start?: boolean;
 }
@@ -54,12 +63,24 @@ export interface ContainerRequest {
 interface Staged {
   readonly id: string;
   readonly ociSpecJson: Uint8Array;
+  readonly layer: boolean;
 }
 
 const DESTROY_TIMEOUT_MS = 5000;
 const VM_STOP_GRACE_MS = 2000;
 /** How long an agent error may precede the VM's exit and still be blamed on it. */
 const EXIT_SETTLE_MS = 300;
+
+/** The guest's writable layer over a container's read-only rootfs (tmpfs, in guest RAM). */
+function layerStorage(id: string): StorageInit {
+  return {
+    driver: 'overlay',
+    source: guestRootfs(id),
+    fstype: 'overlay',
+    options: [],
+    mountPoint: guestLayer(id),
+  };
+}
 
 export class Sandbox implements ContainerHost {
   readonly id: string;
@@ -78,6 +99,8 @@ export class Sandbox implements ContainerHost {
   #stopping: Promise<void> | undefined;
   #saved: Promise<void> = Promise.resolve();
   readonly #containers = new Map<string, Container>();
+  /** The volume names each staged container has under its mounts/. */
+  readonly #volumes = new Map<string, readonly string[]>();
 
   private constructor(env: SandboxEnv, record: SandboxRecord) {
     this.#env = env;
@@ -149,10 +172,8 @@ export class Sandbox implements ContainerHost {
     const t0 = performance.now();
     // Derived from the directory (runDirFor), so cleanup finds it from disk.
     if (this.runDir !== this.dir) await mkdir(this.runDir, { recursive: true, mode: 0o700 });
-    const sharedDir = join(this.dir, 'shared');
-    await mkdir(sharedDir, { mode: 0o700 });
-    await this.#env.mounter.makeSharedPoint(sharedDir);
-    const fs = this.#makeSharedFs(sharedDir, opts.dieWithParent);
+    await this.#env.fs.apply(this.dir, shareOps());
+    const fs = this.#makeSharedFs(viewDir(this.dir), opts.dieWithParent);
     this.#fs = fs;
     log.log('debug', 'shared dir ready', { sandbox: this.id });
     const transport = new VirtioSerialTransport(join(this.runDir, 'agent.sock'));
@@ -301,21 +322,25 @@ export class Sandbox implements ContainerHost {
   /**
    * The host's part of creating a container, which needs no agent (so it can
    * be done while the VM boots): its record, and its rootfs and bind mounts
-   * in the shared directory. Undone if it fails.
+   * in the staging tree. Undone if it fails.
    */
   async #stage(r: ContainerRequest): Promise<Staged> {
     const id = checkId(r.id);
     if (this.#containers.has(id) || this.#record.containers.some((c) => c.id === id)) {
       throw new HakoError('ALREADY_EXISTS', `container ${id} already exists`);
     }
-    const hostDir = join(this.dir, 'shared', id);
+    const layer = r.layer === true && !r.readonly;
+    const plan = await planVolumes(r.spec, r.bundleDir, `${guestContainerDir(id)}/mounts`);
     this.#record.containers.push({ id, status: 'creating' });
+    this.#volumes.set(
+      id,
+      plan.volumes.map((v) => v.name),
+    );
     try {
       await this.#save();
-      await mkdir(join(hostDir, 'rootfs'), { recursive: true });
-      await this.#env.mounter.bind(r.rootfs, join(hostDir, 'rootfs'), { readonly: r.readonly });
-      const guestSpec = await shareBindMounts(r.spec, hostDir, guestContainerDir(id), this.#env.mounter);
-      return { id, ociSpecJson: new TextEncoder().encode(JSON.stringify(guestSpec)) };
+      const rootfs = { source: r.rootfs, readonly: r.readonly || layer };
+      await this.#env.fs.apply(this.dir, stageOps(id, rootfs, plan.volumes));
+      return { id, ociSpecJson: new TextEncoder().encode(JSON.stringify(plan.spec)), layer };
     } catch (e) {
       await this.#forgetContainer(id).catch(() => undefined);
       throw e;
@@ -324,15 +349,15 @@ export class Sandbox implements ContainerHost {
 
   /** Creates (and with `start` starts) a staged container in the guest. */
   async #create(agent: AgentClient, staged: Staged, start: boolean): Promise<Container> {
-    const { id, ociSpecJson } = staged;
+    const { id, ociSpecJson, layer } = staged;
     let pid: number;
     try {
       pid = await this.guard(
         agent.createContainer({
           containerId: id,
           ociSpecJson,
-          rootfsPath: guestRootfs(id),
-          storages: [],
+          rootfsPath: layer ? guestLayer(id) : guestRootfs(id),
+          storages: layer ? [layerStorage(id)] : [],
           start,
         }),
         `create container ${id}`,
@@ -361,9 +386,8 @@ export class Sandbox implements ContainerHost {
   }
 
   async #forgetContainer(id: string): Promise<void> {
-    const hostDir = join(this.dir, 'shared', id);
-    await this.#env.mounter.unmount(hostDir);
-    await rm(hostDir, { recursive: true, force: true });
+    await this.#env.fs.apply(this.dir, unstageOps(id, this.#volumes.get(id) ?? []));
+    this.#volumes.delete(id);
     this.#containers.delete(id);
     const i = this.#record.containers.findIndex((c) => c.id === id);
     if (i >= 0) this.#record.containers.splice(i, 1);
@@ -406,7 +430,7 @@ export class Sandbox implements ContainerHost {
     const vm = this.#vm;
     const ending: Promise<void>[] = [this.#fs?.stop() ?? Promise.resolve()];
     // cleanupSandbox below unmounts for good: an early failure is not one.
-    if (destroyed) ending.push(this.#env.mounter.unmount(this.dir).catch(() => undefined));
+    if (destroyed) ending.push(this.#env.fs.apply(this.dir, detachOps()).catch(() => undefined));
     if (vm) ending.push(destroyed ? vm.kill() : vm.stop(VM_STOP_GRACE_MS));
     await Promise.all(ending);
     log.log('debug', 'VM and shared fs stopped', { sandbox: this.id });

@@ -12,6 +12,8 @@ import { DeleteResponseSchema } from '../gen/containerd/task_pb.js';
 import { cleanupSandbox } from '../runtime/cleanup.js';
 import { FsStateStore } from '../runtime/state-store.js';
 import { RealMounter } from '../sys/mounts.js';
+import { HelperFs } from '../sys/confined-fs.js';
+import { helperBinary } from '../home.js';
 import { RealProcessTable } from '../sys/procs.js';
 import { RealRunner } from '../sys/runner.js';
 import { isListening } from './address.js';
@@ -24,12 +26,14 @@ const LOST_EXIT_STATUS = 137;
 export async function deleteAction(flags: ShimFlags): Promise<Uint8Array> {
   const bundle = flags.bundle || process.cwd();
   const state = await readBundleState(bundle);
-  const mounter = new RealMounter(new RealRunner());
+  const runner = new RealRunner();
+  const mounter = new RealMounter(runner);
   // A daemon still listening owns the sandbox; otherwise clean up from disk.
   const live = state ? await isListening(state.socket) : false;
   if (state && !live) {
     const store = new FsStateStore(state.stateDir);
-    await cleanupSandbox({ store, procs: new RealProcessTable(), mounter }, state.sandboxId);
+    const fs = new HelperFs(runner, helperBinary());
+    await cleanupSandbox({ store, procs: new RealProcessTable(), fs }, state.sandboxId);
     await unlink(state.socket).catch(() => undefined);
   }
   if (!live) {

@@ -252,7 +252,7 @@ export class ShimTasks {
       relay = await StdioRelay.open(req.stdio, this.deps.log);
       const spec = { ...bundle.spec, process: { ...bundle.spec.process, terminal: req.stdio.terminal } };
       const readonly = bundle.spec.root.readonly ?? false;
-      const container = await sandbox.createContainer({ id, spec, rootfs, readonly });
+      const container = await sandbox.createContainer({ id, spec, rootfs, readonly, bundleDir: bundle.dir });
       created = sandbox;
       // Recorded before the task is registered: a task that `delete` could
       // not find from disk must not exist.

@@ -4,18 +4,8 @@ import type { Mounter } from './mounts.js';
 export class FakeMounter implements Mounter {
   readonly active = new Set<string>();
 
-  bind(_source: string, target: string): Promise<void> {
-    this.active.add(target);
-    return Promise.resolve();
-  }
-
   mountFs(_m: unknown, target: string): Promise<void> {
     this.active.add(target);
-    return Promise.resolve();
-  }
-
-  makeSharedPoint(path: string): Promise<void> {
-    this.active.add(path);
     return Promise.resolve();
   }
 

@@ -1,5 +1,8 @@
-// Host mounts (bind mounts into a sandbox's shared directory), behind a port.
-// Node has no mount(2): the real implementation runs util-linux mount.
+// Host mounts of a container's root filesystem that containerd describes
+// (a snapshotter's overlay on <bundle>/rootfs, a path of containerd's that
+// the guest never reaches), behind a port. Node has no mount(2): the real
+// implementation runs util-linux mount. Sandbox staging trees, which the
+// guest can reach, use ConfinedFs instead (confined-fs.ts).
 import { readFile } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import type { Runner } from './runner.js';
@@ -12,11 +15,8 @@ export interface FsMount {
 }
 
 export interface Mounter {
-  bind(source: string, target: string, opts: { readonly: boolean }): Promise<void>;
   /** Mounts a filesystem (e.g. a snapshotter's overlay) on `target`. */
   mountFs(m: FsMount, target: string): Promise<void>;
-  /** Makes `path` a mount point of its own with shared propagation. */
-  makeSharedPoint(path: string): Promise<void>;
   /** Lazily unmounts everything at or below `target`; absent mounts are fine. */
   unmount(target: string): Promise<void>;
   /** Mount points at or below `prefix`. */
@@ -47,22 +47,15 @@ export class RealMounter implements Mounter {
     if (r.code !== 0) throw new HakoError('INTERNAL', `mount ${args.join(' ')}: ${r.stderr.trim()}`);
   }
 
-  async bind(source: string, target: string, opts: { readonly: boolean }): Promise<void> {
-    // util-linux remounts a bind mount read-only by itself when asked for ro.
-    await this.#mount(['--rbind', ...(opts.readonly ? ['-o', 'ro'] : []), source, target]);
-  }
-
   async mountFs(m: FsMount, target: string): Promise<void> {
     if (m.type === 'bind' || m.options.includes('bind') || m.options.includes('rbind')) {
-      await this.bind(m.source, target, { readonly: m.options.includes('ro') });
+      // util-linux remounts a bind mount read-only by itself when asked for ro.
+      const ro = m.options.includes('ro') ? ['-o', 'ro'] : [];
+      await this.#mount([m.options.includes('rbind') ? '--rbind' : '--bind', ...ro, m.source, target]);
       return;
     }
     const opts = m.options.length > 0 ? ['-o', m.options.join(',')] : [];
     await this.#mount(['-t', m.type, ...opts, m.source, target]);
-  }
-
-  async makeSharedPoint(path: string): Promise<void> {
-    await this.#mount(['--bind', '--make-shared', path, path]);
   }
 
   async unmount(target: string): Promise<void> {

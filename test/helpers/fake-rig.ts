@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import type { SandboxEnv } from '../../src/runtime/env.js';
 import { FsStateStore } from '../../src/runtime/state-store.js';
 import { FakeMounter } from '../../src/sys/fake-mounter.js';
+import { FakeConfinedFs } from '../../src/sys/fake-confined-fs.js';
 import { RealProcessTable } from '../../src/sys/procs.js';
 import { RealRunner } from '../../src/sys/runner.js';
 
@@ -15,6 +16,7 @@ export interface Rig {
   env: SandboxEnv;
   hv: FakeHypervisor;
   mounter: FakeMounter;
+  fs: FakeConfinedFs;
   root: string;
   done(): void;
 }
@@ -24,6 +26,7 @@ export function rig(agent: FakeAgentOptions = {}, requestTimeout = 5): Rig {
   const runner = new RealRunner();
   const hv = new FakeHypervisor(runner, agent);
   const mounter = new FakeMounter();
+  const fs = new FakeConfinedFs();
   const config = parseConfigText(
     `[hypervisor.qemu]\nshared_fs = "virtio-9p"\n[agent.hako]\ndial_timeout = 5\nrequest_timeout = ${requestTimeout}\n`,
     'test',
@@ -35,10 +38,10 @@ export function rig(agent: FakeAgentOptions = {}, requestTimeout = 5): Rig {
     hypervisor: hv,
     runner,
     procs: new RealProcessTable(),
-    mounter,
+    fs,
     store: new FsStateStore(root),
     log: silentLogger,
     tscKhz: undefined,
   };
-  return { env, hv, mounter, root, done: () => rmSync(root, { recursive: true, force: true }) };
+  return { env, hv, mounter, fs, root, done: () => rmSync(root, { recursive: true, force: true }) };
 }

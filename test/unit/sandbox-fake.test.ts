@@ -45,7 +45,7 @@ test('a container runs: stdio relayed, exit status returned, everything removed'
       rootfs: '/rootfs',
       readonly: false,
     });
-    assert.ok(r.mounter.active.has(`${sb.dir}/shared/sb1/rootfs`));
+    assert.equal(r.fs.active.get(`${sb.dir}/host/sb1/rootfs`), '/rootfs');
     const io = c.io();
     const out = new PassThrough();
     const err = new PassThrough();
@@ -79,7 +79,7 @@ test('a container runs: stdio relayed, exit status returned, everything removed'
     ]);
     assert.equal(await isRunning(r.env.procs, vm.process), false);
     assert.deepEqual(readdirSync(r.root), []);
-    assert.deepEqual([...r.mounter.active], []);
+    assert.deepEqual([...r.fs.active.keys()], []);
   } finally {
     r.done();
   }
@@ -179,7 +179,7 @@ test('a failed container create leaves no mount or record behind', async () => {
       (e: unknown) => isHakoError(e, 'NOT_FOUND'),
     );
     assert.deepEqual(
-      [...r.mounter.active].filter((p) => p.includes('/shared/c')),
+      [...r.fs.active.keys()].filter((p) => p.includes('/host/c')),
       [],
     );
     const record = await r.env.store.read('sb6');
@@ -246,7 +246,7 @@ function firstContainer(spec: Record<string, unknown> = SPEC) {
 }
 
 function assertNothingLeft(r: Rig): void {
-  assert.deepEqual([...r.mounter.active], []);
+  assert.deepEqual([...r.fs.active.keys()], []);
   assert.deepEqual(readdirSync(r.root), []);
 }
 

@@ -8,7 +8,8 @@ import { HakoError, isHakoError } from '../../errors.js';
 import { readBundle } from '../../oci/spec.js';
 import { cleanupSandbox } from '../../runtime/cleanup.js';
 import { FsStateStore } from '../../runtime/state-store.js';
-import { RealMounter } from '../../sys/mounts.js';
+import { HelperFs } from '../../sys/confined-fs.js';
+import { helperBinary } from '../../home.js';
 import { RealRunner } from '../../sys/runner.js';
 import { containerDir, type OciContext } from '../context.js';
 import { rfc3339Nano, writeRecord } from '../record.js';
@@ -31,7 +32,7 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
 
 export async function removeContainerState(ctx: OciContext, id: string): Promise<void> {
   const store = new FsStateStore(ctx.root);
-  await cleanupSandbox({ store, procs: ctx.procs, mounter: new RealMounter(new RealRunner()) }, id);
+  await cleanupSandbox({ store, procs: ctx.procs, fs: new HelperFs(new RealRunner(), helperBinary()) }, id);
 }
 
 /** Creates the container; returns its relay (a child of this process). */

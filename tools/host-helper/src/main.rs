@@ -1,0 +1,48 @@
+//! hako-host-helper: what the host side of Hako needs from Linux and
+//! Node.js cannot do.
+//!   fs ROOT          file operations confined beneath ROOT (fsops.rs): a
+//!                    sandbox's staging tree is readable by its guest, so no
+//!                    lookup there may follow a link or leave it
+//!   exec [OPTIONS] -- PROGRAM ARGS…
+//!                    starts QEMU or virtiofsd confined (jail.rs)
+//! Errors go to stderr as one line; the exit status is 0 or 1 (fs), and
+//! 125 when exec could not start the program.
+mod beneath;
+mod fsops;
+mod jail;
+mod mounts;
+mod remove;
+mod sys;
+
+use std::io::Read;
+
+/// Largest batch read from stdin.
+const MAX_INPUT: u64 = 1 << 20;
+
+fn fail(message: &str, status: i32) -> ! {
+    eprintln!("hako-host-helper: {message}");
+    std::process::exit(status)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("fs") if args.len() == 2 => {
+            let mut input = String::new();
+            if let Err(e) = std::io::stdin().take(MAX_INPUT).read_to_string(&mut input) {
+                fail(&format!("read the batch: {e}"), 1);
+            }
+            if let Err(e) = fsops::run(&args[1], &input) {
+                fail(&e.to_string(), 1);
+            }
+        }
+        Some("exec") => {
+            let plan = jail::parse(&args[1..]).unwrap_or_else(|e| fail(&e.to_string(), 125));
+            match jail::run(&plan) {
+                Ok(never) => match never {},
+                Err(e) => fail(&e.to_string(), 125),
+            }
+        }
+        _ => fail("usage: hako-host-helper fs ROOT < BATCH | exec [OPTIONS] -- PROGRAM [ARGS…]", 2),
+    }
+}
