@@ -17,6 +17,9 @@ import { listTemplates, templateRamBytes } from '../src/runtime/template-dir.js'
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { buildArgv } from '../src/hypervisor/qemu/argv.js';
+import { planQemuFds } from '../src/hypervisor/qemu/fds.js';
+import { jailedArgv, UNCONFINED } from '../src/confinement/jail.js';
+import { helperBinary } from '../src/home.js';
 import { chooseAccel, probeHost, readCpuinfo } from '../src/hypervisor/accel.js';
 import { resolveGuestImage } from '../src/image/guest-image.js';
 import { hostTscKhz } from '../src/runtime/kernel-cmdline.js';
@@ -47,10 +50,12 @@ async function bareBootArgv(dir: string): Promise<string[]> {
     dieWithParent: false,
     extraKernelArgs: ['rdinit=/bin/echo', '--', MARKER],
   });
-  const argv = buildArgv(config.hypervisor.path, spec);
-  const serial = argv.indexOf('-serial');
-  argv[serial + 1] = 'stdio';
-  return argv;
+  const fds = planQemuFds(spec);
+  const qemu = buildArgv(config.hypervisor.path, spec, fds);
+  const serial = qemu.indexOf('-serial');
+  qemu[serial + 1] = 'stdio';
+  // Started as sandboxes' QEMU is (the helper passes its QMP socket), unconfined.
+  return jailedArgv(helperBinary(), UNCONFINED, { dieWithParent: true, fds: fds.passed }, qemu);
 }
 
 async function idleMemory(root: string): Promise<Record<string, number>> {

@@ -11,6 +11,7 @@ import type { SandboxEnv } from './runtime/env.js';
 import { hostTscKhz } from './runtime/kernel-cmdline.js';
 import { FsStateStore } from './runtime/state-store.js';
 import { HelperFs } from './sys/confined-fs.js';
+import { HostConfinement, NoConfinement, type Confinement } from './confinement/confinement.js';
 import { helperBinary } from './home.js';
 import { RealProcessTable } from './sys/procs.js';
 import { RealRunner } from './sys/runner.js';
@@ -25,14 +26,27 @@ export async function buildEnv(config: HakoConfig, log: Logger): Promise<Sandbox
     config,
     image: await resolveGuestImage(config),
     accel,
-    hypervisor: new QemuHypervisor({ runner, procs, qemuPath: config.hypervisor.path }),
+    hypervisor: new QemuHypervisor({
+      runner,
+      procs,
+      qemuPath: config.hypervisor.path,
+      helper: helperBinary(),
+    }),
     runner,
     procs,
     fs: new HelperFs(runner, helperBinary()),
     store: new FsStateStore(config.runtime.stateDir),
     log,
     tscKhz: hostTscKhz(cpuinfo),
+    confinement: confinementFor(config),
+    helper: helperBinary(),
   };
+}
+
+/** What confines sandboxes with this configuration ([security]). */
+export function confinementFor(config: HakoConfig): Confinement {
+  if (!config.security.confine) return new NoConfinement();
+  return new HostConfinement({ security: config.security, sharedFs: config.hypervisor.sharedFs });
 }
 
 /** Removes sandboxes whose owning process died without cleaning up. */

@@ -10,6 +10,8 @@ import { listTemplates, secureRoot, templateRamBytes } from '../runtime/template
 import { chooseAccel, probeHost, readCpuinfo } from '../hypervisor/accel.js';
 import { readCurrent } from '../image/guest-image.js';
 import { guestAslr } from '../runtime/kernel-cmdline.js';
+import { confinementFindings } from '../confinement/report.js';
+import { helperBinary } from '../home.js';
 import type { Runner } from '../sys/runner.js';
 import { loadGlobalConfig, type GlobalOptions } from './wiring.js';
 
@@ -118,6 +120,14 @@ export async function checkCommand(
     ...(writable ? {} : { fix: 'run as root or set runtime.state_dir' }),
   });
   findings.push({ name: 'VM templates', ok: true, detail: await templatesFinding(config) });
+  const helper = await executable(helperBinary());
+  findings.push({
+    name: 'host helper',
+    ok: helper,
+    detail: helper ? helperBinary() : `${helperBinary()} not built`,
+    ...(helper ? {} : { fix: 'scripts/setup.sh (cargo build in tools/host-helper)' }),
+  });
+  findings.push(...(await confinementFindings(config, runner)));
   const isRoot = process.getuid?.() === 0;
   findings.push({
     name: 'privileges',

@@ -28,6 +28,22 @@ const Agent = z.strictObject({
 const Runtime = z.strictObject({
   state_dir: z.string().min(1).default('/run/hako'),
   image_cache_dir: z.string().min(1).default('/var/cache/hako'),
+  hook_timeout: z.number().positive().max(3600).default(60),
+});
+
+const Security = z.strictObject({
+  confine: z.boolean().default(true),
+  vmm_uid_base: z.number().int().min(1000).max(4_294_967_294).default(2_000_000_000),
+  vmm_uid_count: z
+    .number()
+    .int()
+    .min(1)
+    .max(1 << 24)
+    .default(65536),
+  cgroup_parent: z
+    .string()
+    .regex(/^$|^(\/[A-Za-z0-9._-]+)+$/, 'must be "" or an absolute cgroup path of letters, digits and . _ -')
+    .default('/hako'),
 });
 
 /** Room for `/.build-<pid>-<key>-<random>/agent.sock` in a socket path. */
@@ -49,6 +65,7 @@ export const ConfigSchema = z.strictObject({
   agent: z.strictObject({ hako: Agent.prefault({}) }).prefault({}),
   runtime: Runtime.prefault({}),
   factory: Factory.prefault({}),
+  security: Security.prefault({}),
 });
 
 export type RawConfig = z.infer<typeof ConfigSchema>;
@@ -78,11 +95,21 @@ export interface HakoConfig {
   readonly runtime: {
     readonly stateDir: string;
     readonly imageCacheDir: string;
+    /** An OCI hook without a timeout of its own gets this one. */
+    readonly hookTimeoutMs: number;
   };
   /** VM templates: sandboxes start from a saved, booted VM instead of booting one. */
   readonly factory: {
     readonly enableTemplate: boolean;
     readonly templatePath: string;
+  };
+  /** How each sandbox's QEMU and virtiofsd are confined on the host. */
+  readonly security: {
+    readonly confine: boolean;
+    readonly vmmUidBase: number;
+    readonly vmmUidCount: number;
+    /** '' for no cgroup per sandbox. */
+    readonly cgroupParent: string;
   };
 }
 
@@ -110,7 +137,17 @@ export function fromRaw(raw: RawConfig): HakoConfig {
       requestTimeoutMs: a.request_timeout * 1000,
       debug: a.enable_debug,
     },
-    runtime: { stateDir: raw.runtime.state_dir, imageCacheDir: raw.runtime.image_cache_dir },
+    runtime: {
+      stateDir: raw.runtime.state_dir,
+      imageCacheDir: raw.runtime.image_cache_dir,
+      hookTimeoutMs: raw.runtime.hook_timeout * 1000,
+    },
     factory: { enableTemplate: raw.factory.enable_template, templatePath: raw.factory.template_path },
+    security: {
+      confine: raw.security.confine,
+      vmmUidBase: raw.security.vmm_uid_base,
+      vmmUidCount: raw.security.vmm_uid_count,
+      cgroupParent: raw.security.cgroup_parent,
+    },
   };
 }

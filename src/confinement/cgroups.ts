@@ -39,7 +39,8 @@ export function parseLayout(mountinfo: string): CgroupLayout | undefined {
       for (const c of V1_CONTROLLERS) if (opts.includes(c)) v1[c] ??= point;
     }
   }
-  if (v1.memory && v1.cpu && v1.pids) return { version: 1, roots: { memory: v1.memory, cpu: v1.cpu, pids: v1.pids } };
+  if (v1.memory && v1.cpu && v1.pids)
+    return { version: 1, roots: { memory: v1.memory, cpu: v1.cpu, pids: v1.pids } };
   if (v2) return { version: 2, root: v2 };
   return undefined;
 }
@@ -54,7 +55,9 @@ async function write(file: string, value: string): Promise<void> {
   try {
     await writeFile(file, value);
   } catch (e) {
-    throw new HakoError('HOST_NOT_READY', `cannot write ${value.trim()} to ${file}: ${messageOf(e)}`, { cause: e });
+    throw new HakoError('HOST_NOT_READY', `cannot write ${value.trim()} to ${file}: ${messageOf(e)}`, {
+      cause: e,
+    });
   }
 }
 
@@ -62,7 +65,8 @@ async function write(file: string, value: string): Promise<void> {
 async function enableV2Controllers(root: string, path: string): Promise<void> {
   const available = (await readFile(join(root, 'cgroup.controllers'), 'utf8')).split(/\s+/);
   const wanted = ['memory', 'cpu', 'pids'].filter((c) => available.includes(c));
-  if (wanted.length < 3) throw new HakoError('HOST_NOT_READY', `cgroup v2 at ${root} lacks memory, cpu or pids`);
+  if (wanted.length < 3)
+    throw new HakoError('HOST_NOT_READY', `cgroup v2 at ${root} lacks memory, cpu or pids`);
   const parts = path.split('/').filter((p) => p.length > 0);
   let dir = root;
   for (const part of parts.slice(0, -1)) {
@@ -76,7 +80,11 @@ async function enableV2Controllers(root: string, path: string): Promise<void> {
 }
 
 /** Makes cgroup `path` with `limits`; returns its directories. */
-export async function createCgroup(layout: CgroupLayout, path: string, limits: CgroupLimits): Promise<string[]> {
+export async function createCgroup(
+  layout: CgroupLayout,
+  path: string,
+  limits: CgroupLimits,
+): Promise<string[]> {
   const dirs = cgroupDirs(layout, path);
   if (layout.version === 2) await enableV2Controllers(layout.root, path);
   for (const d of dirs) await mkdir(d, { recursive: true });

@@ -11,6 +11,11 @@ export interface JailPlan {
   /** Capabilities left in the bounding set; undefined leaves them all. */
   readonly keepCaps?: readonly string[];
   readonly noNewPrivs: boolean;
+  /**
+   * The helper's baseline seccomp filter (tools/host-helper/src/filter.rs):
+   * kernel-module, kexec, ptrace, bpf, keyring, io_uring… calls refused.
+   */
+  readonly seccomp?: boolean;
   /** cgroup directories the process joins before it runs. */
   readonly cgroups: readonly string[];
   /** No core dumps (a VMM's would hold guest RAM). */
@@ -46,6 +51,7 @@ export function jailedArgv(
   if (plan.groups && plan.groups.length > 0) out.push('--groups', plan.groups.join(','));
   if (plan.keepCaps) out.push('--keep-caps', plan.keepCaps.length > 0 ? plan.keepCaps.join(',') : 'none');
   if (plan.noNewPrivs) out.push('--no-new-privs');
+  if (plan.seccomp) out.push('--seccomp');
   if (plan.noCore) out.push('--no-core');
   for (const c of plan.cgroups) out.push('--cgroup', c);
   if (o.dieWithParent) out.push('--pdeathsig');

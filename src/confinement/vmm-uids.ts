@@ -13,6 +13,15 @@ import { HakoError } from '../errors.js';
 
 export const UIDS_DIR = '/run/hako-uids';
 
+/**
+ * A directory a VMM of uid `uid` can reach by path (QEMU opens no other):
+ * where a template's state is streamed to us (a Unix socket we serve).
+ */
+export const VMM_DIRS = '/run/hako-vmm';
+export function vmmDir(uid: number): string {
+  return join(VMM_DIRS, String(uid));
+}
+
 export interface UidRange {
   readonly base: number;
   readonly count: number;
@@ -65,7 +74,10 @@ export async function reserveUid(range: UidRange, sandboxDir: string, dir = UIDS
   } finally {
     await rm(tmp, { force: true });
   }
-  throw new HakoError('HOST_NOT_READY', `no free uid in ${range.base}..${range.base + range.count - 1} (${dir})`);
+  throw new HakoError(
+    'HOST_NOT_READY',
+    `no free uid in ${range.base}..${range.base + range.count - 1} (${dir})`,
+  );
 }
 
 /** Gives back the uid `sandboxDir` holds, if it holds it. */

@@ -1,6 +1,7 @@
 // The Hypervisor interface: start a VM from a typed description, observe its
 // end, stop it. It speaks in VMs and devices, never in sandboxes or
 // containers. QEMU (qemu/) and a fake (fake/) implement it.
+import type { JailPlan } from '../confinement/jail.js';
 import type { ProcessRef } from '../sys/procs.js';
 
 export type MachineType = 'microvm' | 'q35';
@@ -42,6 +43,10 @@ export interface VmSpec {
   readonly consoleLog: boolean;
   /** Kill the VM if this process dies (used by `hako run`). */
   readonly dieWithParent: boolean;
+  /** How the VMM process is confined (uid, capabilities, cgroups…). */
+  readonly jail: JailPlan;
+  /** The VMM's own seccomp filter. */
+  readonly seccomp: boolean;
   /**
    * Guest RAM in a file, mapped shared: a VM template's while it is made,
    * and each VM restored from it has its own copy (the vhost-user daemon

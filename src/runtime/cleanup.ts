@@ -8,6 +8,7 @@ import { readdir, readFile, realpath, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { runDirFor } from './run-dir.js';
 import { HakoError } from '../errors.js';
+import type { Confinement } from '../confinement/confinement.js';
 import type { ConfinedFs, FsOp } from '../sys/confined-fs.js';
 import { HOST_TREE, VIEW_TREE } from '../storage/staging.js';
 import { killAndWait, refOf, type ProcessRef, type ProcessTable } from '../sys/procs.js';
@@ -17,6 +18,7 @@ export interface CleanupDeps {
   readonly store: StateStore;
   readonly procs: ProcessTable;
   readonly fs: ConfinedFs;
+  readonly confinement: Confinement;
 }
 
 /** Processes (not us) whose argv mentions any of `dirs` (as `dir/`), in one pass over /proc. */
@@ -65,6 +67,10 @@ export async function cleanupSandbox(
       throw new HakoError('INTERNAL', `process ${ref.pid} of sandbox ${id} does not die`);
     }
   }
+  // Whatever else is in its cgroup (a process started just before a crash,
+  // whose command line names nothing of it) dies here.
+  const jail = record !== undefined && record !== 'corrupt' ? record.jail : undefined;
+  await deps.confinement.release(dir, jail);
   if (await unmountAll(deps.fs, dir)) {
     // A removal never enters a mount: if one were left, this would fail instead.
     await deps.fs.apply(dir, [

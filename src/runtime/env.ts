@@ -4,6 +4,7 @@ import type { AccelChoice } from '../hypervisor/accel.js';
 import type { Hypervisor } from '../hypervisor/types.js';
 import type { GuestImage } from '../image/guest-image.js';
 import type { Logger } from '../log.js';
+import type { Confinement } from '../confinement/confinement.js';
 import type { ConfinedFs } from '../sys/confined-fs.js';
 import type { ProcessTable } from '../sys/procs.js';
 import type { Runner } from '../sys/runner.js';
@@ -20,5 +21,9 @@ export interface SandboxEnv {
   readonly fs: ConfinedFs;
   readonly store: StateStore;
   readonly log: Logger;
+  /** What confines each sandbox's QEMU and virtiofsd. */
+  readonly confinement: Confinement;
+  /** The host helper (tools/host-helper), which starts them. */
+  readonly helper: string;
   readonly tscKhz: number | undefined;
 }

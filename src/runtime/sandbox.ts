@@ -6,6 +6,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClient, type StorageInit } from '../agent-client/client.js';
 import { HakoError, messageOf } from '../errors.js';
+import type { SandboxJail } from '../confinement/confinement.js';
+import type { JailPlan } from '../confinement/jail.js';
 import type { Vm, VmExit } from '../hypervisor/types.js';
 import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
@@ -154,7 +156,7 @@ export class Sandbox implements ContainerHost {
     await write;
   }
 
-  #makeSharedFs(sharedDir: string, dieWithParent: boolean): SharedFs {
+  #makeSharedFs(sharedDir: string, dieWithParent: boolean, jail: JailPlan): SharedFs {
     const h = this.#env.config.hypervisor;
     if (h.sharedFs === 'virtio-9p') return new NineP(sharedDir);
     const opts = {
@@ -163,8 +165,23 @@ export class Sandbox implements ContainerHost {
       runDir: this.runDir,
       cache: h.virtiofsCache,
       dieWithParent,
+      jail,
+      helper: this.#env.helper,
     };
     return new Virtiofs(opts, this.#env);
+  }
+
+  /** Names, records, then makes what confines the sandbox's processes. */
+  async #confine(): Promise<SandboxJail> {
+    const { confinement, config, accel } = this.#env;
+    const record = await confinement.plan(this.dir);
+    this.#record.jail = {
+      ...(record.cgroup ? { cgroup: { path: record.cgroup.path, dirs: [...record.cgroup.dirs] } } : {}),
+      ...(record.vmmUid !== undefined ? { vmmUid: record.vmmUid } : {}),
+    };
+    await this.#save();
+    const h = config.hypervisor;
+    return confinement.apply(record, { vcpus: h.vcpus, memoryMiB: h.memoryMiB, accel: accel.accel });
   }
 
   async #boot(opts: SandboxOptions, first: ContainerRequest | undefined): Promise<void> {
@@ -172,11 +189,19 @@ export class Sandbox implements ContainerHost {
     const t0 = performance.now();
     // Derived from the directory (runDirFor), so cleanup finds it from disk.
     if (this.runDir !== this.dir) await mkdir(this.runDir, { recursive: true, mode: 0o700 });
+    const jail = await this.#confine();
     await this.#env.fs.apply(this.dir, shareOps());
-    const fs = this.#makeSharedFs(viewDir(this.dir), opts.dieWithParent);
+    const fs = this.#makeSharedFs(viewDir(this.dir), opts.dieWithParent, jail.fsd);
     this.#fs = fs;
     log.log('debug', 'shared dir ready', { sandbox: this.id });
     const transport = new VirtioSerialTransport(join(this.runDir, 'agent.sock'));
+    const startFs = async () => {
+      const fsRef = await fs.start();
+      if (fsRef) {
+        this.#record.fsDaemon = fsRef;
+        await this.#save();
+      }
+    };
     log.log('debug', 'starting VM', {
       sandbox: this.id,
       accel: this.#env.accel.accel,
@@ -189,12 +214,11 @@ export class Sandbox implements ContainerHost {
       transport,
       fsDevices: fs.devices(),
       dieWithParent: opts.dieWithParent,
-      startFs: async () => {
-        const fsRef = await fs.start();
-        if (fsRef) {
-          this.#record.fsDaemon = fsRef;
-          await this.#save();
-        }
+      jail,
+      startFs,
+      restartFs: async () => {
+        await fs.stop();
+        await startFs();
       },
     });
     this.#vm = vm;

@@ -9,6 +9,11 @@ import { HakoError } from '../errors.js';
 
 const Ref = z.object({ pid: z.number().int().positive(), startTime: z.string() });
 
+const JailRecord = z.object({
+  cgroup: z.object({ path: z.string(), dirs: z.array(z.string()) }).optional(),
+  vmmUid: z.number().int().nonnegative().optional(),
+});
+
 const ContainerRecord = z.object({
   id: z.string(),
   status: z.enum(['creating', 'created', 'running', 'stopped']),
@@ -23,6 +28,8 @@ export const SandboxRecordSchema = z.object({
   owner: Ref.optional(),
   vm: Ref.optional(),
   fsDaemon: Ref.optional(),
+  /** What confines its processes (cgroup, uid), recorded before it is made. */
+  jail: JailRecord.optional(),
   containers: z.array(ContainerRecord),
 });
 

@@ -8,6 +8,7 @@ import { link, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } f
 import { join } from 'node:path';
 import { HakoError, messageOf } from '../errors.js';
 import type { VmSpec, VmTemplate } from '../hypervisor/types.js';
+import { jailedArgv, type JailPlan } from '../confinement/jail.js';
 import type { SandboxEnv } from './env.js';
 import { withBuildLock } from './build-lock.js';
 import { ownTag } from './owner-tag.js';
@@ -16,7 +17,7 @@ import { discard, freeBytes, RETRY_AFTER_MS, secureRoot, tidy } from './template
 /** Bumped when what a template holds changes, so that old ones are not used. */
 const FORMAT = 1;
 
-type Deps = Pick<SandboxEnv, 'config' | 'hypervisor' | 'runner' | 'procs' | 'log'>;
+type Deps = Pick<SandboxEnv, 'config' | 'hypervisor' | 'runner' | 'procs' | 'log' | 'helper'>;
 
 /** A template VM's spec for a given directory and RAM file. */
 export type TemplateSpec = (dir: string, memory: NonNullable<VmSpec['memoryFile']>) => VmSpec;
@@ -162,7 +163,12 @@ export interface CloneFiles extends VmTemplate {
  * copy, so RAM and state always come from the same template. The caller
  * removes the directory once QEMU has loaded it.
  */
-export async function cloneFiles(deps: Deps, template: VmTemplate, owner: string): Promise<CloneFiles> {
+export async function cloneFiles(
+  deps: Deps,
+  template: VmTemplate,
+  owner: string,
+  jail: JailPlan,
+): Promise<CloneFiles> {
   const root = deps.config.factory.templatePath;
   await needRoom(deps, root);
   const clones = join(root, 'clones');
@@ -174,12 +180,9 @@ export async function cloneFiles(deps: Deps, template: VmTemplate, owner: string
   await mkdir(dir, { mode: 0o700 });
   try {
     await link(join(template.dir, 'state'), join(dir, 'state'));
-    const r = await deps.runner.run([
-      'cp',
-      '--sparse=always',
-      join(template.dir, 'memory'),
-      join(dir, 'memory'),
-    ]);
+    // In the sandbox's cgroup: the copy is its RAM, charged to it.
+    const cp = ['cp', '--sparse=always', join(template.dir, 'memory'), join(dir, 'memory')];
+    const r = await deps.runner.run(jailedArgv(deps.helper, jail, { dieWithParent: false }, cp));
     if (r.code !== 0)
       throw new HakoError('VM_START_FAILED', `cannot copy the VM template's memory: ${r.stderr.trim()}`);
     if (!(await sameState(template, { dir }))) {

@@ -2,6 +2,7 @@
 // kernel, initramfs, kernel command line. Shared by sandboxes and by the
 // start benchmark (whose bare boot must use the very same VM).
 import type { HakoConfig } from '../config/schema.js';
+import { UNCONFINED, type JailPlan } from '../confinement/jail.js';
 import type { AccelChoice } from '../hypervisor/accel.js';
 import type { Device, MachineType, VmSpec } from '../hypervisor/types.js';
 import type { GuestImage } from '../image/guest-image.js';
@@ -25,6 +26,9 @@ export interface VmSpecOptions {
   /** Instead of the configured machine type (VM templates need q35). */
   readonly machine?: MachineType;
   readonly memoryFile?: VmSpec['memoryFile'];
+  /** How QEMU is confined; none by default (the start benchmark's bare boot). */
+  readonly jail?: JailPlan;
+  readonly seccomp?: boolean;
 }
 
 export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
@@ -56,6 +60,8 @@ export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
     devices: o.devices,
     consoleLog: h.debug || config.agent.debug,
     dieWithParent: o.dieWithParent,
+    jail: o.jail ?? UNCONFINED,
+    seccomp: o.seccomp ?? false,
     ...(o.memoryFile ? { memoryFile: o.memoryFile } : {}),
   };
 }

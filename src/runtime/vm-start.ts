@@ -5,6 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isHakoError, messageOf } from '../errors.js';
+import type { SandboxJail } from '../confinement/confinement.js';
 import type { Device, Vm } from '../hypervisor/types.js';
 import type { SandboxEnv } from './env.js';
 import {
@@ -23,7 +24,10 @@ export interface VmStart {
   readonly transport: { devices(): Device[]; kernelArgs(): string[] };
   readonly fsDevices: readonly Device[];
   readonly dieWithParent: boolean;
+  readonly jail: SandboxJail;
   readonly startFs: () => Promise<void>;
+  /** Starts the shared-fs daemon anew (its one connection went to a VM that failed). */
+  readonly restartFs: () => Promise<void>;
 }
 
 const RNG: Device = { kind: 'rng', id: 'rng0' };
@@ -45,6 +49,8 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
     transportArgs: o.transport.kernelArgs(),
     machine: 'q35' as const,
     extraKernelArgs: ['hako.template=1'],
+    jail: o.jail.vmm,
+    seccomp: o.jail.seccomp,
   };
   // The template's own sockets live in its own directory.
   const inDir = (dir: string) =>
@@ -60,7 +66,7 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
     const template = await ensureTemplate(env, specFor, port?.id ?? '');
     fsReady = o.startFs();
     fsReady.catch(() => undefined);
-    clone = await cloneFiles(env, template, o.id);
+    clone = await cloneFiles(env, template, o.id, o.jail.helper);
   } catch (e) {
     // Templates are an optimisation: a start that cannot have one boots.
     env.log.log('warn', `cannot start from a VM template (${messageOf(e)}); booting the VM instead`);
@@ -79,15 +85,16 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
     return await env.hypervisor.restore(spec, clone, o.fsDevices, env.config.agent.dialTimeoutMs);
   } catch (e) {
     if (!isHakoError(e, 'TEMPLATE_INVALID')) throw e;
-    // Its state cannot be loaded (nothing was connected to the shared-fs
-    // daemon yet): the template is removed, for the next start to make a
-    // new one, and this one boots. A start that fails later keeps it.
+    // Its state cannot be loaded: the template is removed, for the next
+    // start to make a new one, and this one boots, with a shared-fs daemon
+    // of its own (the failed VM had its one connection). A start that
+    // fails later keeps the template.
     await discardTemplate(env, clone);
     env.log.log(
       'warn',
       `the VM template in ${clone.from.dir} cannot be loaded (removed; the next start makes a new one): ${messageOf(e)}; booting the VM instead`,
     );
-    return boot(env, o, Promise.resolve());
+    return boot(env, o, o.restartFs());
   } finally {
     // QEMU holds the RAM copy open (and passes it to the shared-fs daemon): the names can go.
     await rm(clone.dir, { recursive: true, force: true });
@@ -104,6 +111,8 @@ async function boot(env: SandboxEnv, o: VmStart, fsReady: Promise<void>): Promis
     dir: o.dir,
     devices,
     dieWithParent: o.dieWithParent,
+    jail: o.jail.vmm,
+    seccomp: o.jail.seccomp,
   });
   return env.hypervisor.start(spec);
 }

@@ -14,6 +14,8 @@ import { FsStateStore } from '../runtime/state-store.js';
 import { RealMounter } from '../sys/mounts.js';
 import { HelperFs } from '../sys/confined-fs.js';
 import { helperBinary } from '../home.js';
+import { loadConfig } from '../config/load.js';
+import { confinementFor } from '../wiring.js';
 import { RealProcessTable } from '../sys/procs.js';
 import { RealRunner } from '../sys/runner.js';
 import { isListening } from './address.js';
@@ -33,7 +35,9 @@ export async function deleteAction(flags: ShimFlags): Promise<Uint8Array> {
   if (state && !live) {
     const store = new FsStateStore(state.stateDir);
     const fs = new HelperFs(runner, helperBinary());
-    await cleanupSandbox({ store, procs: new RealProcessTable(), fs }, state.sandboxId);
+    const { config } = await loadConfig(state.configPath);
+    const confinement = confinementFor(config);
+    await cleanupSandbox({ store, procs: new RealProcessTable(), fs, confinement }, state.sandboxId);
     await unlink(state.socket).catch(() => undefined);
   }
   if (!live) {

@@ -3,6 +3,7 @@
 // own mount namespace; mounts made later under the (shared-propagation)
 // directory still reach it.
 import { join } from 'node:path';
+import { jailedArgv, type JailPlan } from '../confinement/jail.js';
 import { HakoError } from '../errors.js';
 import type { Device } from '../hypervisor/types.js';
 import type { ProcessRef, ProcessTable } from '../sys/procs.js';
@@ -19,6 +20,14 @@ export interface VirtiofsOptions {
   readonly runDir: string;
   readonly cache: 'auto' | 'always' | 'none';
   readonly dieWithParent: boolean;
+  /** How the daemon is confined, by the host helper that starts it. */
+  readonly jail: JailPlan;
+  readonly helper: string;
+}
+
+/** A value inside one of virtiofsd's -o option lists: commas and backslashes escaped. */
+export function fuseOptValue(v: string): string {
+  return v.replace(/[\\,]/g, (c) => `\\${c}`);
 }
 
 /**
@@ -44,11 +53,11 @@ export class Virtiofs implements SharedFs {
   }
 
   async start(): Promise<ProcessRef> {
-    const argv = [
+    const daemon = [
       this.opts.daemon,
       `--socket-path=${this.socketPath}`,
       '-o',
-      `source=${this.opts.sharedDir}`,
+      `source=${fuseOptValue(this.opts.sharedDir)}`,
       '-o',
       `cache=${this.opts.cache}`,
       '-o',
@@ -57,12 +66,15 @@ export class Virtiofs implements SharedFs {
       'no_posix_lock',
       '-o',
       'xattr',
+      // Its shares are nosuid and nodev; it needs neither to make device
+      // nodes nor to set file capabilities for the guest.
+      '-o',
+      'modcaps=-mknod:-setfcap',
       '--thread-pool-size=4',
     ];
     this.#child = await this.deps.runner.spawn({
-      argv,
+      argv: jailedArgv(this.opts.helper, this.opts.jail, { dieWithParent: this.opts.dieWithParent }, daemon),
       logFile: this.#logPath,
-      dieWithParent: this.opts.dieWithParent,
       env: VIRTIOFSD_ENV,
     });
     const startTime = await this.deps.procs.startTime(this.#child.pid);

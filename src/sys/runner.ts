@@ -2,17 +2,28 @@
 // fake. `dieWithParent` ties a child's life to ours (PR_SET_PDEATHSIG via
 // util-linux setpriv): if the hako process is killed, its VM goes too.
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { HakoError } from '../errors.js';
+import { CappedLog } from './capped-log.js';
 
 export interface SpawnOptions {
   readonly argv: readonly string[];
-  /** stdout and stderr of the child go to this file (appended). */
+  /**
+   * stderr (and stdout, unless `stdoutLog`) of the child go to this file,
+   * appended, through us: at most `maxLogBytes` of it (a guest can make its
+   * VMM or shared-fs daemon print without end, onto a tmpfs).
+   */
   readonly logFile?: string;
+  /** stdout to a file of its own (a guest console), under the same bound. */
+  readonly stdoutLog?: string;
+  readonly maxLogBytes?: number;
   readonly dieWithParent?: boolean;
   /** Extra environment (added to ours). */
   readonly env?: Readonly<Record<string, string>>;
 }
+
+/** What a child may write to one log file, at most, by default. */
+export const MAX_LOG_BYTES = 1 << 20;
 
 export interface ChildExit {
   readonly code: number | null;
@@ -51,34 +62,44 @@ export interface RunOptions {
   readonly onLine?: (line: string) => void;
 }
 
+/** Copies a child's output stream into its log; never keeps this process alive. */
+function drain(stream: Readable | null, log: CappedLog | undefined): void {
+  if (!stream || !log) return;
+  log.retain();
+  stream.on('data', (b: Buffer) => log.write(b));
+  stream.on('error', () => undefined);
+  stream.on('close', () => log.close());
+  (stream as Readable & { unref?: () => void }).unref?.();
+}
+
 export class RealRunner implements Runner {
   async spawn(opts: SpawnOptions): Promise<Child> {
     const [cmd, ...args] = opts.dieWithParent
       ? ['setpriv', '--pdeathsig', 'KILL', '--', ...opts.argv]
       : opts.argv;
     if (cmd === undefined) throw new HakoError('INTERNAL', 'spawn: empty argv');
-    const log = opts.logFile !== undefined ? openSync(opts.logFile, 'a') : 'ignore';
-    try {
-      const child = spawn(cmd, args, {
-        stdio: ['ignore', log, log],
-        env: opts.env ? { ...process.env, ...opts.env } : process.env,
-      });
-      const exited = new Promise<ChildExit>((resolve) => {
-        child.once('exit', (code, signal) => resolve({ code, signal }));
-        child.once('error', () => resolve({ code: 127, signal: null }));
-      });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', () => resolve());
-        child.once('error', (e) =>
-          reject(new HakoError('HOST_NOT_READY', `cannot start ${cmd}: ${e.message}`)),
-        );
-      });
-      const pid = child.pid;
-      if (pid === undefined) throw new HakoError('INTERNAL', `${cmd} started without a pid`);
-      return { pid, exited, kill: (s) => void child.kill(s) };
-    } finally {
-      if (typeof log === 'number') closeSync(log);
-    }
+    const max = opts.maxLogBytes ?? MAX_LOG_BYTES;
+    const errLog = opts.logFile !== undefined ? new CappedLog(opts.logFile, max) : undefined;
+    const outLog = opts.stdoutLog !== undefined ? new CappedLog(opts.stdoutLog, max) : errLog;
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', outLog ? 'pipe' : 'ignore', errLog ? 'pipe' : 'ignore'],
+      env: opts.env ? { ...process.env, ...opts.env } : process.env,
+    });
+    const exited = new Promise<ChildExit>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      child.once('error', () => resolve({ code: 127, signal: null }));
+    });
+    drain(child.stdout, outLog);
+    drain(child.stderr, errLog);
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (e) =>
+        reject(new HakoError('HOST_NOT_READY', `cannot start ${cmd}: ${e.message}`)),
+      );
+    });
+    const pid = child.pid;
+    if (pid === undefined) throw new HakoError('INTERNAL', `${cmd} started without a pid`);
+    return { pid, exited, kill: (s) => void child.kill(s) };
   }
 
   run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {

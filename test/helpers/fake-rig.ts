@@ -11,6 +11,8 @@ import { FakeMounter } from '../../src/sys/fake-mounter.js';
 import { FakeConfinedFs } from '../../src/sys/fake-confined-fs.js';
 import { RealProcessTable } from '../../src/sys/procs.js';
 import { RealRunner } from '../../src/sys/runner.js';
+import { NoConfinement } from '../../src/confinement/confinement.js';
+import { helperBinary } from '../../src/home.js';
 
 export interface Rig {
   env: SandboxEnv;
@@ -42,6 +44,8 @@ export function rig(agent: FakeAgentOptions = {}, requestTimeout = 5): Rig {
     store: new FsStateStore(root),
     log: silentLogger,
     tscKhz: undefined,
+    confinement: new NoConfinement(),
+    helper: helperBinary(),
   };
   return { env, hv, mounter, fs, root, done: () => rmSync(root, { recursive: true, force: true }) };
 }

@@ -18,6 +18,7 @@ import {
 } from 'node:fs';
 import { chmod, statfs, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UNCONFINED } from '../../src/confinement/jail.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { HakoError } from '../../src/errors.js';
 import type { Device, VmSpec } from '../../src/hypervisor/types.js';
@@ -57,6 +58,8 @@ const specFor =
     kernel: '/k',
     initrd: '/i',
     kernelArgs: ['hako.template=1'],
+    jail: UNCONFINED,
+    seccomp: false,
     devices: [{ kind: 'serial-port', id: 'agent', name: 'hako.agent', socketPath: join(dir, 'agent.sock') }],
     consoleLog: false,
     dieWithParent: true,
@@ -207,7 +210,7 @@ test("a lock whose holder is gone is taken over; a live holder's is not", () =>
 test("a clone's files: its own copy of the template's RAM, and the template's state", () =>
   withSetup(async ({ deps }) => {
     const t = await ensureTemplate(deps, specFor(512), 'agent');
-    const clone = await cloneFiles(deps, t, 'sb1');
+    const clone = await cloneFiles(deps, t, 'sb1', UNCONFINED);
     assert.equal(readFileSync(join(clone.dir, 'memory'), 'utf8'), 'fake RAM');
     assert.equal(readFileSync(join(clone.dir, 'state'), 'utf8'), 'fake state');
     assert.equal(
@@ -218,12 +221,14 @@ test("a clone's files: its own copy of the template's RAM, and the template's st
     assert.match(clone.dir, new RegExp(`/clones/${process.pid}\\.\\d+-sb1$`));
   }));
 
-/** startVm for a sandbox with a virtio-fs share, counting shared-fs starts. */
+/** startVm for a sandbox with a virtio-fs share, counting shared-fs starts and restarts. */
 function start(deps: ReturnType<typeof rig>['env'], dir: string) {
   let fsStarts = 0;
+  let fsRestarts = 0;
   const vm = startVm(deps, {
     id: 'sb',
     dir,
+    jail: { vmm: UNCONFINED, fsd: UNCONFINED, helper: UNCONFINED, seccomp: false },
     transport: {
       devices: (): Device[] => [
         { kind: 'serial-port', id: 'agent', name: 'hako.agent', socketPath: join(dir, 'agent.sock') },
@@ -236,8 +241,12 @@ function start(deps: ReturnType<typeof rig>['env'], dir: string) {
       fsStarts++;
       return Promise.resolve();
     },
+    restartFs: () => {
+      fsRestarts++;
+      return Promise.resolve();
+    },
   });
-  return { vm, fsStarts: () => fsStarts };
+  return { vm, fsStarts: () => fsStarts, fsRestarts: () => fsRestarts };
 }
 
 test('a start from a template hot-plugs the shared fs and removes its RAM copy', () =>
@@ -279,6 +288,8 @@ test('a template whose state cannot be loaded is removed and the VM boots; other
     const s = start(deps, r.root);
     await s.vm;
     assert.equal(s.fsStarts(), 1);
+    // The failed VM had the daemon's one connection: the boot gets a new daemon.
+    assert.equal(s.fsRestarts(), 1);
     assert.ok(
       r.hv.started.some((x) => x.devices.some((d) => d.kind === 'vhost-user-fs')),
       'booted with the fs',

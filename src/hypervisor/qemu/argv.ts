@@ -1,6 +1,13 @@
 // The QEMU command line, built by small pure functions: one for the machine,
 // one per device. Snapshot tests pin the output (test/unit/qemu-argv.test.ts).
+//
+// QEMU opens no path of the sandbox itself: its sockets (QMP, the agent's
+// port: listening; the shared-fs daemon's: connected), its RAM file and a
+// template's state are descriptors the host helper opens as root and passes
+// at fixed numbers (fds.ts), so that a confined QEMU needs no access to the
+// sandbox directory at all.
 import type { Device, VmSpec } from '../types.js';
+import type { QemuFds } from './fds.js';
 
 /** Virtio devices sit on virtio-mmio on microvm and on PCI on q35. */
 function virtio(spec: VmSpec, base: string): string {
@@ -9,6 +16,11 @@ function virtio(spec: VmSpec, base: string): string {
 
 function needsSharedMemory(spec: VmSpec): boolean {
   return spec.devices.some((d) => d.kind === 'vhost-user-fs');
+}
+
+/** A value inside a QEMU option list: commas are doubled. */
+export function optValue(v: string): string {
+  return v.replaceAll(',', ',,');
 }
 
 /**
@@ -20,23 +32,33 @@ function needsSharedMemory(spec: VmSpec): boolean {
  */
 const TCG_CPU = 'max,erms=off,fsrm=off';
 
+/**
+ * QEMU's own seccomp filter: besides its default deny list, no obsolete
+ * calls, no set*uid and friends, no fork or exec, no changes to scheduling
+ * or resource limits.
+ */
+export const QEMU_SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
+
 /** The guest RAM's backend: a template's file, a shareable memfd (vhost-user), or plain RAM. */
-function memoryBackend(spec: VmSpec, mem: string): string {
-  const f = spec.memoryFile;
-  if (f) return `memory-backend-file,id=mem,size=${mem},mem-path=${f.path},share=on`;
+function memoryBackend(spec: VmSpec, mem: string, fds: QemuFds): string {
+  if (spec.memoryFile) {
+    return `memory-backend-file,id=mem,size=${mem},mem-path=/proc/self/fd/${fds.memory()},share=on`;
+  }
   if (needsSharedMemory(spec)) return `memory-backend-memfd,id=mem,size=${mem},share=on`;
   return `memory-backend-ram,id=mem,size=${mem}`;
 }
 
-export function machineArgs(spec: VmSpec): string[] {
+export function machineArgs(spec: VmSpec, fds: QemuFds): string[] {
   const mem = `${spec.memoryMiB}M`;
   const machine =
     spec.machine === 'microvm'
       ? `microvm,accel=${spec.accel},acpi=on,pit=off,pic=off,rtc=on,isa-serial=on,memory-backend=mem`
       : `q35,accel=${spec.accel},memory-backend=mem`;
   const args = [
+    // The sandbox directory in the name lets cleanup find a QEMU whose start
+    // was not recorded (its command line holds no other path of it).
     '-name',
-    `hako-${spec.id}`,
+    optValue(`hako-${spec.id} ${spec.dir}/`),
     '-machine',
     machine,
     '-cpu',
@@ -46,7 +68,7 @@ export function machineArgs(spec: VmSpec): string[] {
     '-m',
     mem,
     '-object',
-    memoryBackend(spec, mem),
+    memoryBackend(spec, mem, fds),
     '-nodefaults',
     '-no-user-config',
     '-nographic',
@@ -57,11 +79,15 @@ export function machineArgs(spec: VmSpec): string[] {
     spec.initrd,
     '-append',
     spec.kernelArgs.join(' '),
-    '-serial',
-    spec.consoleLog ? `file:${spec.dir}/console.log` : 'null',
-    '-qmp',
-    `unix:${spec.dir}/qmp.sock,server=on,wait=off`,
+    ...(spec.consoleLog
+      ? ['-chardev', 'stdio,id=console,signal=off', '-serial', 'chardev:console']
+      : ['-serial', 'null']),
+    '-chardev',
+    `socket,id=qmp,fd=${fds.qmp()},server=on,wait=off`,
+    '-mon',
+    'chardev=qmp,mode=control',
   ];
+  if (spec.seccomp) args.push('-sandbox', QEMU_SANDBOX);
   if (spec.machine === 'microvm') {
     // Modern virtio-mmio: legacy mode hangs virtio-fs (environment.md).
     args.push('-global', 'virtio-mmio.force-legacy=false');
@@ -74,28 +100,32 @@ export function serialPortId(id: string): string {
   return `${id}-port`;
 }
 
-export function deviceArgs(spec: VmSpec, d: Device): string[] {
+/** The chardev of a vhost-user-fs device: a socket connected to its daemon. */
+export function vhostUserChardev(d: Extract<Device, { kind: 'vhost-user-fs' }>, fds: QemuFds): string[] {
+  return ['-chardev', `socket,id=${d.id},fd=${fds.of(d.id)}`];
+}
+
+export function deviceArgs(spec: VmSpec, d: Device, fds: QemuFds): string[] {
   switch (d.kind) {
     case 'serial-port':
       return [
         '-device',
         `${virtio(spec, 'virtio-serial')},id=${d.id}-bus`,
         '-chardev',
-        `socket,id=${d.id},path=${d.socketPath},server=on,wait=off`,
+        `socket,id=${d.id},fd=${fds.of(d.id)},server=on,wait=off`,
         '-device',
         `virtserialport,bus=${d.id}-bus.0,chardev=${d.id},name=${d.name},id=${serialPortId(d.id)}`,
       ];
     case 'vhost-user-fs':
       return [
-        '-chardev',
-        `socket,id=${d.id},path=${d.socketPath}`,
+        ...vhostUserChardev(d, fds),
         '-device',
         `${virtio(spec, 'vhost-user-fs')},chardev=${d.id},tag=${d.tag},queue-size=1024`,
       ];
     case '9p':
       return [
         '-fsdev',
-        `local,id=${d.id},path=${d.path},security_model=none${d.readonly ? ',readonly=on' : ''}`,
+        `local,id=${d.id},path=${optValue(d.path)},security_model=none${d.readonly ? ',readonly=on' : ''}`,
         '-device',
         `${virtio(spec, 'virtio-9p')},fsdev=${d.id},mount_tag=${d.tag}`,
       ];
@@ -113,6 +143,21 @@ export function deviceArgs(spec: VmSpec, d: Device): string[] {
   }
 }
 
-export function buildArgv(qemuPath: string, spec: VmSpec): string[] {
-  return [qemuPath, ...machineArgs(spec), ...spec.devices.flatMap((d) => deviceArgs(spec, d))];
+/**
+ * The command line; `hotplug` devices (added over QMP later) get only their
+ * chardevs here, connected from the start.
+ */
+export function buildArgv(
+  qemuPath: string,
+  spec: VmSpec,
+  fds: QemuFds,
+  hotplug: readonly Device[] = [],
+): string[] {
+  const chardevs = hotplug.flatMap((d) => (d.kind === 'vhost-user-fs' ? vhostUserChardev(d, fds) : []));
+  return [
+    qemuPath,
+    ...machineArgs(spec, fds),
+    ...spec.devices.flatMap((d) => deviceArgs(spec, d, fds)),
+    ...chardevs,
+  ];
 }

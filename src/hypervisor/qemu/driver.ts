@@ -1,16 +1,27 @@
-// The QEMU driver: starts qemu-system-x86_64 from a VmSpec and stops it
-// through QMP (`quit`), falling back to SIGKILL.
+// The QEMU driver: starts qemu-system-x86_64 from a VmSpec, through the host
+// helper (which opens QEMU's sockets and files, confines it and executes
+// it), and stops it through QMP (`quit`), falling back to SIGKILL.
+import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
+import { jailedArgv } from '../../confinement/jail.js';
 import { HakoError, isHakoError, messageOf } from '../../errors.js';
 import { logSection, logTail } from '../../sys/log-tail.js';
 import type { ProcessTable, ProcessRef } from '../../sys/procs.js';
-import { pathAppears } from '../../sys/path-appears.js';
 import { describeExit, type Runner } from '../../sys/runner.js';
 import { within } from '../../within.js';
 import type { Device, Hypervisor, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
 import { buildArgv, serialPortId } from './argv.js';
+import { planQemuFds, qmpSocket, type QemuFds } from './fds.js';
 import { QmpClient } from './qmp.js';
+import { receiveState } from './state-socket.js';
 import { connectWhenUp, hotplugCommands, migrationDone, portOpened, statePath } from './template.js';
+
+/** What QEMU may print to its log, and a guest to its console log (debug only). */
+const QEMU_LOG_BYTES = 1 << 20;
+const CONSOLE_LOG_BYTES = 4 << 20;
+/** How long QMP `quit` may take to be sent before SIGKILL. */
+const QUIT_MS = 1000;
 
 class QemuVm implements Vm {
   #stopping: Promise<void> | undefined;
@@ -31,18 +42,24 @@ class QemuVm implements Vm {
     let done = false;
     void this.exited.then(() => (done = true));
     await Promise.resolve();
-    if (!done) {
+    if (done) return;
+    // SIGKILL after graceMs whatever QMP does: a QEMU that accepts the
+    // connection and never answers cannot hold the stop up.
+    const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    const quit = (async () => {
+      const qmp = await QmpClient.connect(qmpSocket(this.spec), Math.min(graceMs, QUIT_MS));
       try {
-        const qmp = await QmpClient.connect(join(this.spec.dir, 'qmp.sock'), Math.min(graceMs, 1000));
-        await qmp.execute('quit').catch(() => undefined);
+        await qmp.execute('quit');
+      } finally {
         qmp.close();
-      } catch {
-        // QMP unusable: fall through to SIGKILL.
       }
-      const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
-      await this.exited;
-      clearTimeout(timer);
-    }
+    })();
+    await within(
+      quit.catch(() => undefined),
+      Math.min(graceMs, QUIT_MS),
+    );
+    await this.exited;
+    clearTimeout(timer);
   }
 
   async kill(): Promise<void> {
@@ -57,21 +74,53 @@ class QemuVm implements Vm {
   }
 }
 
+/**
+ * Gives a RAM file to the uid QEMU runs as (it opens /proc/self/fd/N anew,
+ * which checks the file's owner and mode), or back to us. Opened without
+ * following a link.
+ */
+async function ownRamFile(path: string, uid: number, gid: number, sizeBytes?: number): Promise<void> {
+  const flags = constants.O_RDWR | constants.O_NOFOLLOW | (sizeBytes !== undefined ? constants.O_CREAT : 0);
+  const f = await open(path, flags, 0o600);
+  try {
+    if (sizeBytes !== undefined && (await f.stat()).size < sizeBytes) await f.truncate(sizeBytes);
+    await f.chown(uid, gid);
+  } finally {
+    await f.close();
+  }
+}
+
 export class QemuHypervisor implements Hypervisor {
   readonly name = 'qemu';
 
-  constructor(private readonly deps: { runner: Runner; procs: ProcessTable; qemuPath: string }) {}
+  constructor(
+    private readonly deps: { runner: Runner; procs: ProcessTable; qemuPath: string; helper: string },
+  ) {}
 
   start(spec: VmSpec): Promise<Vm> {
-    return this.#spawn(spec, []);
+    return this.#spawn(spec, planQemuFds(spec), [], []);
   }
 
-  async #spawn(spec: VmSpec, extraArgs: readonly string[]): Promise<QemuVm> {
-    const argv = [...buildArgv(this.deps.qemuPath, spec), ...extraArgs];
+  async #spawn(
+    spec: VmSpec,
+    fds: QemuFds,
+    extraArgs: readonly string[],
+    hotplug: readonly Device[],
+  ): Promise<QemuVm> {
+    const { uid, gid } = spec.jail;
+    if (spec.memoryFile && uid !== undefined) await ownRamFile(spec.memoryFile.path, uid, gid ?? uid);
+    const qemu = [...buildArgv(this.deps.qemuPath, spec, fds, hotplug), ...extraArgs];
+    const argv = jailedArgv(
+      this.deps.helper,
+      spec.jail,
+      { dieWithParent: spec.dieWithParent, fds: fds.passed },
+      qemu,
+    );
     const child = await this.deps.runner.spawn({
       argv,
       logFile: join(spec.dir, 'qemu.log'),
-      dieWithParent: spec.dieWithParent,
+      ...(spec.consoleLog ? { stdoutLog: join(spec.dir, 'console.log') } : {}),
+      maxLogBytes: spec.consoleLog ? CONSOLE_LOG_BYTES : QEMU_LOG_BYTES,
     });
     const startTime = await this.deps.procs.startTime(child.pid);
     if (startTime === undefined) {
@@ -121,25 +170,35 @@ export class QemuHypervisor implements Hypervisor {
     readyPort: string,
     timeoutMs: number,
   ): Promise<void> {
-    const state = statePath(template);
+    const memory = spec.memoryFile?.path;
+    if (memory === undefined) throw new HakoError('INTERNAL', 'a VM template needs its RAM in a file');
+    // Made (full size) by us, in a directory QEMU cannot enter.
+    await ownRamFile(memory, spec.jail.uid ?? 0, spec.jail.gid ?? spec.jail.uid ?? 0, spec.memoryMiB << 20);
+    const fds = planQemuFds(spec);
     // Started paused (-S), so that the port cannot open before we listen.
-    const vm = await this.#spawn(spec, ['-S']);
+    const vm = await this.#spawn(spec, fds, ['-S'], []);
     const deadline = Date.now() + timeoutMs;
-    await this.#drive(vm, 'making a VM template', deadline, async (qmp) => {
-      const ready = portOpened(qmp, serialPortId(readyPort));
-      await qmp.execute('cont');
-      await portOpenedWithin(ready, Math.max(1, deadline - Date.now()), readyPort, vm.exited);
-      await qmp.execute('stop');
-      await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
-      // QEMU reports the migration done once it has written all to the pipe:
-      // the marker says that `cat` has written all to the file.
-      await qmp.execute('migrate', { uri: `exec:cat > ${state} && : > ${state}.done` });
-      await migrationDone(qmp, 'saving the VM template', deadline);
-      if ((await pathAppears(`${state}.done`, deadline)) !== 'appeared') {
-        throw new HakoError('VM_START_FAILED', `${state} was not written in time`);
-      }
-    });
-    await vm.kill();
+    // The state is streamed to us: QEMU spawns nothing.
+    const state = await receiveState(statePath(template), template.dir, spec.jail.uid);
+    try {
+      await this.#drive(vm, 'making a VM template', deadline, async (qmp) => {
+        const ready = portOpened(qmp, serialPortId(readyPort));
+        await qmp.execute('cont');
+        await portOpenedWithin(ready, Math.max(1, deadline - Date.now()), readyPort, vm.exited);
+        await qmp.execute('stop');
+        await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
+        await qmp.execute('migrate', { uri: state.uri });
+        await migrationDone(qmp, 'saving the VM template', deadline);
+        if ((await within(state.received, Math.max(1, deadline - Date.now()))) === undefined) {
+          throw new HakoError('VM_START_FAILED', 'the VM state did not arrive in time');
+        }
+      });
+      await vm.kill();
+    } finally {
+      await state.close();
+      // Back to us: the template outlives the uid its builder ran as.
+      await ownRamFile(memory, process.getuid?.() ?? 0, process.getgid?.() ?? 0).catch(() => undefined);
+    }
   }
 
   async restore(
@@ -148,16 +207,16 @@ export class QemuHypervisor implements Hypervisor {
     hotplug: readonly Device[],
     timeoutMs: number,
   ): Promise<Vm> {
-    const state = statePath(template);
     const port = spec.devices.find((d) => d.kind === 'hotplug-port');
     if (hotplug.length > 0 && !port) throw new HakoError('INTERNAL', 'no port to hot-plug devices into');
+    const fds = planQemuFds(spec, { hotplug, migration: { path: statePath(template), how: 'r' } });
     // Paused (-S) until the devices a template cannot hold are in.
-    const vm = await this.#spawn(spec, ['-S', '-incoming', 'defer']);
+    const vm = await this.#spawn(spec, fds, ['-S', '-incoming', 'defer'], hotplug);
     const deadline = Date.now() + timeoutMs;
     await this.#drive(vm, `starting a VM from the saved VM in ${template.dir}`, deadline, async (qmp) => {
       await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
       try {
-        await qmp.execute('migrate-incoming', { uri: `exec:cat ${state}` });
+        await qmp.execute('migrate-incoming', { uri: `fd:${fds.migration()}` });
         await migrationDone(qmp, 'loading the VM template', deadline, 'TEMPLATE_INVALID');
       } catch (e) {
         // QEMU exits (with a status, not killed) when it cannot load the state.

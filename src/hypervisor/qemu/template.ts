@@ -1,25 +1,17 @@
 // VM templates with QEMU: saving a booted VM (its RAM stays in the file it
 // was mapped from; `x-ignore-shared` leaves it out of the saved state) and
 // starting VMs from one, with the devices a template cannot hold (vhost-user
-// ones are not migratable) hot-plugged before the guest resumes.
+// ones are not migratable) hot-plugged before the guest resumes. The state
+// travels through a descriptor (`fd:` migration), never `exec:`, which
+// would have QEMU spawn a shell.
 import { join } from 'node:path';
 import { HakoError, type ErrorCode } from '../../errors.js';
 import { pathAppears } from '../../sys/path-appears.js';
 import type { Device, VmExit, VmSpec, VmTemplate } from '../types.js';
+import { qmpSocket } from './fds.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 
-/** QEMU runs `exec:` migration URIs through /bin/sh: only plain paths go in them. */
-export function shellSafePath(path: string): string {
-  if (!/^\/[A-Za-z0-9._/+-]*$/.test(path)) {
-    throw new HakoError(
-      'CONFIG_INVALID',
-      `VM template path ${JSON.stringify(path)} may only hold letters, digits and . _ / + -`,
-    );
-  }
-  return path;
-}
-
-export const statePath = (t: VmTemplate): string => shellSafePath(join(t.dir, 'state'));
+export const statePath = (t: VmTemplate): string => join(t.dir, 'state');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -29,7 +21,7 @@ export async function connectWhenUp(
   exited: Promise<VmExit>,
   deadline: number,
 ): Promise<QmpClient> {
-  const path = join(spec.dir, 'qmp.sock');
+  const path = qmpSocket(spec);
   for (;;) {
     const seen = await pathAppears(path, deadline, exited);
     if (seen === 'ended') throw new HakoError('VM_START_FAILED', 'QEMU exited while starting');
@@ -72,7 +64,10 @@ export function portOpened(qmp: QmpClient, portId: string): Promise<void> {
   });
 }
 
-/** The QMP commands that hot-plug a device onto `port` (a hotplug-port's id). */
+/**
+ * The QMP commands that hot-plug a device onto `port` (a hotplug-port's id).
+ * Its chardev is on QEMU's command line, connected from the start.
+ */
 export function hotplugCommands(
   d: Device,
   port: string,
@@ -80,12 +75,7 @@ export function hotplugCommands(
   if (d.kind !== 'vhost-user-fs') {
     throw new HakoError('INTERNAL', `cannot hot-plug a ${d.kind} device`);
   }
-  const addr = { type: 'unix', data: { path: d.socketPath } };
   return [
-    {
-      execute: 'chardev-add',
-      arguments: { id: d.id, backend: { type: 'socket', data: { addr, server: false } } },
-    },
     {
       execute: 'device_add',
       arguments: {

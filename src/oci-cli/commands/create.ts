@@ -10,6 +10,7 @@ import { cleanupSandbox } from '../../runtime/cleanup.js';
 import { FsStateStore } from '../../runtime/state-store.js';
 import { HelperFs } from '../../sys/confined-fs.js';
 import { helperBinary } from '../../home.js';
+import { confinementFor } from '../../wiring.js';
 import { RealRunner } from '../../sys/runner.js';
 import { containerDir, type OciContext } from '../context.js';
 import { rfc3339Nano, writeRecord } from '../record.js';
@@ -32,7 +33,8 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
 
 export async function removeContainerState(ctx: OciContext, id: string): Promise<void> {
   const store = new FsStateStore(ctx.root);
-  await cleanupSandbox({ store, procs: ctx.procs, fs: new HelperFs(new RealRunner(), helperBinary()) }, id);
+  const fs = new HelperFs(new RealRunner(), helperBinary());
+  await cleanupSandbox({ store, procs: ctx.procs, fs, confinement: confinementFor(ctx.config) }, id);
 }
 
 /** Creates the container; returns its relay (a child of this process). */

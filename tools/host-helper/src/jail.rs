@@ -104,6 +104,8 @@ pub struct Plan {
     /// The capabilities kept in the bounding set; None keeps them all.
     pub keep_caps: Option<Vec<u32>>,
     pub no_new_privs: bool,
+    /// The baseline seccomp filter (filter.rs); implies no_new_privs.
+    pub seccomp: bool,
     pub pdeathsig: bool,
     pub no_core: bool,
     pub cgroups: Vec<String>,
@@ -167,6 +169,10 @@ pub fn parse(args: &[String]) -> Result<Plan, JailError> {
             }
             "--keep-caps" => plan.keep_caps = Some(cap_list(&value("--keep-caps")?)?),
             "--no-new-privs" => plan.no_new_privs = true,
+            "--seccomp" => {
+                plan.seccomp = true;
+                plan.no_new_privs = true;
+            }
             "--pdeathsig" => plan.pdeathsig = true,
             "--no-core" => plan.no_core = true,
             "--cgroup" => plan.cgroups.push(value("--cgroup")?),
@@ -376,6 +382,11 @@ pub fn run(plan: &Plan) -> Result<std::convert::Infallible, JailError> {
         check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "no_new_privs")?;
     }
     std::env::set_current_dir("/").map_err(os("chdir /"))?;
+    if plan.seccomp {
+        // Last: it refuses calls made above (setgroups is not among them, but
+        // nothing after this point needs more than exec).
+        crate::filter::install().map_err(os("install the seccomp filter"))?;
+    }
     let argv: Vec<CString> = plan
         .argv
         .iter()

@@ -8,6 +8,7 @@
 //! Errors go to stderr as one line; the exit status is 0 or 1 (fs), and
 //! 125 when exec could not start the program.
 mod beneath;
+mod filter;
 mod fsops;
 mod jail;
 mod mounts;

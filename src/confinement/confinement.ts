@@ -1,0 +1,210 @@
+// What confines a sandbox's host processes, in the spirit of Firecracker's
+// jailer:
+//   QEMU       its own seccomp filter (-sandbox, with obsolete, elevate-
+//              privileges, spawn and resourcecontrol denied), no_new_privs,
+//              no capabilities at all, a uid of its own (vmm-uids.ts) and no
+//              access to the sandbox directory (its sockets and files are
+//              descriptors the helper passes), no core dumps;
+//   virtiofsd  root (it serves files as the guest's users), but with only
+//              the capabilities it uses (no mknod, no setfcap; its own
+//              filter and namespaces), no_new_privs, no core dumps;
+//   both       a host cgroup of the sandbox's own, limits sized from the VM.
+// Each part is named in the sandbox's record before it is made, so cleanup
+// from disk alone undoes it.
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HakoConfig } from '../config/schema.js';
+import { HakoError, messageOf } from '../errors.js';
+import {
+  cgroupDirs,
+  createCgroup,
+  destroyCgroup,
+  parseLayout,
+  type CgroupLayout,
+  type CgroupLimits,
+} from './cgroups.js';
+import { UNCONFINED, type JailPlan } from './jail.js';
+import { releaseUid, reserveUid, UIDS_DIR, vmmDir } from './vmm-uids.js';
+
+/** What a sandbox's confinement consists of, recorded before it is made. */
+export interface JailRecord {
+  readonly cgroup?: { readonly path: string; readonly dirs: readonly string[] } | undefined;
+  readonly vmmUid?: number | undefined;
+}
+
+export interface SandboxJail {
+  readonly vmm: JailPlan;
+  readonly fsd: JailPlan;
+  /** QEMU's own seccomp filter. */
+  readonly seccomp: boolean;
+  /** For short helpers that work for the sandbox (its RAM copy), charged to it. */
+  readonly helper: JailPlan;
+}
+
+export interface VmSize {
+  readonly vcpus: number;
+  readonly memoryMiB: number;
+  readonly accel: 'kvm' | 'tcg';
+}
+
+export interface Confinement {
+  /** Names (and reserves) what will confine the sandbox in `dir`; the caller records it. */
+  plan(dir: string): Promise<JailRecord>;
+  /** Makes the recorded parts (the cgroup) and says how each process starts. */
+  apply(record: JailRecord, vm: VmSize): Promise<SandboxJail>;
+  /** Kills what is left in the sandbox's cgroup, removes it, gives its uid back; works from disk alone. */
+  release(dir: string, record: JailRecord | undefined): Promise<void>;
+}
+
+/**
+ * Capabilities virtiofsd uses: file ownership and modes on the guest's
+ * behalf, and, while it sets itself up, its own namespaces (sys_admin) and
+ * the narrowing of its own sets (setpcap). It drops those two itself once
+ * set up, and mknod and setfcap (-o modcaps) for good.
+ */
+export const VIRTIOFSD_CAPS = [
+  'chown',
+  'dac_override',
+  'fowner',
+  'fsetid',
+  'setgid',
+  'setuid',
+  'sys_admin',
+  'setpcap',
+];
+/** What QEMU keeps when it serves 9p itself and must act on files as root. */
+const QEMU_9P_CAPS = ['chown', 'dac_override', 'fowner', 'fsetid'];
+
+/** Memory a VMM needs beyond its guest's RAM: TCG's translated code, devices, the daemon. */
+export function overheadMiB(accel: 'kvm' | 'tcg'): number {
+  return accel === 'tcg' ? 512 : 256;
+}
+
+export function limitsFor(vm: VmSize): CgroupLimits {
+  return {
+    memoryBytes: (vm.memoryMiB + overheadMiB(vm.accel)) * (1 << 20),
+    // One CPU more than the vCPUs: QEMU's I/O thread and the shared-fs daemon.
+    cpuQuotaUs: (vm.vcpus + 1) * 100_000,
+    pids: 256 + 8 * vm.vcpus,
+  };
+}
+
+/** The cgroup name of the sandbox in `dir`, derived from the directory so that cleanup finds it. */
+export function cgroupPath(parent: string, dir: string): string {
+  return `${parent}/${createHash('sha256').update(dir).digest('hex').slice(0, 24)}`;
+}
+
+export class NoConfinement implements Confinement {
+  plan(): Promise<JailRecord> {
+    return Promise.resolve({});
+  }
+
+  apply(): Promise<SandboxJail> {
+    return Promise.resolve({ vmm: UNCONFINED, fsd: UNCONFINED, seccomp: false, helper: UNCONFINED });
+  }
+
+  release(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export interface HostConfinementOptions {
+  readonly security: HakoConfig['security'];
+  readonly sharedFs: 'virtio-fs' | 'virtio-9p';
+  readonly mountinfo?: string;
+  readonly uidsDir?: string;
+}
+
+export class HostConfinement implements Confinement {
+  readonly #o: HostConfinementOptions;
+  #layout: Promise<CgroupLayout | undefined> | undefined;
+
+  constructor(o: HostConfinementOptions) {
+    this.#o = o;
+  }
+
+  #cgroupLayout(): Promise<CgroupLayout | undefined> {
+    this.#layout ??= (async () =>
+      parseLayout(this.#o.mountinfo ?? (await readFile('/proc/self/mountinfo', 'utf8'))))();
+    return this.#layout;
+  }
+
+  async plan(dir: string): Promise<JailRecord> {
+    const s = this.#o.security;
+    let cgroup: JailRecord['cgroup'];
+    if (s.cgroupParent !== '') {
+      const layout = await this.#cgroupLayout();
+      if (!layout) {
+        throw new HakoError(
+          'HOST_NOT_READY',
+          'no cgroup hierarchy with the memory, cpu and pids controllers is mounted: set [security] cgroup_parent = "" to run sandboxes without a cgroup of their own',
+        );
+      }
+      const path = cgroupPath(s.cgroupParent, dir);
+      cgroup = { path, dirs: cgroupDirs(layout, path) };
+    }
+    // QEMU serving 9p acts on the sandbox's files itself: it keeps root's uid.
+    const vmmUid =
+      this.#o.sharedFs === 'virtio-fs'
+        ? await reserveUid({ base: s.vmmUidBase, count: s.vmmUidCount }, dir, this.#o.uidsDir)
+        : undefined;
+    return { ...(cgroup ? { cgroup } : {}), ...(vmmUid !== undefined ? { vmmUid } : {}) };
+  }
+
+  async apply(record: JailRecord, vm: VmSize): Promise<SandboxJail> {
+    const cgroups = record.cgroup?.dirs ?? [];
+    if (record.cgroup) {
+      const layout = await this.#cgroupLayout();
+      if (!layout) throw new HakoError('HOST_NOT_READY', 'the cgroup hierarchy went away');
+      try {
+        await createCgroup(layout, record.cgroup.path, limitsFor(vm));
+      } catch (e) {
+        throw new HakoError(
+          'HOST_NOT_READY',
+          `cannot make the sandbox's cgroup ${record.cgroup.path}: ${messageOf(e)} (set [security] cgroup_parent = "" to run without one)`,
+          { cause: e },
+        );
+      }
+    }
+    const groups = vm.accel === 'kvm' ? [await kvmGroup()] : [];
+    const uid = record.vmmUid;
+    const common = { noNewPrivs: true, seccomp: true, cgroups, noCore: true };
+    const vmm: JailPlan =
+      uid !== undefined
+        ? { ...common, uid, gid: uid, groups, keepCaps: [] }
+        : { ...common, keepCaps: QEMU_9P_CAPS };
+    const fsd: JailPlan = { ...common, keepCaps: VIRTIOFSD_CAPS };
+    const helper: JailPlan = { noNewPrivs: true, cgroups, noCore: true };
+    return { vmm, fsd, helper, seccomp: true };
+  }
+
+  async release(dir: string, record: JailRecord | undefined): Promise<void> {
+    const parent = this.#o.security.cgroupParent;
+    let cgroup = record?.cgroup;
+    const layout = await this.#cgroupLayout();
+    if (!cgroup && parent !== '' && layout) {
+      const path = cgroupPath(parent, dir);
+      cgroup = { path, dirs: cgroupDirs(layout, path) };
+    }
+    if (cgroup) await destroyCgroup(cgroup.path, cgroup.dirs);
+    if (record?.vmmUid !== undefined) {
+      await rm(vmmDir(record.vmmUid), { recursive: true, force: true });
+      await releaseUid(record.vmmUid, dir, this.#o.uidsDir);
+    } else await releaseUidsOf(dir, this.#o.uidsDir ?? UIDS_DIR);
+  }
+}
+
+/** The group of /dev/kvm, which a VMM under KVM needs. */
+async function kvmGroup(): Promise<number> {
+  return (await stat('/dev/kvm')).gid;
+}
+
+/** Gives back any uid held for `dir` (its record was lost). */
+async function releaseUidsOf(dir: string, uids: string): Promise<void> {
+  for (const name of await readdir(uids).catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const file = join(uids, name);
+    if ((await readFile(file, 'utf8').catch(() => '')) === dir) await rm(file, { force: true });
+  }
+}

@@ -1,0 +1,54 @@
+// The descriptors a QEMU process gets, by number: the host helper opens
+// each (as root, before confining QEMU) and passes it at its number, and
+// the command line (argv.ts) names the numbers. 0-2 are stdio; 3 is QMP.
+import { join } from 'node:path';
+import type { PassedFd } from '../../confinement/jail.js';
+import { HakoError } from '../../errors.js';
+import type { Device, VmSpec } from '../types.js';
+
+export interface QemuFds {
+  readonly passed: readonly PassedFd[];
+  qmp(): number;
+  /** A device's socket (a serial port's, listening; a vhost-user daemon's, connected). */
+  of(id: string): number;
+  /** The RAM file (memoryFile), read-write. */
+  memory(): number;
+  /** A template's state: written when saving, read when restoring. */
+  migration(): number;
+}
+
+export function qmpSocket(spec: VmSpec): string {
+  return join(spec.dir, 'qmp.sock');
+}
+
+export function planQemuFds(
+  spec: VmSpec,
+  o: { readonly hotplug?: readonly Device[]; readonly migration?: { path: string; how: 'r' | 'w' } } = {},
+): QemuFds {
+  const passed: PassedFd[] = [];
+  const byName = new Map<string, number>();
+  const add = (name: string, how: PassedFd['how'], path: string) => {
+    const fd = 3 + passed.length;
+    passed.push({ fd, how, path });
+    byName.set(name, fd);
+  };
+  add('qmp', 'listen', qmpSocket(spec));
+  for (const d of [...spec.devices, ...(o.hotplug ?? [])]) {
+    if (d.kind === 'serial-port') add(`dev:${d.id}`, 'listen', d.socketPath);
+    if (d.kind === 'vhost-user-fs') add(`dev:${d.id}`, 'connect', d.socketPath);
+  }
+  if (spec.memoryFile) add('memory', 'rw', spec.memoryFile.path);
+  if (o.migration) add('migration', o.migration.how, o.migration.path);
+  const get = (name: string) => {
+    const fd = byName.get(name);
+    if (fd === undefined) throw new HakoError('INTERNAL', `QEMU has no descriptor for ${name}`);
+    return fd;
+  };
+  return {
+    passed,
+    qmp: () => get('qmp'),
+    of: (id) => get(`dev:${id}`),
+    memory: () => get('memory'),
+    migration: () => get('migration'),
+  };
+}
