@@ -6,7 +6,9 @@ import { chooseAccel, probeHost, readCpuinfo } from './hypervisor/accel.js';
 import { QemuHypervisor } from './hypervisor/qemu/driver.js';
 import { resolveGuestImage } from './image/guest-image.js';
 import type { Logger } from './log.js';
-import { cleanupSandbox, ownerGone } from './runtime/cleanup.js';
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cleanupSandbox, isStale } from './runtime/cleanup.js';
 import type { SandboxEnv } from './runtime/env.js';
 import { hostTscKhz } from './runtime/kernel-cmdline.js';
 import { FsStateStore } from './runtime/state-store.js';
@@ -49,16 +51,21 @@ export function confinementFor(config: HakoConfig): Confinement {
   return new HostConfinement({ security: config.security, sharedFs: config.hypervisor.sharedFs });
 }
 
-/** Removes sandboxes whose owning process died without cleaning up. */
+/**
+ * Removes sandboxes left over by a process that died without cleaning up,
+ * whoever it was (hako run, a shim daemon, an OCI relay): see isStale. A
+ * runc-style container keeps its record for `delete` (keepDir).
+ */
 export async function sweepStale(env: SandboxEnv): Promise<void> {
   for (const id of await env.store.list()) {
-    const record = await env.store.read(id);
-    if (record === undefined || record === 'corrupt') continue;
-    if (await ownerGone(env.procs, record)) {
-      env.log.log('info', `removing stale sandbox ${id}`);
-      await cleanupSandbox(env, id).catch((e: unknown) =>
-        env.log.log('warn', `stale sandbox ${id}: ${String(e)}`),
-      );
-    }
+    if (!(await isStale(env, id))) continue;
+    env.log.log('info', `removing stale sandbox ${id}`);
+    const keepDir = await access(join(env.store.dir(id), 'oci.json')).then(
+      () => true,
+      () => false,
+    );
+    await cleanupSandbox(env, id, { keepDir }).catch((e: unknown) =>
+      env.log.log('warn', `stale sandbox ${id}: ${String(e)}`),
+    );
   }
 }

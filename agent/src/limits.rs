@@ -4,6 +4,8 @@
 pub const MAX_FRAME_PAYLOAD: usize = 4 << 20;
 /// Requests handled at once; more get RESOURCE_EXHAUSTED.
 pub const MAX_IN_FLIGHT: usize = 256;
+/// Slots that long polls (WaitProcess, ReadStdout…) can never take.
+pub const RESERVED_SHORT: usize = 32;
 /// Container and exec ids: [A-Za-z0-9][A-Za-z0-9_.-]*, at most this long.
 pub const MAX_ID_LEN: usize = 128;
 /// Largest OCI spec or process JSON.

@@ -131,18 +131,18 @@ impl PendingStdio {
         let (stdin, stdout, stderr, tty) = match self.ours {
             Ours::Pipes { stdin, stdout, stderr } => (
                 stdin,
-                Arc::new(OutputStream::new(stdout)),
-                Some(Arc::new(OutputStream::new(stderr))),
+                Arc::new(OutputStream::new(stdout)?),
+                Some(Arc::new(OutputStream::new(stderr)?)),
                 None,
             ),
             Ours::Terminal(socket) => {
                 let master = socket.receive()?;
-                (master.try_clone()?, Arc::new(OutputStream::new(master.try_clone()?)), None, Some(master))
+                (master.try_clone()?, Arc::new(OutputStream::new(master.try_clone()?)?), None, Some(master))
             }
         };
         Ok(Process {
             pid,
-            stdin: Stdin::new(Some(stdin)),
+            stdin: Stdin::new(Some(stdin))?,
             stdout,
             stderr,
             tty,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use protobuf::Message;
 
 use crate::error::{code, AgentError};
-use crate::limits::{MAX_FRAME_PAYLOAD, MAX_IN_FLIGHT};
+use crate::limits::{MAX_FRAME_PAYLOAD, MAX_IN_FLIGHT, RESERVED_SHORT};
 use crate::log;
 use crate::pool::Pool;
 use crate::proto::agent::ErrorDetail;
@@ -220,12 +220,55 @@ impl<W: Write + Send + 'static> Replier<W> {
     }
 }
 
+/// Methods that may wait for long (for a process, its output, an OOM kill,
+/// a process reading its stdin).
+const LONG_POLLS: [&str; 5] = ["WaitProcess", "ReadStdout", "ReadStderr", "GetOOMEvent", "WriteStdin"];
+
+/// Requests being handled. Long polls may take all but RESERVED_SHORT of
+/// the MAX_IN_FLIGHT slots, so that a host (or a guest's processes) that
+/// keeps many of them waiting cannot shut out the short calls, SignalProcess
+/// and DeleteProcess among them.
+#[derive(Default)]
+pub struct InFlight {
+    all: AtomicUsize,
+    long: AtomicUsize,
+}
+
+impl InFlight {
+    fn admit(&self, method: &str) -> Result<bool, AgentError> {
+        let long = LONG_POLLS.contains(&method);
+        if self.all.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
+            self.all.fetch_sub(1, Ordering::SeqCst);
+            return Err(AgentError::ResourceExhausted(format!("more than {MAX_IN_FLIGHT} requests in flight")));
+        }
+        if long && self.long.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT - RESERVED_SHORT {
+            self.long.fetch_sub(1, Ordering::SeqCst);
+            self.all.fetch_sub(1, Ordering::SeqCst);
+            let most = MAX_IN_FLIGHT - RESERVED_SHORT;
+            return Err(AgentError::ResourceExhausted(format!("more than {most} long-polling requests in flight")));
+        }
+        Ok(long)
+    }
+
+    fn done(&self, long: bool) {
+        if long {
+            self.long.fetch_sub(1, Ordering::SeqCst);
+        }
+        self.all.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    #[cfg(test)]
+    pub fn count(&self) -> usize {
+        self.all.load(Ordering::SeqCst)
+    }
+}
+
 /// Serves one connection until the peer goes away.
 pub fn serve_connection<R: Read, W: Write + Send + 'static>(
     reader: &mut R,
     replier: Replier<W>,
     handler: Arc<dyn Handler>,
-    in_flight: Arc<AtomicUsize>,
+    in_flight: Arc<InFlight>,
     pool: &Pool,
 ) {
     loop {
@@ -265,22 +308,23 @@ pub fn serve_connection<R: Read, W: Write + Send + 'static>(
                 continue;
             }
         };
-        if in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_IN_FLIGHT {
-            in_flight.fetch_sub(1, Ordering::SeqCst);
-            let e = AgentError::ResourceExhausted(format!("more than {MAX_IN_FLIGHT} requests in flight"));
-            replier.send(header.stream_id, &response_body(Err(e)));
-            continue;
-        }
+        let long = match in_flight.admit(&request.method) {
+            Ok(long) => long,
+            Err(e) => {
+                replier.send(header.stream_id, &response_body(Err(e)));
+                continue;
+            }
+        };
         let (h, r, counter) = (handler.clone(), replier.clone(), in_flight.clone());
         let stream_id = header.stream_id;
         let spawned = pool.submit(Box::new(move || {
             let result = h.handle(&request.service, &request.method, &request.payload);
             r.send(stream_id, &response_body(result));
-            counter.fetch_sub(1, Ordering::SeqCst);
+            counter.done(long);
             h.after_reply(&request.service, &request.method);
         }));
         if let Err(e) = spawned {
-            in_flight.fetch_sub(1, Ordering::SeqCst);
+            in_flight.done(long);
             let e = AgentError::ResourceExhausted(format!("cannot start a worker: {e}"));
             replier.send(stream_id, &response_body(Err(e)));
         }
@@ -292,7 +336,7 @@ pub fn serve_connection<R: Read, W: Write + Send + 'static>(
 pub fn serve_port(port: crate::port::VirtioPort, handler: Arc<dyn Handler>, on_first_host: Box<dyn FnOnce() + Send>) {
     let mut on_first_host = Some(on_first_host);
     let current = Arc::new(AtomicU64::new(0));
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(InFlight::default());
     let writer = match port.writer() {
         Ok(w) => Arc::new(Mutex::new(w)),
         Err(e) => {
@@ -320,7 +364,7 @@ pub fn serve_port(port: crate::port::VirtioPort, handler: Arc<dyn Handler>, on_f
 pub fn serve_unix(path: &std::path::Path, handler: Arc<dyn Handler>) -> io::Result<()> {
     let _ = std::fs::remove_file(path);
     let listener = std::os::unix::net::UnixListener::bind(path)?;
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(InFlight::default());
     let pool = Pool::default();
     for conn in listener.incoming() {
         let stream = conn?;
@@ -339,6 +383,21 @@ pub fn serve_unix(path: &std::path::Path, handler: Arc<dyn Handler>) -> io::Resu
 mod tests {
     use super::*;
     use std::io::Cursor;
+
+    #[test]
+    fn long_polls_never_take_the_slots_of_short_calls() {
+        let f = InFlight::default();
+        for _ in 0..MAX_IN_FLIGHT - RESERVED_SHORT {
+            assert!(f.admit("ReadStdout").unwrap());
+        }
+        assert!(f.admit("WaitProcess").is_err());
+        for _ in 0..RESERVED_SHORT {
+            assert!(!f.admit("SignalProcess").unwrap());
+        }
+        assert!(f.admit("SignalProcess").is_err());
+        f.done(true);
+        assert!(f.admit("DeleteProcess").is_ok());
+    }
 
     #[test]
     fn header_round_trip() {
@@ -389,9 +448,9 @@ mod tests {
     fn serve_bytes(input: Vec<u8>) -> Vec<(u32, Response)> {
         let out = Arc::new(Mutex::new(Vec::<u8>::new()));
         let replier = Replier { writer: out.clone(), generation: 0, current: Arc::new(AtomicU64::new(0)) };
-        let in_flight = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(InFlight::default());
         serve_connection(&mut Cursor::new(input), replier, Arc::new(Echo), in_flight.clone(), &Pool::default());
-        while in_flight.load(Ordering::SeqCst) != 0 {
+        while in_flight.count() != 0 {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         std::thread::sleep(std::time::Duration::from_millis(5));

@@ -6,14 +6,9 @@ import { HakoError, type ErrorCode } from '../errors.js';
 import { ErrorDetailSchema } from '../gen/agent_pb.js';
 import { Code, TtrpcError } from '../ttrpc/status.js';
 import { UndecodableReplyError } from '../ttrpc/typed.js';
+import { sanitizeGuestText } from '../sanitize.js';
 
-const MAX_GUEST_TEXT = 2000;
-
-export function sanitizeGuestText(text: string, max = MAX_GUEST_TEXT): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '?');
-  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
-}
+export { sanitizeGuestText };
 
 const REASONS: Readonly<Record<string, ErrorCode>> = {
   executable_not_found: 'EXECUTABLE_NOT_FOUND',

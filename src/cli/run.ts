@@ -6,7 +6,6 @@ import { HakoError, messageOf } from '../errors.js';
 import { requireDefaultRootfs, resolveGuestImage } from '../image/guest-image.js';
 import { checkId, newId } from '../runtime/ids.js';
 import { Sandbox } from '../runtime/sandbox.js';
-import { refOf } from '../sys/procs.js';
 import { resolveRunTarget, type RunFlags } from './run-spec.js';
 import { SignalRelay } from './signals.js';
 import { OUTPUT_GRACE_MS, within } from '../within.js';
@@ -31,7 +30,6 @@ export async function runCommand(
   );
   const env = await makeEnv(g, loaded);
   await sweepStale(env);
-  const owner = await refOf(env.procs, process.pid);
   const signals = new SignalRelay();
   let sandbox: Sandbox | undefined;
   try {
@@ -52,7 +50,6 @@ export async function runCommand(
       dieWithParent: true,
       hostname: o.hostname,
       abandoned,
-      ...(owner ? { owner } : {}),
     };
     sandbox = await Sandbox.start(env, sandboxOpts, first);
     if (signals.early !== undefined) return 128 + signals.early;

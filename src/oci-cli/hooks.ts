@@ -1,8 +1,13 @@
 // OCI hooks, run on the host in the order the runtime spec gives:
 // prestart, createRuntime, createContainer (during create), startContainer,
 // poststart (around start), poststop (after delete). Each gets the
-// container's state JSON on stdin; `timeout` is enforced; a failure is an
-// error except for poststart and poststop, where it is only a warning.
+// container's state JSON on stdin; a failure is an error except for
+// poststart and poststop, where it is only a warning.
+// A hook is done when it has exited and its stderr is closed (by every
+// process it left holding it). It runs in a process group of its own, and
+// has a timeout: its own, or [runtime] hook_timeout. Past it, the whole
+// group is killed and the hook fails: neither a hook that hangs nor a
+// child it left holding stderr can hold create, start or delete up.
 import { spawn } from 'node:child_process';
 import { HakoError } from '../errors.js';
 
@@ -32,18 +37,21 @@ function hooksOf(spec: Readonly<Record<string, unknown>>, name: HookName): Hook[
   return Array.isArray(list) ? (list as Hook[]) : [];
 }
 
-function runHook(name: HookName, hook: Hook, state: string): Promise<void> {
+function runHook(name: HookName, hook: Hook, state: string, defaultTimeoutMs: number): Promise<void> {
   const env: Record<string, string> = {};
   for (const e of hook.env ?? []) {
     const i = e.indexOf('=');
     if (i > 0) env[e.slice(0, i)] = e.slice(i + 1);
   }
   const [argv0, ...args] = hook.args ?? [hook.path];
+  const timeoutMs = hook.timeout !== undefined ? hook.timeout * 1000 : defaultTimeoutMs;
+  const limit = hook.timeout !== undefined ? `${hook.timeout} s` : `${timeoutMs / 1000} s (hook_timeout)`;
   return new Promise((resolve, reject) => {
     const child = spawn(hook.path, args, {
       argv0: argv0 ?? hook.path,
       env,
       stdio: ['pipe', 'ignore', 'pipe'],
+      detached: true,
     });
     let stderr = '';
     // Kept for the error message, and bounded: a hook may write without end.
@@ -52,23 +60,39 @@ function runHook(name: HookName, hook: Hook, state: string): Promise<void> {
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(state);
-    const timer =
-      hook.timeout !== undefined ? setTimeout(() => child.kill('SIGKILL'), hook.timeout * 1000) : undefined;
-    child.once('error', (e) =>
-      reject(new HakoError('FAILED_PRECONDITION', `${name} hook ${hook.path}: ${e.message}`)),
-    );
-    child.once('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      if (code === 0) resolve();
-      else {
-        const why =
-          signal === 'SIGKILL' && hook.timeout !== undefined
-            ? `timed out after ${hook.timeout} s`
-            : `exit ${code ?? signal}`;
-        reject(
-          new HakoError('FAILED_PRECONDITION', `${name} hook ${hook.path} failed (${why}): ${stderr.trim()}`),
-        );
+    const fail = (why: string) =>
+      reject(
+        new HakoError('FAILED_PRECONDITION', `${name} hook ${hook.path} failed (${why}): ${stderr.trim()}`),
+      );
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let stderrClosed = false;
+    const timer = setTimeout(() => {
+      // The whole group: the hook and whatever it left behind.
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // Gone already.
       }
+      child.stderr.destroy();
+      fail(`timed out after ${limit}`);
+    }, timeoutMs);
+    const settle = () => {
+      if (!exit || !stderrClosed) return;
+      clearTimeout(timer);
+      if (exit.code === 0) resolve();
+      else fail(`exit ${exit.code ?? exit.signal}`);
+    };
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new HakoError('FAILED_PRECONDITION', `${name} hook ${hook.path}: ${e.message}`));
+    });
+    child.once('exit', (code, signal) => {
+      exit = { code, signal };
+      settle();
+    });
+    child.stderr.once('close', () => {
+      stderrClosed = true;
+      settle();
     });
   });
 }
@@ -78,7 +102,8 @@ export async function runHooks(
   spec: Readonly<Record<string, unknown>>,
   name: HookName,
   state: unknown,
+  defaultTimeoutMs: number,
 ): Promise<void> {
   const json = JSON.stringify(state);
-  for (const hook of hooksOf(spec, name)) await runHook(name, hook, json);
+  for (const hook of hooksOf(spec, name)) await runHook(name, hook, json, defaultTimeoutMs);
 }

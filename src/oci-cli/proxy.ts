@@ -2,13 +2,13 @@
 // port takes one host peer); every other command reaches the agent through
 // the relay, which forwards an allow-listed set of agent calls unchanged on
 // a root-only Unix socket in the sandbox's run directory (ctl.sock).
-import { chmod } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { AgentClient } from '../agent-client/client.js';
 import { HakoError } from '../errors.js';
 import { TtrpcClient } from '../ttrpc/client.js';
 import { TtrpcServer } from '../ttrpc/server.js';
+import { listenPrivate } from '../sys/private-socket.js';
 
 const AGENT = 'hako.agent.v1.AgentService';
 const HEALTH = 'hako.agent.v1.Health';
@@ -56,11 +56,7 @@ export async function serveProxy(agent: AgentClient, path: string): Promise<Serv
     }
   }
   const server = createServer((s) => ttrpc.serve(s));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
-  await chmod(path, 0o600);
+  await listenPrivate(server, path);
   return server;
 }
 

@@ -68,7 +68,7 @@ export async function relayMain(
       annotations: c.record.annotations,
     };
     for (const hook of ['prestart', 'createRuntime', 'createContainer'] as const)
-      await runHooks(spec, hook, state);
+      await runHooks(spec, hook, state, ctx.config.runtime.hookTimeoutMs);
     const attached = await attachStdio(container.io(), consoleSocket, log);
     const proxy = await serveProxy(sandbox.agent, controlSocket(sandbox.runDir));
     forwardSignals(container);

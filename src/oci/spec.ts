@@ -1,7 +1,8 @@
 // Reading a bundle's config.json. Parsing checks the fields Hako relies on
 // and names the first wrong one; unknown fields are kept, as the runtime
 // spec requires.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { HakoError } from '../errors.js';
@@ -64,15 +65,43 @@ export interface Bundle {
   readonly rootfs: string;
 }
 
+/** A config.json larger than this is refused (the guest takes 1 MiB of spec at most). */
+export const MAX_SPEC_FILE = 4 << 20;
+
+/**
+ * Reads a config.json that may be anything: opened without blocking (a
+ * FIFO would hang a plain read), and read only if it is a regular file of
+ * at most MAX_SPEC_FILE bytes (/dev/zero would eat memory).
+ */
+async function readSpecFile(path: string): Promise<string> {
+  let f;
+  try {
+    f = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
+    throw new HakoError('BUNDLE_INVALID', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const s = await f.stat();
+    if (!s.isFile()) throw new HakoError('BUNDLE_INVALID', `${path} is not a regular file`);
+    if (s.size > MAX_SPEC_FILE) {
+      throw new HakoError(
+        'BUNDLE_INVALID',
+        `${path} is ${s.size} bytes, more than the ${MAX_SPEC_FILE} allowed`,
+      );
+    }
+    const buf = Buffer.alloc(s.size + 1);
+    const { bytesRead } = await f.read(buf, 0, buf.length, 0);
+    if (bytesRead > s.size) throw new HakoError('BUNDLE_INVALID', `${path} grew while it was read`);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await f.close();
+  }
+}
+
 export async function readBundle(dir: string): Promise<Bundle> {
   const abs = resolve(dir);
   const configPath = join(abs, 'config.json');
-  let text: string;
-  try {
-    text = await readFile(configPath, 'utf8');
-  } catch (e) {
-    throw new HakoError('BUNDLE_INVALID', `cannot read ${configPath}: ${(e as Error).message}`, { cause: e });
-  }
+  const text = await readSpecFile(configPath);
   const spec = parseSpec(text, configPath);
   return { dir: abs, spec, rootfs: resolve(abs, spec.root.path) };
 }

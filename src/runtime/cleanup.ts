@@ -4,15 +4,15 @@
 // whose command line still names the sandbox directory (one started just
 // before a crash, before it could be recorded), unmounts everything under
 // the directory, and removes it. Idempotent.
-import { readdir, readFile, realpath, rm } from 'node:fs/promises';
+import { readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { runDirFor } from './run-dir.js';
 import { HakoError } from '../errors.js';
 import type { Confinement } from '../confinement/confinement.js';
 import type { ConfinedFs, FsOp } from '../sys/confined-fs.js';
 import { HOST_TREE, VIEW_TREE } from '../storage/staging.js';
-import { killAndWait, refOf, type ProcessRef, type ProcessTable } from '../sys/procs.js';
-import type { SandboxRecord, StateStore } from './state-store.js';
+import { isRunning, killAndWait, refOf, type ProcessRef, type ProcessTable } from '../sys/procs.js';
+import type { StateStore } from './state-store.js';
 
 export interface CleanupDeps {
   readonly store: StateStore;
@@ -110,8 +110,26 @@ export async function unmountAll(fs: ConfinedFs, dir: string): Promise<boolean> 
   return true;
 }
 
-/** Whether the process owning `record` is gone (its sandbox is stale). */
-export async function ownerGone(procs: ProcessTable, record: SandboxRecord): Promise<boolean> {
-  if (!record.owner) return false;
-  return (await procs.startTime(record.owner.pid)) !== record.owner.startTime;
+/** How long a sandbox directory without a readable record may be in the making. */
+const CREATION_GRACE_MS = 30_000;
+
+/**
+ * Whether sandbox `id` is left over: the process that owns it is gone; or
+ * its record names no owner (an older record) and none of its recorded
+ * processes runs; or it has no readable record, is older than a creation
+ * takes, and no process names its directory (a start killed before its
+ * first write).
+ */
+export async function isStale(deps: Pick<CleanupDeps, 'store' | 'procs'>, id: string): Promise<boolean> {
+  const record = await deps.store.read(id);
+  if (record === undefined) return false;
+  if (record === 'corrupt') {
+    const dir = deps.store.dir(id);
+    const made = await stat(dir).catch(() => undefined);
+    if (!made || Date.now() - made.mtimeMs < CREATION_GRACE_MS) return false;
+    return (await processesNaming([dir], deps.procs)).length === 0;
+  }
+  if (record.owner) return !(await isRunning(deps.procs, record.owner));
+  for (const r of [record.vm, record.fsDaemon]) if (r && (await isRunning(deps.procs, r))) return false;
+  return true;
 }

@@ -3,10 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import { HakoError } from '../errors.js';
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 export function checkId(id: string, what = 'container id'): string {
-  if (!ID.test(id)) {
+  if (!ID_PATTERN.test(id)) {
     throw new HakoError(
       'INVALID_ARGUMENT',
       `${what} ${JSON.stringify(id)} must be 1 to 128 characters of [A-Za-z0-9_.-], starting with a letter or digit`,

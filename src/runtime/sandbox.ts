@@ -5,6 +5,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClient, type StorageInit } from '../agent-client/client.js';
+import { sanitizeGuestText } from '../agent-client/errors.js';
+import { OomFilter } from './oom-filter.js';
 import { HakoError, messageOf } from '../errors.js';
 import type { SandboxJail } from '../confinement/confinement.js';
 import type { JailPlan } from '../confinement/jail.js';
@@ -12,7 +14,7 @@ import type { Vm, VmExit } from '../hypervisor/types.js';
 import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
 import { Virtiofs } from '../storage/virtiofs.js';
-import type { ProcessRef } from '../sys/procs.js';
+import { refOf } from '../sys/procs.js';
 import { describeExit, type ChildExit } from '../sys/runner.js';
 import { VirtioSerialTransport } from '../transport/virtio-serial.js';
 import { TtrpcClient } from '../ttrpc/client.js';
@@ -34,8 +36,6 @@ export interface SandboxOptions {
   readonly hostname?: string;
   /** The VM and virtiofsd die with this process (for `hako run`). */
   readonly dieWithParent: boolean;
-  /** The process that owns this sandbox; when it is gone the sandbox is stale. */
-  readonly owner?: ProcessRef;
   /** The sandbox directory was already created (by store.create) for this sandbox. */
   readonly adopt?: boolean;
   /** Asked before the first container is created: true leaves it uncreated. */
@@ -125,6 +125,9 @@ export class Sandbox implements ContainerHost {
     const id = checkId(opts.id, 'sandbox id');
     if (first) checkId(first.id);
     checkSocketPath(join(runDirFor(env.store.dir(id)), 'agent.sock'));
+    // This process owns the sandbox: once it is gone, the sandbox is stale
+    // and the next sweep removes it, whoever started it.
+    const owner = await refOf(env.procs, process.pid);
     if (!opts.adopt) await env.store.create(id);
     const record: SandboxRecord = {
       version: 1,
@@ -132,7 +135,7 @@ export class Sandbox implements ContainerHost {
       status: 'creating',
       createdAt: new Date().toISOString(),
       containers: [],
-      ...(opts.owner ? { owner: opts.owner } : {}),
+      ...(owner ? { owner } : {}),
     };
     const sandbox = new Sandbox(env, record);
     try {
@@ -467,12 +470,26 @@ export class Sandbox implements ContainerHost {
     return this.#vmExit;
   }
 
-  /** Calls `listener` with the id of each container the guest kills for memory, while running. */
+  /**
+   * Calls `listener` with the id of each container the guest kills for
+   * memory, while running: only ids of this sandbox's containers, and at a
+   * bounded rate (oom-filter.ts).
+   */
   watchOom(listener: (containerId: string) => void): void {
+    const filter = new OomFilter((id) => this.#containers.has(id));
     const loop = async () => {
       while (this.#status === 'running') {
+        const wait = filter.delayMs();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         const id = await this.agent.nextOomEvent();
-        listener(id);
+        const verdict = filter.judge(id);
+        if (verdict.publish) listener(id);
+        else {
+          this.#env.log.log('debug', `OOM event dropped: ${verdict.why}`, {
+            sandbox: this.id,
+            container: sanitizeGuestText(id, 128),
+          });
+        }
       }
     };
     loop().catch(() => undefined);

@@ -2,10 +2,11 @@
 // after every step that creates something (a process, a mount), so that a
 // later `delete` or cleanup can undo everything from disk alone.
 import { renameSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { HakoError } from '../errors.js';
+import { ID_PATTERN } from './ids.js';
 
 const Ref = z.object({ pid: z.number().int().positive(), startTime: z.string() });
 
@@ -48,6 +49,35 @@ export interface StateStore {
   remove(id: string): Promise<void>;
 }
 
+/** Marks a directory as a Hako state root (the shim's `delete` checks it before it removes anything there). */
+const ROOT_MARKER = '.hako-state-root';
+
+export async function isStateRoot(dir: string): Promise<boolean> {
+  const s = await lstat(join(dir, ROOT_MARKER)).catch(() => undefined);
+  return s !== undefined && s.isFile() && s.uid === (process.getuid?.() ?? 0);
+}
+
+/**
+ * Makes the state root, or checks the one there: a directory (not a link)
+ * of ours that nobody else can write to. Sandboxes hold sockets, mounts
+ * and records that cleanup trusts.
+ */
+export async function secureStateRoot(root: string): Promise<void> {
+  await mkdir(root, { recursive: true, mode: 0o711 });
+  const s = await lstat(root);
+  const uid = process.getuid?.() ?? 0;
+  if (!s.isDirectory() || s.uid !== uid || (s.mode & 0o022) !== 0) {
+    const what = s.isSymbolicLink()
+      ? 'a symbolic link'
+      : `owned by uid ${s.uid}, mode ${(s.mode & 0o777).toString(8)}`;
+    throw new HakoError(
+      'HOST_NOT_READY',
+      `state directory ${root} is ${what}: it must be a directory of uid ${uid} that others cannot write to`,
+    );
+  }
+  await writeFile(join(root, ROOT_MARKER), '', { flag: 'a', mode: 0o600 });
+}
+
 export class FsStateStore implements StateStore {
   constructor(readonly root: string) {}
 
@@ -56,7 +86,7 @@ export class FsStateStore implements StateStore {
   }
 
   async create(id: string): Promise<void> {
-    await mkdir(this.root, { recursive: true, mode: 0o711 });
+    await secureStateRoot(this.root);
     try {
       await mkdir(this.dir(id), { mode: 0o700 });
     } catch (e) {
@@ -96,7 +126,8 @@ export class FsStateStore implements StateStore {
   async list(): Promise<string[]> {
     try {
       const entries = await readdir(this.root, { withFileTypes: true });
-      return entries.filter((e) => e.isDirectory()).map((e) => e.name);
+      // Only what can be a sandbox: other directories of the root (the shim's sockets) are not.
+      return entries.filter((e) => e.isDirectory() && ID_PATTERN.test(e.name)).map((e) => e.name);
     } catch {
       return [];
     }

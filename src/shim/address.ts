@@ -8,6 +8,13 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { checkSocketPath } from '../runtime/ids.js';
 
+/**
+ * The daemons' sockets, in the state directory under a name no sandbox id
+ * can have (ids start with a letter or digit), so that no sweep takes it
+ * for a sandbox.
+ */
+export const SOCKETS_DIR = '.s';
+
 export function socketPath(
   stateDir: string,
   containerdAddress: string,
@@ -15,7 +22,7 @@ export function socketPath(
   group: string,
 ): string {
   const hash = createHash('sha256').update(`${containerdAddress}/${namespace}/${group}`).digest('hex');
-  return checkSocketPath(join(stateDir, 's', hash));
+  return checkSocketPath(join(stateDir, SOCKETS_DIR, hash));
 }
 
 export function addressOf(path: string): string {

@@ -1,33 +1,73 @@
 // <bundle>/hako-shim.json: what the `delete` action needs to clean up a
 // container without a running daemon (its sandbox, the state directory,
-// the configuration used and the daemon's socket).
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+// the configuration used and the daemon's socket). Written before the
+// sandbox boots, so a daemon killed at any step leaves it behind.
+// A bundle is not ours: a file planted there must not steer a removal. The
+// file must be ours (owner, mode, no link), and each field what we write:
+// an id, a state directory of Hako's (it holds the state-root marker) and
+// the socket path the daemon derives from it.
+import { lstat, readFile, rename, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, normalize } from 'node:path';
 import { z } from 'zod';
+import { isStateRoot } from '../runtime/state-store.js';
+import { ID_PATTERN } from '../runtime/ids.js';
+import { SOCKETS_DIR } from './address.js';
 
-const BundleStateSchema = z.object({
-  sandboxId: z.string(),
-  stateDir: z.string(),
-  configPath: z.string().optional(),
-  socket: z.string(),
+const absolute = z
+  .string()
+  .refine((p) => isAbsolute(p) && normalize(p) === p && !p.endsWith('/'), 'must be a plain absolute path');
+
+const BundleStateSchema = z.strictObject({
+  sandboxId: z.string().regex(ID_PATTERN),
+  stateDir: absolute,
+  configPath: absolute.optional(),
+  socket: absolute,
   pid: z.number().int().nonnegative(),
 });
 
 export type BundleState = z.infer<typeof BundleStateSchema>;
 
 const FILE = 'hako-shim.json';
+/** Far larger than the file ever is. */
+const MAX_BYTES = 16 * 1024;
 
 export async function writeBundleState(bundle: string, state: BundleState): Promise<void> {
   const tmp = join(bundle, `.${FILE}`);
-  await writeFile(tmp, JSON.stringify(state));
+  await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
   await rename(tmp, join(bundle, FILE));
 }
 
-export async function readBundleState(bundle: string): Promise<BundleState | undefined> {
-  try {
-    const r = BundleStateSchema.safeParse(JSON.parse(await readFile(join(bundle, FILE), 'utf8')));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
+/** The state in `bundle`, or why it cannot be trusted; undefined when there is none. */
+export async function readBundleState(
+  bundle: string,
+): Promise<BundleState | { invalid: string } | undefined> {
+  const path = join(bundle, FILE);
+  const s = await lstat(path).catch(() => undefined);
+  if (!s) return undefined;
+  const uid = process.getuid?.() ?? 0;
+  if (!s.isFile() || s.uid !== uid || (s.mode & 0o022) !== 0 || s.size > MAX_BYTES) {
+    return {
+      invalid: `${path} is not a regular file of ours (owner ${s.uid}, mode ${(s.mode & 0o777).toString(8)})`,
+    };
   }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    return { invalid: `${path} is not JSON` };
+  }
+  const r = BundleStateSchema.safeParse(parsed);
+  if (!r.success) return { invalid: `${path}: ${r.error.issues[0]?.path.join('.') ?? ''} is invalid` };
+  const state = r.data;
+  const sockets = join(state.stateDir, SOCKETS_DIR);
+  if (
+    !state.socket.startsWith(`${sockets}/`) ||
+    !/^[0-9a-f]{64}$/.test(state.socket.slice(sockets.length + 1))
+  ) {
+    return { invalid: `${path}: socket ${state.socket} is not a shim socket of ${state.stateDir}` };
+  }
+  if (!(await isStateRoot(state.stateDir))) {
+    return { invalid: `${path}: ${state.stateDir} is not a Hako state directory` };
+  }
+  return state;
 }

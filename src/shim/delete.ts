@@ -27,7 +27,10 @@ const LOST_EXIT_STATUS = 137;
 
 export async function deleteAction(flags: ShimFlags): Promise<Uint8Array> {
   const bundle = flags.bundle || process.cwd();
-  const state = await readBundleState(bundle);
+  const read = await readBundleState(bundle);
+  // A state file that is not ours steers nothing: the sandbox is left alone.
+  if (read !== undefined && 'invalid' in read) process.stderr.write(`hako: not trusted: ${read.invalid}\n`);
+  const state = read !== undefined && 'invalid' in read ? undefined : read;
   const runner = new RealRunner();
   const mounter = new RealMounter(runner);
   // A daemon still listening owns the sandbox; otherwise clean up from disk.
@@ -35,7 +38,7 @@ export async function deleteAction(flags: ShimFlags): Promise<Uint8Array> {
   if (state && !live) {
     const store = new FsStateStore(state.stateDir);
     const fs = new HelperFs(runner, helperBinary());
-    const { config } = await loadConfig(state.configPath);
+    const { config } = await loadConfig(state.configPath).catch(() => loadConfig(undefined));
     const confinement = confinementFor(config);
     await cleanupSandbox({ store, procs: new RealProcessTable(), fs, confinement }, state.sandboxId);
     await unlink(state.socket).catch(() => undefined);

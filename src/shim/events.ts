@@ -1,6 +1,11 @@
 // Publishes task events to containerd (Events.Forward on TTRPC_ADDRESS):
 // one ordered queue, one connection, a 5 s deadline per event, reconnect
 // and retry with back-off, and flush() before the daemon exits.
+// Lifecycle events (create, start, exit, delete, exec-*) are never dropped:
+// there are a few per task, and containerd needs every one (a lost
+// TaskExit leaves a task running for good). Only OOM events, which the
+// guest drives, are bounded: at most MAX_DROPPABLE wait in the queue, and
+// one that cannot be sent after MAX_ATTEMPTS is given up.
 import { connect } from 'node:net';
 import { pathOf } from './address.js';
 import { create, toBinary, type DescMessage, type MessageInitShape } from '@bufbuild/protobuf';
@@ -10,10 +15,18 @@ import type { Logger } from '../log.js';
 import { TtrpcClient } from '../ttrpc/client.js';
 import { callUnary } from '../ttrpc/typed.js';
 import { messageOf } from '../errors.js';
+import { within } from '../within.js';
 
 const FORWARD_TIMEOUT_MS = 5000;
 const MAX_ATTEMPTS = 5;
-const MAX_QUEUE = 2048;
+const MAX_DROPPABLE = 256;
+/** Back-off between attempts, at most. */
+const MAX_BACKOFF_MS = 5000;
+/** How long flush() waits for containerd at exit. */
+const FLUSH_TIMEOUT_MS = 10_000;
+
+/** Topics whose events may be dropped under pressure (the guest drives them). */
+const DROPPABLE = new Set(['/tasks/oom']);
 
 interface Queued {
   readonly topic: string;
@@ -30,6 +43,7 @@ export class EventPublisher implements EventSink {
   readonly #queue: Queued[] = [];
   #client: TtrpcClient | undefined;
   #draining: Promise<void> | undefined;
+  #closed = false;
 
   constructor(
     private readonly ttrpcAddress: string,
@@ -38,8 +52,8 @@ export class EventPublisher implements EventSink {
   ) {}
 
   publish<D extends DescMessage>(topic: string, schema: D, event: MessageInitShape<D>): void {
-    if (this.#queue.length >= MAX_QUEUE) {
-      this.log.log('warn', `event queue full, dropping ${topic}`);
+    if (DROPPABLE.has(topic) && this.#queue.filter((q) => DROPPABLE.has(q.topic)).length >= MAX_DROPPABLE) {
+      this.log.log('warn', `event queue holds ${MAX_DROPPABLE} ${topic} events: dropping one more`);
       return;
     }
     // containerd looks event types up by their bare name.
@@ -48,12 +62,22 @@ export class EventPublisher implements EventSink {
     this.#draining ??= this.#drain().finally(() => (this.#draining = undefined));
   }
 
-  /** Resolves once every queued event was sent (or given up on). */
-  async flush(): Promise<void> {
-    while (this.#draining) await this.#draining;
+  /** Resolves once every queued event was sent (or given up on), or after `timeoutMs`. */
+  async flush(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#draining && Date.now() < deadline) {
+      await within(this.#draining, Math.max(1, deadline - Date.now()));
+    }
   }
 
+  /** How many events wait (for tests). */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /** Stops sending (what is queued is dropped) and closes the connection. */
   close(): void {
+    this.#closed = true;
     this.#client?.close();
   }
 
@@ -69,10 +93,10 @@ export class EventPublisher implements EventSink {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
+    while (this.#queue.length > 0 && !this.#closed) {
       const ev = this.#queue[0];
       if (!ev) break;
-      for (let attempt = 1; ; attempt++) {
+      for (let attempt = 1; !this.#closed; attempt++) {
         try {
           const client = await this.#connect();
           await callUnary(
@@ -92,11 +116,13 @@ export class EventPublisher implements EventSink {
         } catch (e) {
           this.#client?.close();
           this.#client = undefined;
-          if (attempt >= MAX_ATTEMPTS) {
+          if (attempt >= MAX_ATTEMPTS && DROPPABLE.has(ev.topic)) {
             this.log.log('warn', `dropping event ${ev.topic}: ${messageOf(e)}`);
             break;
           }
-          await new Promise((r) => setTimeout(r, 200 * attempt));
+          if (attempt === MAX_ATTEMPTS)
+            this.log.log('warn', `event ${ev.topic} not delivered yet: ${messageOf(e)}`);
+          await new Promise((r) => setTimeout(r, Math.min(200 * attempt, MAX_BACKOFF_MS)));
         }
       }
       this.#queue.shift();

@@ -1,8 +1,9 @@
 // The long-lived shim daemon: serves the Task API on its socket, publishes
 // events to containerd, and exits once Shutdown finds no task left (or on
 // SIGTERM/SIGINT, after stopping its sandboxes).
-import { chmod, unlink } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { unlink } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { listenPrivate } from '../sys/private-socket.js';
 import { loadConfig } from '../config/load.js';
 import { HakoError, messageOf } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -15,16 +16,6 @@ import { EventPublisher } from './events.js';
 import type { ShimFlags } from './flags.js';
 import { registerTaskService } from './task-service.js';
 import { ShimTasks } from './tasks.js';
-
-function listen(server: Server, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
 
 export async function serve(flags: ShimFlags): Promise<void> {
   const log = createLogger({ level: flags.debug ? 'debug' : 'info', format: 'text' });
@@ -55,15 +46,14 @@ export async function serve(flags: ShimFlags): Promise<void> {
   };
   registerTaskService(ttrpc, tasks, { shimPid: process.pid, shutdown: () => void exit(false) });
   try {
-    await listen(net, flags.socket);
+    await listenPrivate(net, flags.socket);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
     // Another daemon of this group may have won the race: then it serves.
     if (await isListening(flags.socket)) process.exit(0);
     await unlink(flags.socket);
-    await listen(net, flags.socket);
+    await listenPrivate(net, flags.socket);
   }
-  await chmod(flags.socket, 0o600);
   for (const s of ['SIGTERM', 'SIGINT'] as const) process.on(s, () => void exit(true));
   process.on('SIGPIPE', () => undefined);
   process.on('unhandledRejection', (e) => log.log('error', `unhandled: ${messageOf(e)}`));

@@ -4,7 +4,7 @@
 // pipe of containerd's (its output goes to the bundle's `log` FIFO).
 import { spawn } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { AnySchema, type Any } from '@bufbuild/protobuf/wkt';
@@ -52,7 +52,9 @@ export async function start(flags: ShimFlags): Promise<string> {
   const { spec } = await readBundle(bundle);
   const group = checkId(groupOf(flags.id, spec.annotations), 'sandbox id');
   const path = socketPath(config.runtime.stateDir, flags.address, flags.namespace, group);
-  await mkdir(dirname(path), { recursive: true, mode: 0o711 });
+  // Ours alone: only root reaches the daemons' sockets.
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await chmod(dirname(path), 0o700);
   if (!(await isListening(path))) await launchDaemon(flags, path, bundle, configPath);
   const address = addressOf(path);
   await writeAddressFile(bundle, address);

@@ -6,7 +6,7 @@
 // exit is never lost nor published first. The Task service (task-service.ts)
 // only decodes requests and calls these methods.
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { ProcessExit } from '../agent-client/client.js';
 import { HakoError, messageOf } from '../errors.js';
 import {
@@ -35,6 +35,7 @@ import { groupOf } from './grouping.js';
 import { StdioRelay, type StdioPaths } from './stdio.js';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { within } from '../within.js';
+import { sweepStale } from '../wiring.js';
 
 export interface ShimDeps {
   readonly events: EventSink;
@@ -95,6 +96,7 @@ export interface ProcState {
 }
 
 interface Group {
+  readonly env: Promise<SandboxEnv>;
   readonly sandbox: Promise<Sandbox>;
   readonly members: Set<string>;
 }
@@ -117,6 +119,7 @@ export class ShimTasks {
   readonly #creating = new Set<string>();
   readonly #groups = new Map<string, Group>();
   readonly #stopping = new Map<string, Promise<void>>();
+  readonly #swept = new Set<string>();
 
   constructor(private readonly deps: ShimDeps) {}
 
@@ -143,15 +146,24 @@ export class ShimTasks {
   #sandboxFor(group: string, configPath: string | undefined): Group {
     const existing = this.#groups.get(group);
     if (existing) return existing;
-    const g: Group = { sandbox: this.#boot(group, configPath), members: new Set() };
+    const env = this.deps.env(configPath);
+    const g: Group = { env, sandbox: this.#boot(group, env), members: new Set() };
     this.#groups.set(group, g);
     g.sandbox.catch(() => this.#groups.delete(group));
     return g;
   }
 
-  async #boot(group: string, configPath: string | undefined): Promise<Sandbox> {
+  /** Sweeps each state directory once: sandboxes of dead daemons (killed before their cleanup) go. */
+  #sweep(env: SandboxEnv): void {
+    if (this.#swept.has(env.store.root)) return;
+    this.#swept.add(env.store.root);
+    void sweepStale(env).catch((e: unknown) => this.deps.log.log('warn', `sweep: ${messageOf(e)}`));
+  }
+
+  async #boot(group: string, envReady: Promise<SandboxEnv>): Promise<Sandbox> {
     await this.#stopping.get(group);
-    const env = await this.deps.env(configPath);
+    const env = await envReady;
+    this.#sweep(env);
     const sandbox = await Sandbox.start(env, { id: group, dieWithParent: false });
     sandbox.watchOom((containerId) => this.deps.events.publish('/tasks/oom', TaskOOMSchema, { containerId }));
     return sandbox;
@@ -242,6 +254,15 @@ export class ShimTasks {
     const g = this.#sandboxFor(group, req.configPath);
     g.members.add(id);
     try {
+      // Recorded before the sandbox exists: if this daemon is killed while
+      // it boots, containerd's `delete` still finds what to clean up.
+      const state = {
+        sandboxId: group,
+        stateDir: (await g.env).store.root,
+        socket: this.deps.socketPath,
+        ...(req.configPath !== undefined ? { configPath: req.configPath } : {}),
+      };
+      await writeBundleState(bundle.dir, { ...state, pid: 0 });
       if (req.rootfs.length > 0) {
         mountedRootfs = join(bundle.dir, 'rootfs');
         await mkdir(mountedRootfs, { recursive: true });
@@ -256,13 +277,7 @@ export class ShimTasks {
       created = sandbox;
       // Recorded before the task is registered: a task that `delete` could
       // not find from disk must not exist.
-      await writeBundleState(bundle.dir, {
-        sandboxId: group,
-        stateDir: dirname(sandbox.dir),
-        socket: this.deps.socketPath,
-        pid: container.pid,
-        ...(req.configPath !== undefined ? { configPath: req.configPath } : {}),
-      });
+      await writeBundleState(bundle.dir, { ...state, pid: container.pid });
       const init = newProc('', req.stdio);
       init.relay = relay;
       init.pid = container.pid;

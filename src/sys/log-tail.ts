@@ -2,6 +2,7 @@
 // 64 KiB only, so that a log a guest made huge costs no more than a small one.
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { sanitizeGuestLines } from '../sanitize.js';
 
 const MAX_READ = 64 * 1024;
 
@@ -28,6 +29,8 @@ export async function logTail(path: string, lines: number): Promise<string> {
 
 /** logTail headed by the file's name (`qemu.log:`), or '' if there is nothing. */
 export async function logSection(path: string, lines: number): Promise<string> {
-  const tail = await logTail(path, lines);
+  // What a VMM, its console or the shared-fs daemon printed carries text
+  // the guest chose.
+  const tail = sanitizeGuestLines(await logTail(path, lines), 400);
   return tail ? `${basename(path)}:\n${tail}` : '';
 }

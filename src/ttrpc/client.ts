@@ -14,6 +14,9 @@ export interface CallOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
+/** Stream ids are unsigned 32-bit numbers on the wire. */
+const MAX_STREAM_ID = 0xffff_ffff;
+
 interface Pending {
   resolve(payload: Uint8Array): void;
   reject(e: Error): void;
@@ -28,8 +31,9 @@ export class TtrpcClient {
   #closedWith: Error | undefined;
   readonly #closeWaiters: ((e: Error) => void)[] = [];
 
-  constructor(socket: Duplex, opts: { maxPayload?: number } = {}) {
+  constructor(socket: Duplex, opts: { maxPayload?: number; firstStreamId?: number } = {}) {
     this.#socket = socket;
+    this.#nextStream = opts.firstStreamId ?? 1;
     this.#decoder = new FrameDecoder(opts.maxPayload ?? MAX_PAYLOAD);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', (e) =>
@@ -53,8 +57,10 @@ export class TtrpcClient {
 
   call(service: string, method: string, payload: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
-    const streamId = this.#nextStream;
-    this.#nextStream += 2;
+    const streamId = this.#takeStreamId();
+    if (streamId === undefined) {
+      return Promise.reject(new TtrpcError(Code.RESOURCE_EXHAUSTED, 'no free ttrpc stream id'));
+    }
     const timeoutMs = opts.timeoutMs;
     const request = create(RequestSchema, {
       service,
@@ -80,6 +86,21 @@ export class TtrpcClient {
       this.#pending.set(streamId, pending);
       this.#socket.write(frame);
     });
+  }
+
+  /**
+   * The next odd stream id (ids are 32 bits on the wire): past the largest
+   * it wraps around to 1, skipping ids whose calls are still pending, so a
+   * long-lived connection never sends an id whose reply would be taken
+   * for another's.
+   */
+  #takeStreamId(): number | undefined {
+    for (let tries = 0; tries <= this.#pending.size; tries++) {
+      const id = this.#nextStream;
+      this.#nextStream = id >= MAX_STREAM_ID - 1 ? 1 : id + 2;
+      if (!this.#pending.has(id)) return id;
+    }
+    return undefined;
   }
 
   close(): void {

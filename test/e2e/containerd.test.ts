@@ -1,6 +1,7 @@
 // containerd 1.6 drives Hako through the shim v2: `ctr` against a private
 // containerd started here, each test in its own namespace, with the image
 // built locally and imported. After each test nothing of Hako remains.
+import { SOCKETS_DIR } from '../../src/shim/address.js';
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
@@ -360,9 +361,9 @@ test('Update applies resources to the container cgroup in the guest', async () =
   const ns = await namespace();
   await ok(ns, ['run', '-d', ...RUNTIME, IMAGE, 'upd', 'sleep', '600']);
   try {
-    const sockets = await readdir(join(c.hakoStateDir, 's'));
+    const sockets = await readdir(join(c.hakoStateDir, SOCKETS_DIR));
     assert.equal(sockets.length, 1);
-    const socket = connect(join(c.hakoStateDir, 's', sockets[0] ?? ''));
+    const socket = connect(join(c.hakoStateDir, SOCKETS_DIR, sockets[0] ?? ''));
     await new Promise((r) => socket.once('connect', r));
     const client = new TtrpcClient(socket);
     try {

@@ -127,6 +127,9 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .filter((p) => p.startsWith(dir));
 }
 
+/** What a state root keeps when it holds no sandbox: its marker, and the shim's socket directory. */
+export const ROOT_ENTRIES = ['.hako-state-root', '.s'];
+
 /** Asserts that nothing of any sandbox under `root` remains, then removes `root`. */
 export async function assertClean(root: string): Promise<void> {
   // Processes may take a moment to be reaped after their parent exits.
@@ -138,7 +141,7 @@ export async function assertClean(root: string): Promise<void> {
   }
   assert.deepEqual(procs, [], `processes of ${root} remain`);
   assert.deepEqual(await mountsUnder(root), [], `mounts under ${root} remain`);
-  const left = await readdir(root).catch(() => [] as string[]);
+  const left = (await readdir(root).catch(() => [] as string[])).filter((e) => !ROOT_ENTRIES.includes(e));
   assert.deepEqual(left, [], `state left in ${root}`);
   await rm(root, { recursive: true, force: true });
 }

@@ -1,9 +1,10 @@
 // Checks that nothing of Hako's remains under a directory: no process
 // naming it (VMs, virtiofsd, shim daemons), no mount below it, and no
-// sandbox state (only the empty socket directory may stay).
+// sandbox state (only the state root's marker and the empty socket
+// directory may stay).
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
-import { mountsUnder, processesNaming } from './hako.js';
+import { mountsUnder, processesNaming, ROOT_ENTRIES } from './hako.js';
 
 export async function assertNoLeaks(
   hakoStateDir: string,
@@ -15,9 +16,11 @@ export async function assertNoLeaks(
   let mounts: string[];
   for (;;) {
     procs = await processesNaming(hakoStateDir);
-    entries = (await readdir(hakoStateDir).catch(() => [] as string[])).filter((e) => e !== 's');
-    const sockets = await readdir(`${hakoStateDir}/s`).catch(() => [] as string[]);
-    entries.push(...sockets.map((s) => `s/${s}`));
+    entries = (await readdir(hakoStateDir).catch(() => [] as string[])).filter(
+      (e) => !ROOT_ENTRIES.includes(e),
+    );
+    const sockets = await readdir(`${hakoStateDir}/.s`).catch(() => [] as string[]);
+    entries.push(...sockets.map((s) => `.s/${s}`));
     mounts = await mountsUnder(opts.mountsIn ?? hakoStateDir);
     if ((procs.length === 0 && entries.length === 0 && mounts.length === 0) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 200));

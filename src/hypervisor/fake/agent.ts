@@ -33,6 +33,13 @@ export interface FakeAgentOptions {
   readonly oversizedReads?: boolean;
   /** Exit status WaitProcess reports instead of the real one (a hostile guest). */
   readonly bogusExitStatus?: number;
+  /**
+   * Answers each GetOOMEvent at once with this id (a hostile guest that
+   * floods OOM events); without it, GetOOMEvent waits for good.
+   */
+  readonly oomFlood?: () => string;
+  /** Called as each container is created (tests change the world at that moment). */
+  readonly onCreateContainer?: (id: string) => void;
 }
 
 const echo: ProcessScript = (args, stdin) => ({
@@ -81,6 +88,7 @@ export class FakeAgent {
         waiters: [],
       };
       this.#containers.set(r.containerId, { started: r.start, init });
+      this.opts.onCreateContainer?.(r.containerId);
       if (r.start) this.#maybeRun(init);
       return { pid: 100 + this.#containers.size };
     });
@@ -123,6 +131,12 @@ export class FakeAgent {
       c.init.stdinClosed = true;
       if (c.started) this.#maybeRun(c.init);
       return {};
+    });
+    registerUnary(s, AgentService.method.getOOMEvent, async () => {
+      this.calls.push('GetOOMEvent');
+      const flood = this.opts.oomFlood;
+      if (!flood) await new Promise<never>(() => undefined);
+      return { containerId: flood?.() ?? '' };
     });
     for (const [method, which] of [
       [AgentService.method.readStdout, 'stdout'],

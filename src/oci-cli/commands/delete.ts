@@ -31,8 +31,8 @@ export async function deleteCommand(ctx: OciContext, id: string, force: boolean)
     () => undefined,
   );
   if (spec) {
-    await runHooks(spec, 'poststop', stateJson(c, 'stopped')).catch((e: unknown) =>
-      process.stderr.write(`poststop hook failed: ${String(e)}\n`),
+    await runHooks(spec, 'poststop', stateJson(c, 'stopped'), ctx.config.runtime.hookTimeoutMs).catch(
+      (e: unknown) => process.stderr.write(`poststop hook failed: ${String(e)}\n`),
     );
   }
   return 0;

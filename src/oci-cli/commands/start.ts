@@ -15,11 +15,11 @@ export async function startCommand(ctx: OciContext, id: string): Promise<number>
   if (status !== 'created')
     throw new HakoError('FAILED_PRECONDITION', 'cannot start an already running container');
   const { spec } = await readBundle(c.record.bundle);
-  await runHooks(spec, 'startContainer', stateJson(c, 'created'));
+  await runHooks(spec, 'startContainer', stateJson(c, 'created'), ctx.config.runtime.hookTimeoutMs);
   await withAgent(containerRunDir(ctx, id), (agent) => agent.startContainer(id));
   await markStarted(c.dir);
-  await runHooks(spec, 'poststart', stateJson(c, 'running')).catch((e: unknown) =>
-    process.stderr.write(`poststart hook failed: ${String(e)}\n`),
+  await runHooks(spec, 'poststart', stateJson(c, 'running'), ctx.config.runtime.hookTimeoutMs).catch(
+    (e: unknown) => process.stderr.write(`poststart hook failed: ${String(e)}\n`),
   );
   return 0;
 }
