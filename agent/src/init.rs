@@ -21,6 +21,9 @@ pub struct BootOptions {
     /// up before the port opens, so that the host, which saves the VM when
     /// the port opens, saves a guest with nothing left to do.
     pub template: bool,
+    /// TEST ONLY (`--features hostile`): `hako.hostile=<host path>`, see hostile.rs.
+    #[cfg(feature = "hostile")]
+    pub hostile: Option<String>,
 }
 
 impl BootOptions {
@@ -30,7 +33,14 @@ impl BootOptions {
     }
 
     pub fn parse(cmdline: &str) -> BootOptions {
-        let mut o = BootOptions { debug: false, port_name: "hako.agent".into(), warm_up: false, template: false };
+        let mut o = BootOptions {
+            debug: false,
+            port_name: "hako.agent".into(),
+            warm_up: false,
+            template: false,
+            #[cfg(feature = "hostile")]
+            hostile: None,
+        };
         for word in cmdline.split_whitespace() {
             if let Some((k, v)) = word.split_once('=') {
                 match k {
@@ -38,6 +48,8 @@ impl BootOptions {
                     "hako.warmup" => o.warm_up = v == "1",
                     "hako.template" => o.template = v == "1",
                     "hako.port" if !v.is_empty() && v.len() <= 64 => o.port_name = v.to_string(),
+                    #[cfg(feature = "hostile")]
+                    "hako.hostile" if v.starts_with('/') => o.hostile = Some(v.to_string()),
                     _ => {}
                 }
             }

@@ -10,6 +10,8 @@ mod container;
 mod crun;
 mod entropy;
 mod error;
+#[cfg(feature = "hostile")]
+mod hostile;
 mod init;
 mod limits;
 mod log;
@@ -124,6 +126,12 @@ fn run(mode: Mode) -> Result<(), String> {
                 init::setup().map_err(|e| format!("guest setup: {e}"))?;
             }
             let agent = set_up.unwrap_or_else(new_agent);
+            #[cfg(feature = "hostile")]
+            if let Some(target) = &opts.hostile {
+                log::warn("hostile: THIS AGENT ATTACKS ITS HOST (a test-only build)");
+                agent.set_hostile();
+                hostile::start(target.clone());
+            }
             ready.set(agent.clone());
             log::debug(&format!("agent started at {t_start:.6}, serving at {t_serving:.6}; guest set up"));
             if owns_guest && opts.warm_up && !opts.template {

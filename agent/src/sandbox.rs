@@ -44,6 +44,9 @@ pub struct Agent {
     state: Mutex<State>,
     shutting_down: AtomicBool,
     oom: Option<Arc<OomWatcher>>,
+    /// TEST ONLY: fails CreateContainer of `fail-*` ids (hostile.rs).
+    #[cfg(feature = "hostile")]
+    hostile: AtomicBool,
 }
 
 /// A stream of a process, for ReadStdout / ReadStderr.
@@ -73,7 +76,14 @@ impl Agent {
             state: Mutex::new(State::default()),
             shutting_down: AtomicBool::new(false),
             oom,
+            #[cfg(feature = "hostile")]
+            hostile: AtomicBool::new(false),
         }
+    }
+
+    #[cfg(feature = "hostile")]
+    pub fn set_hostile(&self) {
+        self.hostile.store(true, Ordering::SeqCst);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -226,6 +236,10 @@ impl Agent {
         start: bool,
     ) -> Result<Process> {
         std::fs::create_dir_all(bundle).map_err(|e| AgentError::Internal(format!("create bundle: {e}")))?;
+        #[cfg(feature = "hostile")]
+        if self.hostile.load(Ordering::SeqCst) && crate::hostile::fails(id) {
+            return Err(AgentError::Internal(format!("hostile: CreateContainer of {id} fails on purpose")));
+        }
         for s in storages {
             mounts.extend(mount_storage(s, &self.run_dir, false)?);
         }

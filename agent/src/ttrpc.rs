@@ -445,6 +445,96 @@ mod tests {
         encode_frame(stream, TYPE_REQUEST, &r.write_to_bytes().unwrap())
     }
 
+    /// A reader that hands its bytes out in chunks of the given sizes, as a
+    /// port delivers them.
+    struct Chunked {
+        data: Vec<u8>,
+        at: usize,
+        sizes: Vec<usize>,
+        next: usize,
+    }
+
+    impl Read for Chunked {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let size = self.sizes[self.next % self.sizes.len()].max(1);
+            self.next += 1;
+            let n = size.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// xorshift64: deterministic, so a failure names its seed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn raw_header(len: u32, stream: u32, kind: u8) -> Vec<u8> {
+        Header { len, stream_id: stream, kind, flags: 0 }.encode().to_vec()
+    }
+
+    /// Random hostile streams: valid requests, lengths 0, max+1 and
+    /// 0xFFFFFFFF, wrong frame types, even and unknown ids, garbage, a
+    /// truncated frame last, all split at random. The server must end at
+    /// the stream's end, answer only odd ids it was sent, and never panic.
+    #[test]
+    fn hostile_streams_split_at_random_never_stall_or_crash_the_server() {
+        for seed in 1..=300u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+            let mut data = vec![];
+            for _ in 0..rng.below(12) {
+                let stream = (rng.below(50) as u32) * 2 + 1;
+                match rng.below(8) {
+                    0 | 1 => data.extend(request(stream, "t", "echo", b"hi")),
+                    2 => data.extend(raw_header(0, stream, TYPE_REQUEST)),
+                    3 => {
+                        let len = if rng.below(2) == 0 { MAX_FRAME_PAYLOAD as u32 + 1 } else { u32::MAX };
+                        data.extend(raw_header(len, stream, TYPE_REQUEST));
+                        // Fewer bytes than claimed may follow: the stream then ends inside it.
+                        data.extend(vec![0u8; rng.below(4096) as usize]);
+                    }
+                    4 => data.extend(encode_frame(stream, (rng.below(250) as u8) + 3, b"xyz")),
+                    5 => data.extend(request(stream - 1, "t", "echo", b"even")),
+                    6 => {
+                        let garbage: Vec<u8> = (0..rng.below(40)).map(|_| rng.next() as u8).collect();
+                        data.extend(encode_frame(stream, TYPE_REQUEST, &garbage));
+                    }
+                    _ => data.extend(encode_frame(stream, TYPE_RESPONSE, b"")),
+                }
+            }
+            if rng.below(3) == 0 {
+                let f = request(99, "t", "echo", b"cut");
+                data.extend(&f[..(rng.below(f.len() as u64 - 1) as usize + 1)]);
+            }
+            let sizes: Vec<usize> = (0..8).map(|_| rng.below(17) as usize + 1).collect();
+            let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+            let replier = Replier { writer: out.clone(), generation: 0, current: Arc::new(AtomicU64::new(0)) };
+            let in_flight = Arc::new(InFlight::default());
+            let mut reader = Chunked { data, at: 0, sizes, next: 0 };
+            serve_connection(&mut reader, replier, Arc::new(Echo), in_flight.clone(), &Pool::default());
+            while in_flight.count() != 0 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            let bytes = out.lock().unwrap().clone();
+            let mut c = Cursor::new(bytes);
+            while let Incoming::Frame(h, _) = read_frame(&mut c).unwrap() {
+                assert_eq!(h.kind, TYPE_RESPONSE, "seed {seed}");
+                // Odd ids get answers (a request, or its garbage/oversize refused); even ids a refusal.
+                assert!(h.stream_id % 2 == 0 || h.stream_id < 200, "seed {seed}: reply on stream {}", h.stream_id);
+            }
+        }
+    }
+
     fn serve_bytes(input: Vec<u8>) -> Vec<(u32, Response)> {
         let out = Arc::new(Mutex::new(Vec::<u8>::new()));
         let replier = Replier { writer: out.clone(), generation: 0, current: Arc::new(AtomicU64::new(0)) };

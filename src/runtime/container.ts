@@ -3,7 +3,7 @@
 //   running --pause--> paused --resume--> running;  paused --exit--> stopped
 //   created --exit--> stopped (killed before it started);  created --delete--> deleted
 import type { AgentClient, CgroupStats, ProcessExit } from '../agent-client/client.js';
-import { HakoError } from '../errors.js';
+import { HakoError, isHakoError } from '../errors.js';
 import { ExecProcess } from './exec.js';
 import { ProcessIo } from './process-io.js';
 import type { ContainerRecord } from './state-store.js';
@@ -79,12 +79,21 @@ export class Container {
 
   /** Resolves with the init process's exit (once, however often called). */
   wait(): Promise<ProcessExit> {
-    this.#exit ??= this.#agentCall('wait for', (a) => a.waitProcess(this.id, '')).then(async (exit) => {
-      this.#exited = exit;
-      if (this.#status !== 'stopped' && this.#status !== 'deleted') this.#move('exit');
-      await this.host.setContainerStatus(this.id, 'stopped');
-      return exit;
-    });
+    this.#exit ??= this.#agentCall('wait for', (a) => a.waitProcess(this.id, '')).then(
+      async (exit) => {
+        this.#exited = exit;
+        if (this.#status !== 'stopped' && this.#status !== 'deleted') this.#move('exit');
+        await this.host.setContainerStatus(this.id, 'stopped');
+        return exit;
+      },
+      (e: unknown) => {
+        // Its VM is gone: so is every process in it. The container can be deleted.
+        if (isHakoError(e, 'VM_EXITED') && this.#status !== 'stopped' && this.#status !== 'deleted') {
+          this.#move('exit');
+        }
+        throw e;
+      },
+    );
     return this.#exit;
   }
 

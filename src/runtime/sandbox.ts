@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { AgentClient, type StorageInit } from '../agent-client/client.js';
 import { sanitizeGuestText } from '../agent-client/errors.js';
 import { OomFilter } from './oom-filter.js';
+import { pausePoint } from '../test-pause.js';
 import { HakoError, messageOf } from '../errors.js';
 import type { SandboxJail } from '../confinement/confinement.js';
 import type { JailPlan } from '../confinement/jail.js';
@@ -200,6 +201,7 @@ export class Sandbox implements ContainerHost {
     const transport = new VirtioSerialTransport(join(this.runDir, 'agent.sock'));
     const startFs = async () => {
       const fsRef = await fs.start();
+      await pausePoint('fs-start');
       if (fsRef) {
         this.#record.fsDaemon = fsRef;
         await this.#save();
@@ -225,6 +227,7 @@ export class Sandbox implements ContainerHost {
       },
     });
     this.#vm = vm;
+    await pausePoint('vm-spawn');
     this.#record.vm = vm.process;
     await this.#save();
     void vm.exited.then((exit) => {
@@ -275,6 +278,7 @@ export class Sandbox implements ContainerHost {
     await this.guard(agent.check(Math.max(1, deadline - Date.now())), 'reach the agent');
     log.log('debug', 'agent answered', { sandbox: this.id });
     const tBooted = performance.now();
+    await pausePoint('create-sandbox');
     await this.guard(
       agent.createSandbox({
         sandboxId: this.id,
@@ -377,6 +381,7 @@ export class Sandbox implements ContainerHost {
   /** Creates (and with `start` starts) a staged container in the guest. */
   async #create(agent: AgentClient, staged: Staged, start: boolean): Promise<Container> {
     const { id, ociSpecJson, layer } = staged;
+    await pausePoint('first-container');
     let pid: number;
     try {
       pid = await this.guard(
@@ -451,6 +456,7 @@ export class Sandbox implements ContainerHost {
     }
     agent?.close();
     log.log('debug', 'sandbox destroyed in the guest', { sandbox: this.id });
+    await pausePoint('stop');
     // A destroyed guest has synced and is powering itself off: nothing in it
     // is left to save, so its VM need not be waited for, and its mounts can
     // go while it dies.

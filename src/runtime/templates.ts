@@ -11,6 +11,7 @@ import type { VmSpec, VmTemplate } from '../hypervisor/types.js';
 import { jailedArgv, type JailPlan } from '../confinement/jail.js';
 import type { SandboxEnv } from './env.js';
 import { withBuildLock } from './build-lock.js';
+import { pausePoint } from '../test-pause.js';
 import { ownTag } from './owner-tag.js';
 import { discard, freeBytes, RETRY_AFTER_MS, secureRoot, tidy } from './template-dir.js';
 
@@ -185,6 +186,7 @@ export async function cloneFiles(
     const r = await deps.runner.run(jailedArgv(deps.helper, jail, { dieWithParent: false }, cp));
     if (r.code !== 0)
       throw new HakoError('VM_START_FAILED', `cannot copy the VM template's memory: ${r.stderr.trim()}`);
+    await pausePoint('clone-copy');
     if (!(await sameState(template, { dir }))) {
       throw new HakoError('VM_START_FAILED', 'the VM template was replaced while its memory was copied');
     }

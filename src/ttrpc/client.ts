@@ -40,8 +40,12 @@ export class TtrpcClient {
       this.#fail(new TtrpcError(Code.UNAVAILABLE, `ttrpc connection failed: ${e.message}`)),
     );
     socket.on('close', () => {
-      const truncated = this.#decoder.pendingBytes > 0 ? ' in the middle of a frame' : '';
-      this.#fail(new TtrpcError(Code.UNAVAILABLE, `ttrpc connection closed by the peer${truncated}`));
+      // A frame cut short is the peer breaking the protocol, not just leaving.
+      if (this.#decoder.pendingBytes > 0) {
+        this.#fail(
+          new TtrpcError(Code.DATA_LOSS, 'ttrpc connection closed by the peer in the middle of a frame'),
+        );
+      } else this.#fail(new TtrpcError(Code.UNAVAILABLE, 'ttrpc connection closed by the peer'));
     });
   }
 
@@ -120,7 +124,16 @@ export class TtrpcClient {
         return;
       }
       const { frame } = event;
-      if (frame.type !== MessageType.Response) continue;
+      // A server sends only responses, on the odd streams its client opened.
+      if (frame.type !== MessageType.Response || frame.streamId % 2 === 0) {
+        this.#fail(
+          new TtrpcError(
+            Code.DATA_LOSS,
+            `peer sent a frame of type ${frame.type} on stream ${frame.streamId}, not a response to a call`,
+          ),
+        );
+        return;
+      }
       const pending = this.#pending.get(frame.streamId);
       if (!pending) continue; // timed out earlier, or a stray reply
       this.#pending.delete(frame.streamId);

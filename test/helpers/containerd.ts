@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { dockerArchive } from './image-archive.js';
 import { runCommand, type CommandResult } from './exec.js';
 import { privateHako } from './private-hako.js';
+import { mountsUnder } from './hako.js';
 import { REPO } from './paths.js';
 
 export const IMAGE = 'docker.io/library/hako-busybox:test';
@@ -17,13 +18,15 @@ export type CtrResult = CommandResult;
 
 export class Containerd {
   private constructor(
+    /** Its private directory; `config` is the Hako configuration its shims read. */
     readonly dir: string,
     readonly address: string,
     readonly hakoStateDir: string,
     private readonly child: ChildProcess,
   ) {}
 
-  static async start(): Promise<Containerd> {
+  /** `env` reaches the shims (containerd passes its environment on). */
+  static async start(opts: { env?: Readonly<Record<string, string>> } = {}): Promise<Containerd> {
     const { dir, hakoStateDir, config } = privateHako('/tmp/hkd-');
     const address = join(dir, 'containerd.sock');
     writeFileSync(
@@ -46,6 +49,7 @@ export class Containerd {
         ...process.env,
         PATH: `${join(REPO, 'bin')}:${process.env['PATH'] ?? ''}`,
         HAKO_CONFIG: config,
+        ...opts.env,
       },
     });
     const log: Buffer[] = [];
@@ -104,6 +108,10 @@ export class Containerd {
     this.child.kill('SIGTERM');
     await new Promise((r) => this.child.once('exit', r));
     spawnSync('umount', ['-R', join(this.dir, 'root')]);
+    // What a failed test left mounted must not be emptied by the removal below.
+    for (const m of (await mountsUnder(this.dir)).sort((a, b) => b.length - a.length)) {
+      spawnSync('umount', ['-l', m]);
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -47,6 +47,38 @@ export interface BundleOptions {
   readonly sysctl?: Readonly<Record<string, string>>;
 }
 
+/** Changes a bundle's config.json in place. */
+export function patchSpec(bundle: string, patch: (spec: Record<string, unknown>) => void): void {
+  const file = join(bundle, 'config.json');
+  const spec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  patch(spec);
+  writeFileSync(file, JSON.stringify(spec));
+}
+
+/** Every capability a `docker run --privileged` container has that matters here. */
+export const PRIVILEGED_CAPS = [
+  'CAP_SYS_ADMIN',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_MKNOD',
+  'CAP_SETUID',
+  'CAP_SETGID',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+];
+
+/** Gives the bundle's process those capabilities (all four sets). */
+export function privileged(bundle: string): void {
+  patchSpec(bundle, (spec) => {
+    const p = spec['process'] as Record<string, unknown>;
+    p['capabilities'] = Object.fromEntries(
+      ['bounding', 'effective', 'permitted', 'inheritable', 'ambient'].map((k) => [k, PRIVILEGED_CAPS]),
+    );
+  });
+}
+
 /** A bundle (config.json + rootfs copy) in `dir`. */
 export function makeBundle(dir: string, o: BundleOptions): string {
   rootfsCopy(dir);

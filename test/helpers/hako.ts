@@ -46,11 +46,16 @@ export interface HakoOptions {
    * (runc-style create, run --detach, exec --detach): do not wait for EOF.
    */
   readonly until?: 'close' | 'exit';
+  /** Extra environment. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export function startHako(root: string, args: readonly string[], opts: HakoOptions = {}): HakoRun {
   const global = ['--root', root, ...(opts.config ? ['--config', opts.config] : [])];
-  const child = spawn(HAKO, [...global, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(HAKO, [...global, ...args], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+  });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const listeners: (() => void)[] = [];

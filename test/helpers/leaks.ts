@@ -4,7 +4,7 @@
 // directory may stay).
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
-import { mountsUnder, processesNaming, ROOT_ENTRIES } from './hako.js';
+import { commandsNaming, mountsUnder, processesNaming, ROOT_ENTRIES } from './hako.js';
 
 export async function assertNoLeaks(
   hakoStateDir: string,
@@ -25,7 +25,12 @@ export async function assertNoLeaks(
     if ((procs.length === 0 && entries.length === 0 && mounts.length === 0) || Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  assert.deepEqual(procs, [], `processes of ${hakoStateDir} remain`);
+  if (procs.length > 0) {
+    const named = (await commandsNaming(hakoStateDir)).map(
+      (p) => `${p.pid}: ${p.argv.join(' ').slice(0, 160)}`,
+    );
+    assert.fail(`processes of ${hakoStateDir} remain:\n${named.join('\n')}`);
+  }
   assert.deepEqual(entries, [], `state remains in ${hakoStateDir}`);
   assert.deepEqual(mounts, [], 'mounts remain');
 }

@@ -4,10 +4,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function privateHako(prefix: string): { dir: string; hakoStateDir: string; config: string } {
+export function privateHako(
+  prefix: string,
+  extraConfig = '',
+): { dir: string; hakoStateDir: string; config: string } {
   const dir = mkdtempSync(prefix);
   const hakoStateDir = join(dir, 'hako');
   const config = join(dir, 'hako.toml');
-  writeFileSync(config, `[runtime]\nstate_dir = "${hakoStateDir}"\n`);
+  writeFileSync(config, `[runtime]\nstate_dir = "${hakoStateDir}"\n${extraConfig}`);
   return { dir, hakoStateDir, config };
 }

@@ -4,18 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commandsNaming, inPrivateRoot, runHako, ROOT_ENTRIES } from '../helpers/hako.js';
-import { makeBundle, withTempDir } from '../helpers/fixtures.js';
+import { makeBundle, patchSpec, withTempDir } from '../helpers/fixtures.js';
 import { REPO } from '../helpers/paths.js';
-
-function patchSpec(bundle: string, patch: (spec: Record<string, unknown>) => void): void {
-  const file = join(bundle, 'config.json');
-  const spec = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  patch(spec);
-  writeFileSync(file, JSON.stringify(spec));
-}
 
 /** Commands that leave the container's relay holding their stdio: do not wait for EOF. */
 const DETACHING = new Set(['create', 'run']);
@@ -129,6 +122,52 @@ test('a failing createRuntime hook fails create and leaves nothing', async () =>
       const r = await runHako(root, ['create', '--bundle', dir, 'hf'], { until: 'exit' });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /createRuntime hook \/bin\/sh failed/);
+    }),
+  );
+});
+
+/** Pids of processes whose command line is exactly `argv`. */
+async function running(argv: readonly string[]): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline === `${argv.join('\0')}\0`) found.push(Number(name));
+  }
+  return found;
+}
+
+test('a hook past its timeout fails within about that long and its whole process group is killed; a hook without one gets hook_timeout', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['true'] });
+      // The hook exits at once, but leaves a child holding its stderr.
+      const sleeper = ['sleep', `${900 + (process.pid % 97)}.5`];
+      const hook = { path: '/bin/sh', args: ['sh', '-c', `${sleeper.join(' ')} &`] };
+      const cases: [Record<string, unknown>, string | undefined, RegExp][] = [
+        [{ ...hook, timeout: 1 }, undefined, /createRuntime hook \/bin\/sh failed \(timed out after 1 s\)/],
+        [hook, '[runtime]\nhook_timeout = 1\n', /timed out after 1 s \(hook_timeout\)/],
+      ];
+      for (const [i, [h, configText, why]] of cases.entries()) {
+        patchSpec(dir, (spec) => {
+          spec['hooks'] = { createRuntime: [h] };
+        });
+        let config: string | undefined;
+        if (configText !== undefined) {
+          config = join(dir, 'hako.toml');
+          writeFileSync(config, configText);
+        }
+        const t0 = Date.now();
+        const r = await runHako(root, ['create', '--bundle', dir, `ht${i}`], {
+          until: 'exit',
+          ...(config !== undefined ? { config } : {}),
+        });
+        const took = Date.now() - t0;
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, why);
+        assert.ok(took < 6000, `create took ${took} ms`);
+        assert.deepEqual(await running(sleeper), [], "the hook's child was killed with its group");
+      }
     }),
   );
 });

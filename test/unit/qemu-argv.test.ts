@@ -104,16 +104,18 @@ test("a template's clone maps its own copy of the RAM (a passed descriptor), sha
   const fds = planQemuFds(spec, { hotplug: [fs], migration: { path: '/t/state', how: 'r' } });
   assert.deepEqual(fds.passed, [
     { fd: 3, how: 'listen', path: '/run/hako/abc/qmp.sock' },
-    { fd: 4, how: 'listen', path: '/t/agent.sock' },
-    { fd: 5, how: 'connect', path: '/c/fs.sock' },
-    { fd: 6, how: 'rw', path: '/c/memory' },
-    { fd: 7, how: 'r', path: '/t/state' },
+    { fd: 4, how: 'r', path: '/k/vmlinux' },
+    { fd: 5, how: 'r', path: '/k/initramfs.cpio' },
+    { fd: 6, how: 'listen', path: '/t/agent.sock' },
+    { fd: 7, how: 'connect', path: '/c/fs.sock' },
+    { fd: 8, how: 'rw', path: '/c/memory' },
+    { fd: 9, how: 'r', path: '/t/state' },
   ]);
   const argv = build('qemu', spec, fds, [fs]);
-  assert.ok(argv.includes('memory-backend-file,id=mem,size=512M,mem-path=/proc/self/fd/6,share=on'));
+  assert.ok(argv.includes('memory-backend-file,id=mem,size=512M,mem-path=/proc/self/fd/8,share=on'));
   // The hot-plugged device's chardev is there from the start, connected.
-  assert.deepEqual(argv.slice(-2), ['-chardev', 'socket,id=fs0,fd=5']);
-  assert.equal(fds.migration(), 7);
+  assert.deepEqual(argv.slice(-2), ['-chardev', 'socket,id=fs0,fd=7']);
+  assert.equal(fds.migration(), 9);
 });
 
 test('QEMU opens no path of the sandbox: sockets and files are descriptors the helper passes', () => {
@@ -132,7 +134,7 @@ test('QEMU opens no path of the sandbox: sockets and files are descriptors the h
   };
   const fds = planQemuFds(spec);
   const qemu = build('/usr/bin/qemu-system-x86_64', spec, fds);
-  // Only the kernel and initramfs are paths, and the sandbox dir in the name (commas doubled).
+  // No path at all but the sandbox dir in the name (commas doubled).
   assert.deepEqual(
     qemu.filter((a) => a.includes('/run/hako')),
     ['hako-abc /run/hako/a,,b/'],

@@ -182,7 +182,7 @@ test('a peer sending a garbage response fails the call with DATA_LOSS', async ()
   }
 });
 
-test('a peer hanging up mid-frame fails pending calls with UNAVAILABLE', async () => {
+test('a peer hanging up mid-frame fails pending calls with DATA_LOSS (a broken protocol, AGENT_PROTOCOL)', async () => {
   const p = await pair((s) =>
     s.once('data', () => s.end(encodeFrame(1, MessageType.Response, Buffer.alloc(20)).subarray(0, 14))),
   );
@@ -190,11 +190,11 @@ test('a peer hanging up mid-frame fails pending calls with UNAVAILABLE', async (
   try {
     await assert.rejects(
       client.call('t.S', 'Echo', Buffer.alloc(0)),
-      (e: TtrpcError) => e.code === Code.UNAVAILABLE && /middle of a frame/.test(e.message),
+      (e: TtrpcError) => e.code === Code.DATA_LOSS && /middle of a frame/.test(e.message),
     );
     await assert.rejects(
       client.call('t.S', 'Echo', Buffer.alloc(0)),
-      (e: TtrpcError) => e.code === Code.UNAVAILABLE,
+      (e: TtrpcError) => e.code === Code.DATA_LOSS,
     );
   } finally {
     p.close();

@@ -2,10 +2,12 @@
 // one per device. Snapshot tests pin the output (test/unit/qemu-argv.test.ts).
 //
 // QEMU opens no path of the sandbox itself: its sockets (QMP, the agent's
-// port: listening; the shared-fs daemon's: connected), its RAM file and a
-// template's state are descriptors the host helper opens as root and passes
-// at fixed numbers (fds.ts), so that a confined QEMU needs no access to the
-// sandbox directory at all.
+// port: listening; the shared-fs daemon's: connected), its RAM file, a
+// template's state, the kernel and the initramfs are descriptors the host
+// helper opens as root and passes at fixed numbers (fds.ts), so that a
+// confined QEMU needs no access to any directory at all. (QEMU reopens a
+// file through /proc/self/fd/N: that checks the file's own mode, not its
+// directories'.)
 import type { Device, VmSpec } from '../types.js';
 import type { QemuFds } from './fds.js';
 
@@ -74,9 +76,9 @@ export function machineArgs(spec: VmSpec, fds: QemuFds): string[] {
     '-nographic',
     '-no-reboot',
     '-kernel',
-    spec.kernel,
+    `/proc/self/fd/${fds.kernel()}`,
     '-initrd',
-    spec.initrd,
+    `/proc/self/fd/${fds.initrd()}`,
     '-append',
     spec.kernelArgs.join(' '),
     ...(spec.consoleLog

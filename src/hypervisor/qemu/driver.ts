@@ -15,6 +15,7 @@ import { buildArgv, serialPortId } from './argv.js';
 import { planQemuFds, qmpSocket, type QemuFds } from './fds.js';
 import { QmpClient } from './qmp.js';
 import { receiveState } from './state-socket.js';
+import { pausePoint } from '../../test-pause.js';
 import { connectWhenUp, hotplugCommands, migrationDone, portOpened, statePath } from './template.js';
 
 /** What QEMU may print to its log, and a guest to its console log (debug only). */
@@ -177,6 +178,7 @@ export class QemuHypervisor implements Hypervisor {
     const fds = planQemuFds(spec);
     // Started paused (-S), so that the port cannot open before we listen.
     const vm = await this.#spawn(spec, fds, ['-S'], []);
+    await pausePoint('template-build');
     const deadline = Date.now() + timeoutMs;
     // The state is streamed to us: QEMU spawns nothing.
     const state = await receiveState(statePath(template), template.dir, spec.jail.uid);

@@ -15,6 +15,9 @@ export interface QemuFds {
   memory(): number;
   /** A template's state: written when saving, read when restoring. */
   migration(): number;
+  /** The guest kernel and initramfs, read-only: QEMU need not reach their directories. */
+  kernel(): number;
+  initrd(): number;
 }
 
 export function qmpSocket(spec: VmSpec): string {
@@ -33,6 +36,8 @@ export function planQemuFds(
     byName.set(name, fd);
   };
   add('qmp', 'listen', qmpSocket(spec));
+  add('kernel', 'r', spec.kernel);
+  add('initrd', 'r', spec.initrd);
   for (const d of [...spec.devices, ...(o.hotplug ?? [])]) {
     if (d.kind === 'serial-port') add(`dev:${d.id}`, 'listen', d.socketPath);
     if (d.kind === 'vhost-user-fs') add(`dev:${d.id}`, 'connect', d.socketPath);
@@ -50,5 +55,7 @@ export function planQemuFds(
     of: (id) => get(`dev:${id}`),
     memory: () => get('memory'),
     migration: () => get('migration'),
+    kernel: () => get('kernel'),
+    initrd: () => get('initrd'),
   };
 }

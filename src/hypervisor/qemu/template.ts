@@ -22,17 +22,25 @@ export async function connectWhenUp(
   deadline: number,
 ): Promise<QmpClient> {
   const path = qmpSocket(spec);
+  const ended = exited.then(() => 'ended' as const);
   for (;;) {
     const seen = await pathAppears(path, deadline, exited);
     if (seen === 'ended') throw new HakoError('VM_START_FAILED', 'QEMU exited while starting');
     if (seen === 'timeout') throw new HakoError('VM_START_FAILED', `no QMP socket at ${path}`);
-    try {
-      return await QmpClient.connect(path, Math.max(1, deadline - Date.now()));
-    } catch (e) {
-      // Made but not yet listening: try again, within the deadline.
-      if (Date.now() > deadline) throw e;
-      await sleep(2);
+    // The socket listens before QEMU runs (the host helper made it): a
+    // connection waits for QEMU's greeting, and fails if QEMU dies first.
+    const attempt = QmpClient.connect(path, Math.max(1, deadline - Date.now())).then(
+      (qmp) => ({ qmp }),
+      (error: unknown) => ({ error }),
+    );
+    const r = await Promise.race([attempt, ended]);
+    if (r === 'ended') {
+      void attempt.then((a) => ('qmp' in a ? a.qmp.close() : undefined));
+      throw new HakoError('VM_START_FAILED', 'QEMU exited while starting');
     }
+    if ('qmp' in r) return r.qmp;
+    if (Date.now() > deadline) throw r.error;
+    await sleep(2);
   }
 }
 
