@@ -207,7 +207,7 @@ for (const [step, victims] of MATRIX) {
           relay =
             step === 'stop'
               ? await pausedAt('stop')
-              : JSON.parse(readFileSync(join(root, id, 'relay.json'), 'utf8')).pid;
+              : (JSON.parse(readFileSync(join(root, id, 'relay.json'), 'utf8')) as { pid: number }).pid;
         } else relay = await pausedAt(step);
         if (victim === 'hako') kill(relay);
         else kill(await victimPid(victim, step === 'template-build' ? [templatePath] : [root]));
