@@ -6,6 +6,9 @@
 //   - `hako run -- true` end to end (CLI start to exit, VM torn down),
 //   - their ratio, of the medians and as the median of each run's ratio to
 //     the bare boot just before it,
+//   - `hako run -- true` with confinement off ([security] confine = false)
+//     and with the guest kernel's CPU mitigations on, each against the
+//     default, run by run,
 //   - the host PSS of QEMU, virtiofsd and the hako process, and the agent's
 //     RSS inside the guest, for an idle container.
 import { spawn } from 'node:child_process';
@@ -116,19 +119,43 @@ async function main(): Promise<void> {
     throw new Error(`${source} sets [factory]: run the benchmark without it`);
   const coldConfig = join(root, 'cold.toml');
   writeFileSync(coldConfig, `${text}\n[factory]\nenable_template = false\n`);
+  if (/^\s*\[security\]/m.test(text) || /kernel_params/.test(text)) {
+    throw new Error(`${source} sets [security] or kernel_params: run the benchmark without them`);
+  }
+  const unconfinedConfig = join(root, 'unconfined.toml');
+  writeFileSync(unconfinedConfig, `${text}\n[security]\nconfine = false\n`);
+  // The last mitigations= on the command line wins: this turns them back on.
+  const mitigationsConfig = join(root, 'mitigations.toml');
+  const mitigations = 'kernel_params = "mitigations=auto"';
+  writeFileSync(
+    mitigationsConfig,
+    /^\[hypervisor\.qemu\]$/m.test(text)
+      ? text.replace(/^\[hypervisor\.qemu\]$/m, `[hypervisor.qemu]\n${mitigations}`)
+      : `${text}\n[hypervisor.qemu]\n${mitigations}\n`,
+  );
   const hakoRun = (cfg: string[]) => [HAKO, '--root', root, ...cfg, 'run', '--', 'true'];
   const bare: number[] = [];
   const run: number[] = [];
   const cold: number[] = [];
+  const unconfined: number[] = [];
+  const mitigated: number[] = [];
   const argv = await bareBootArgv(root);
   // Warm-up (page cache, first QEMU start, the VM template), not counted.
   await timeUntilOutput(argv, MARKER);
   const first = await timeCommand(hakoRun([]));
   if (first.code !== 0) throw new Error(`hako run failed: ${first.stderr}`);
   await timeCommand(hakoRun(['--config', coldConfig]));
+  await timeCommand(hakoRun(['--config', unconfinedConfig]));
+  await timeCommand(hakoRun(['--config', mitigationsConfig]));
+  const variants = [
+    [[], run],
+    [['--config', coldConfig], cold],
+    [['--config', unconfinedConfig], unconfined],
+    [['--config', mitigationsConfig], mitigated],
+  ] as const;
   for (let i = 0; i < RUNS; i++) {
     bare.push(await timeUntilOutput(argv, MARKER));
-    for (const [cfg, into] of [[[], run] as const, [['--config', coldConfig], cold] as const]) {
+    for (const [cfg, into] of variants) {
       const r = await timeCommand(hakoRun([...cfg]));
       if (r.code !== 0) throw new Error(`hako run failed: ${r.stderr}`);
       into.push(r.ms);
@@ -159,6 +186,19 @@ async function main(): Promise<void> {
   const paired = (xs: number[]) => median(xs.map((r, i) => r / (bare[i] ?? NaN)));
   console.log(`median of per-run ratios               ${fmt(paired(run), 2)}`);
   console.log(`ratio without templates (booted VMs)   ${fmt(c / b, 2)}   (per-run ${fmt(paired(cold), 2)})`);
+  // Each against the default run of the same round.
+  const against = (xs: number[]) => median(xs.map((x, i) => (run[i] ?? NaN) / x));
+  const u = median(unconfined);
+  const m = median(mitigated);
+  console.log(`hako run, confinement off              ${fmt(u)} ms   ${list(unconfined)}`);
+  console.log(
+    `ratio confined / unconfined            ${fmt(h / u, 3)}   (per-run ${fmt(against(unconfined), 3)}; goal <= 1.05)`,
+  );
+  console.log(`hako run, guest mitigations on         ${fmt(m)} ms   ${list(mitigated)}`);
+  const over = (xs: number[]) => median(xs.map((x, i) => x / (run[i] ?? NaN)));
+  console.log(
+    `ratio mitigations on / off             ${fmt(m / h, 3)}   (per-run ${fmt(over(mitigated), 3)})`,
+  );
   console.log('idle container memory:');
   for (const [k, v] of Object.entries(mem)) console.log(`  ${k.padEnd(22)} ${fmt(v, 1)} MiB`);
   const host = (mem['QEMU'] ?? 0) + (mem['virtiofsd'] ?? 0) + (mem['hako process'] ?? 0);

@@ -43,6 +43,7 @@ const Security = z.strictObject({
   cgroup_parent: z
     .string()
     .regex(/^$|^(\/[A-Za-z0-9._-]+)+$/, 'must be "" or an absolute cgroup path of letters, digits and . _ -')
+    .refine((p) => !p.split('/').some((c) => c === '.' || c === '..'), 'must not hold . or .. components')
     .default('/hako'),
 });
 
@@ -51,8 +52,8 @@ const MAX_TEMPLATE_PATH = 36;
 
 const Factory = z.strictObject({
   enable_template: z.boolean().default(true),
-  // Its path goes into QEMU's `exec:` migration commands (run by /bin/sh),
-  // and sockets go under it, whose paths may not exceed 107 bytes.
+  // Sockets go under it, whose paths may not exceed 107 bytes; plain
+  // characters keep it out of any option syntax.
   template_path: z
     .string()
     .regex(/^\/[A-Za-z0-9._/+-]*$/, 'must be an absolute path of letters, digits and . _ / + -')

@@ -4,9 +4,10 @@
 // and cleanupSandbox() can undo it; a failed start undoes itself.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentClient, type StorageInit } from '../agent-client/client.js';
+import type { AgentClient, StorageInit } from '../agent-client/client.js';
 import { sanitizeGuestText } from '../agent-client/errors.js';
 import { OomFilter } from './oom-filter.js';
+import { reachAgent } from './reach-agent.js';
 import { pausePoint } from '../test-pause.js';
 import { HakoError, messageOf } from '../errors.js';
 import type { SandboxJail } from '../confinement/confinement.js';
@@ -18,7 +19,6 @@ import { Virtiofs } from '../storage/virtiofs.js';
 import { refOf } from '../sys/procs.js';
 import { describeExit, type ChildExit } from '../sys/runner.js';
 import { VirtioSerialTransport } from '../transport/virtio-serial.js';
-import { TtrpcClient } from '../ttrpc/client.js';
 import { cleanupSandbox, type CleanupOptions } from './cleanup.js';
 import { Container, type ContainerHost } from './container.js';
 import type { SandboxEnv } from './env.js';
@@ -268,14 +268,17 @@ export class Sandbox implements ContainerHost {
     t0: number,
   ): Promise<void> {
     const { config, log } = this.#env;
-    const deadline = Date.now() + config.agent.dialTimeoutMs;
-    const socket = await this.guard(transport.connect(deadline, vm.exited), 'connect to the agent');
-    const agent = new AgentClient(new TtrpcClient(socket), {
+    log.log('debug', 'VM process started', { sandbox: this.id });
+    const agent = await reachAgent({
+      sandbox: this.id,
+      vm,
+      transport,
+      deadline: Date.now() + config.agent.dialTimeoutMs,
       requestTimeoutMs: config.agent.requestTimeoutMs,
+      log,
+      guard: (op, what) => this.guard(op, what),
     });
     this.#agent = agent;
-    log.log('debug', 'VM process started', { sandbox: this.id });
-    await this.guard(agent.check(Math.max(1, deadline - Date.now())), 'reach the agent');
     log.log('debug', 'agent answered', { sandbox: this.id });
     const tBooted = performance.now();
     await pausePoint('create-sandbox');

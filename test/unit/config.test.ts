@@ -59,7 +59,23 @@ test('wrong types and values are named', () => {
   assert.throws(() => parseConfigText('[hypervisor.qemu]\ndefault_memory = 1\n', 'f'), /default_memory/);
 });
 
-test('a VM template path /bin/sh would interpret, or too long for its sockets, is refused', () => {
+test('[security]: confinement on by default; a cgroup parent must be a plain cgroup path or empty', () => {
+  const d = parseConfigText('', 'f').security;
+  assert.deepEqual(d, {
+    confine: true,
+    vmmUidBase: 2_000_000_000,
+    vmmUidCount: 65536,
+    cgroupParent: '/hako',
+  });
+  const at = (v: string) => () => parseConfigText(`[security]\ncgroup_parent = "${v}"\n`, 'f');
+  assert.equal(at('')().security.cgroupParent, '');
+  assert.equal(at('/kubepods/hako')().security.cgroupParent, '/kubepods/hako');
+  for (const bad of ['hako', '/a/../b', '/a b', '/a/']) assert.throws(at(bad), /security\.cgroup_parent/);
+  assert.throws(() => parseConfigText('[security]\nvmm_uid_base = 0\n', 'f'), /security\.vmm_uid_base/);
+  assert.equal(parseConfigText('[runtime]\nhook_timeout = 2\n', 'f').runtime.hookTimeoutMs, 2000);
+});
+
+test('a VM template path with characters outside plain ones, or too long for its sockets, is refused', () => {
   const at = (p: string) => () => parseConfigText(`[factory]\ntemplate_path = "${p}"\n`, 'f');
   assert.equal(at('/dev/shm/t')().factory.templatePath, '/dev/shm/t');
   assert.throws(at('/tmp/a b'), /factory\.template_path.*absolute path of letters, digits/);

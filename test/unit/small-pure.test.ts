@@ -94,3 +94,22 @@ test('ids and socket paths', () => {
   assert.throws(() => checkId(''), /must be/);
   assert.throws(() => checkSocketPath(`/${'x'.repeat(120)}`), /longer than 107 bytes/);
 });
+
+test('a child log stops at its bound, saying so; guest text loses its control characters', async () => {
+  const { CappedLog } = await import('../../src/sys/capped-log.js');
+  const { sanitizeGuestLines, sanitizeGuestText } = await import('../../src/sanitize.js');
+  const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/hkl-');
+  try {
+    const log = new CappedLog(`${dir}/l`, 10).retain();
+    log.write(Buffer.from('0123456'));
+    log.write(Buffer.from('789abcdef'));
+    log.write(Buffer.from('more'));
+    log.close();
+    assert.equal(readFileSync(`${dir}/l`, 'utf8'), '0123456789\n[hako: log truncated at 10 bytes]\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(sanitizeGuestText('a\u001b[2Jb\rc\td'), 'a?[2Jb?c\td');
+  assert.equal(sanitizeGuestLines('one\u0007\ntwo\u009b'), 'one?\ntwo?');
+});

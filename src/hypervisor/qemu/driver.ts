@@ -23,6 +23,8 @@ const QEMU_LOG_BYTES = 1 << 20;
 const CONSOLE_LOG_BYTES = 4 << 20;
 /** How long QMP `quit` may take to be sent before SIGKILL. */
 const QUIT_MS = 1000;
+/** How long asking a live QEMU about itself may take, for an error message. */
+const PROBE_MS = 1000;
 
 class QemuVm implements Vm {
   #stopping: Promise<void> | undefined;
@@ -68,8 +70,39 @@ class QemuVm implements Vm {
     await this.exited;
   }
 
+  /**
+   * What a live QEMU says of itself (run state, which chardevs have a peer),
+   * for error messages; '' once it is gone or when it does not answer.
+   */
+  async #probe(): Promise<string> {
+    let gone = false;
+    void this.exited.then(() => (gone = true));
+    await Promise.resolve();
+    if (gone) return '';
+    const probe = (async () => {
+      const qmp = await QmpClient.connect(qmpSocket(this.spec), PROBE_MS);
+      try {
+        const status = (await qmp.execute('query-status')) as { status?: string };
+        const chardevs = (await qmp.execute('query-chardev')) as {
+          label?: string;
+          'frontend-open'?: boolean;
+        }[];
+        const open = chardevs.map((c) => `${c.label ?? '?'}=${c['frontend-open'] ? 'open' : 'closed'}`);
+        return `QEMU: ${status.status ?? 'unknown'}; chardevs ${open.join(' ')}`;
+      } finally {
+        qmp.close();
+      }
+    })();
+    return (
+      (await within(
+        probe.catch(() => ''),
+        PROBE_MS,
+      )) ?? ''
+    );
+  }
+
   async diagnostics(): Promise<string> {
-    const parts = [await logSection(join(this.spec.dir, 'qemu.log'), 20)];
+    const parts = [await this.#probe(), await logSection(join(this.spec.dir, 'qemu.log'), 20)];
     if (this.spec.consoleLog) parts.push(await logSection(join(this.spec.dir, 'console.log'), 30));
     return parts.filter((p) => p.length > 0).join('\n');
   }

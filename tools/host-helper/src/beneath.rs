@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use thiserror::Error;
 
-use crate::sys::{openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+use crate::sys::{lstat_at, openat2, tolerating, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
 
 pub const CONFINED: u64 = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
@@ -130,15 +130,12 @@ fn is_link(fd: BorrowedFd<'_>) -> bool {
 /// An open that failed with ENOTDIR on a link (O_DIRECTORY|O_NOFOLLOW) is
 /// reported as the link it is.
 fn classify(dir: BorrowedFd<'_>, name: &str, path: &str, e: io::Error) -> PathError {
-    use std::os::fd::AsRawFd;
     if e.raw_os_error() == Some(libc::ENOTDIR) {
         if let Ok(c) = std::ffi::CString::new(name) {
-            // SAFETY: an all-zero stat is a valid value for fstatat to overwrite.
-            let mut st: libc::stat = unsafe { std::mem::zeroed() };
-            // SAFETY: c is a valid C string and st a valid stat buffer.
-            let r = unsafe { libc::fstatat(dir.as_raw_fd(), c.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-            if r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-                return PathError::Symlink { path: path.to_string() };
+            if let Ok(Some(st)) = lstat_at(dir, &c) {
+                if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+                    return PathError::Symlink { path: path.to_string() };
+                }
             }
         }
     }
@@ -149,16 +146,7 @@ fn mkdirat(dir: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<()> {
     let c = std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     use std::os::fd::AsRawFd;
     // SAFETY: c is a valid C string; mkdirat only reads it.
-    let r = unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EEXIST) {
-        Ok(())
-    } else {
-        Err(e)
-    }
+    tolerating(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) }, libc::EEXIST)
 }
 
 /// AT_FDCWD as a borrowed descriptor, for the one absolute lookup (the root's own path).

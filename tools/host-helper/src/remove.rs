@@ -11,7 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use thiserror::Error;
 
 use crate::beneath::{components, PathError, Root, CONFINED};
-use crate::sys::{openat2, RESOLVE_NO_XDEV};
+use crate::sys::{lstat_at, openat2, tolerating, RESOLVE_NO_XDEV};
 
 /// Deeper than any tree Hako makes; a guard against unbounded recursion.
 const MAX_DEPTH: usize = 256;
@@ -48,34 +48,9 @@ fn cname(name: &str, shown: &str) -> Result<CString, PathError> {
     CString::new(name).map_err(|_| PathError::NotRelative(shown.to_string()))
 }
 
-fn lstat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Option<libc::stat>> {
-    // SAFETY: an all-zero stat is a valid value for fstatat to overwrite.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: name is a valid C string and st a valid stat buffer.
-    let r = unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-    if r == 0 {
-        return Ok(Some(st));
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ENOENT) {
-        Ok(None)
-    } else {
-        Err(e)
-    }
-}
-
 fn unlink_at(dir: BorrowedFd<'_>, name: &CStr, flags: i32) -> io::Result<()> {
     // SAFETY: name is a valid C string; unlinkat only reads it.
-    let r = unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ENOENT) {
-        Ok(())
-    } else {
-        Err(e)
-    }
+    tolerating(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) }, libc::ENOENT)
 }
 
 /// The names in the open directory `dir` (but `.` and `..`).

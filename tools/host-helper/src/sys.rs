@@ -149,3 +149,34 @@ pub fn detach(fd: BorrowedFd<'_>) -> io::Result<()> {
     let r = unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) };
     unit_result(libc::c_long::from(r))
 }
+
+/// A call that returned 0 or -1: its error, except `tolerated`, which counts
+/// as success (EEXIST for a directory already there, ENOENT for one gone).
+pub fn tolerating(r: libc::c_int, tolerated: i32) -> io::Result<()> {
+    if r == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(tolerated) {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// fstatat without following a link; None when there is no such entry.
+pub fn lstat_at(dir: BorrowedFd<'_>, name: &std::ffi::CStr) -> io::Result<Option<libc::stat>> {
+    // SAFETY: an all-zero stat is a valid value for fstatat to overwrite.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: name is a valid C string and st a valid stat buffer.
+    let r = unsafe { libc::fstatat(dir.as_raw_fd(), name.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
+    if r == 0 {
+        return Ok(Some(st));
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ENOENT) {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
