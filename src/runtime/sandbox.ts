@@ -179,10 +179,7 @@ export class Sandbox implements ContainerHost {
   async #confine(): Promise<SandboxJail> {
     const { confinement, config, accel } = this.#env;
     const record = await confinement.plan(this.dir);
-    this.#record.jail = {
-      ...(record.cgroup ? { cgroup: { path: record.cgroup.path, dirs: [...record.cgroup.dirs] } } : {}),
-      ...(record.vmmUid !== undefined ? { vmmUid: record.vmmUid } : {}),
-    };
+    this.#record.jail = record;
     await this.#save();
     const h = config.hypervisor;
     return confinement.apply(record, { vcpus: h.vcpus, memoryMiB: h.memoryMiB, accel: accel.accel });

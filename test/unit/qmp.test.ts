@@ -110,3 +110,58 @@ test('a server that hangs up fails pending commands', async () => {
     fake.close();
   }
 });
+
+test("stopping a VM whose QMP never answers 'quit' still ends it within its grace", async () => {
+  const { spawn } = await import('node:child_process');
+  const { QemuVm } = await import('../../src/hypervisor/qemu/driver.js');
+  const { UNCONFINED } = await import('../../src/confinement/jail.js');
+  // A QMP server that greets and then ignores every command, quit included.
+  const fake = await fakeQmp(() => undefined);
+  const child = spawn('sleep', ['600']);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  const spec = {
+    id: 'x',
+    dir: fake.path.slice(0, -'/qmp.sock'.length),
+    machine: 'q35',
+    accel: 'tcg',
+    vcpus: 1,
+    memoryMiB: 64,
+    kernel: '/k',
+    initrd: '/i',
+    kernelArgs: [],
+    devices: [],
+    consoleLog: false,
+    dieWithParent: false,
+    jail: UNCONFINED,
+    seccomp: false,
+  } as const;
+  const vm = new QemuVm({ pid: child.pid ?? -1, startTime: '0' }, exited, spec, (s) => child.kill(s));
+  const t0 = Date.now();
+  try {
+    await vm.stop(800);
+    assert.ok(Date.now() - t0 < 3000, `stop took ${Date.now() - t0} ms`);
+    assert.equal((await exited).signal, 'SIGKILL');
+  } finally {
+    child.kill('SIGKILL');
+    fake.close();
+  }
+});
+
+test('a private socket is 0600 from the moment it exists, whatever the umask', async () => {
+  const { listenPrivate } = await import('../../src/sys/private-socket.js');
+  const { lstatSync } = await import('node:fs');
+  const dir = mkdtempSync('/tmp/hkq-');
+  const old = process.umask(0);
+  try {
+    const server = createServer();
+    await listenPrivate(server, join(dir, 's.sock'));
+    assert.equal(lstatSync(join(dir, 's.sock')).mode & 0o777, 0o600);
+    assert.equal(process.umask(0), 0, 'the umask is given back');
+    server.close();
+  } finally {
+    process.umask(old);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -26,7 +26,8 @@ const QUIT_MS = 1000;
 /** How long asking a live QEMU about itself may take, for an error message. */
 const PROBE_MS = 1000;
 
-class QemuVm implements Vm {
+/** A running QEMU (exported for tests). */
+export class QemuVm implements Vm {
   #stopping: Promise<void> | undefined;
 
   constructor(
