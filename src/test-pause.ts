@@ -4,7 +4,7 @@
 // the file names another step or is gone, so that a test can kill a chosen
 // process at a chosen step, deterministically. Without the variable (always,
 // outside tests) a pause point is one environment lookup.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export type PauseStep =
@@ -21,6 +21,9 @@ export async function pausePoint(step: PauseStep): Promise<void> {
       () => false,
     );
   if (!(await wanted())) return;
-  await writeFile(join(dir, `paused-${step}`), String(process.pid));
+  // Whole when it appears: the test reads the pid it holds at once.
+  const marker = join(dir, `paused-${step}`);
+  await writeFile(`${marker}.${process.pid}`, String(process.pid));
+  await rename(`${marker}.${process.pid}`, marker);
   while (await wanted()) await new Promise((r) => setTimeout(r, POLL_MS));
 }

@@ -31,21 +31,30 @@ const Runtime = z.strictObject({
   hook_timeout: z.number().positive().max(3600).default(60),
 });
 
-const Security = z.strictObject({
-  confine: z.boolean().default(true),
-  vmm_uid_base: z.number().int().min(1000).max(4_294_967_294).default(2_000_000_000),
-  vmm_uid_count: z
-    .number()
-    .int()
-    .min(1)
-    .max(1 << 24)
-    .default(65536),
-  cgroup_parent: z
-    .string()
-    .regex(/^$|^(\/[A-Za-z0-9._-]+)+$/, 'must be "" or an absolute cgroup path of letters, digits and . _ -')
-    .refine((p) => !p.split('/').some((c) => c === '.' || c === '..'), 'must not hold . or .. components')
-    .default('/hako'),
-});
+const Security = z
+  .strictObject({
+    confine: z.boolean().default(true),
+    vmm_uid_base: z.number().int().min(1000).max(4_294_967_293).default(2_000_000_000),
+    vmm_uid_count: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 24)
+      .default(65536),
+    cgroup_parent: z
+      .string()
+      .regex(
+        /^$|^(\/[A-Za-z0-9._-]+)+$/,
+        'must be "" or an absolute cgroup path of letters, digits and . _ -',
+      )
+      .refine((p) => !p.split('/').some((c) => c === '.' || c === '..'), 'must not hold . or .. components')
+      .default('/hako'),
+  })
+  // 4294967295 is no id (setresuid takes it as "unchanged").
+  .refine((s) => s.vmm_uid_base + s.vmm_uid_count - 1 <= 4_294_967_294, {
+    message: 'vmm_uid_base + vmm_uid_count - 1 must be at most 4294967294',
+    path: ['vmm_uid_count'],
+  });
 
 /** Room for `/.build-<pid>-<key>-<random>/agent.sock` in a socket path. */
 const MAX_TEMPLATE_PATH = 36;

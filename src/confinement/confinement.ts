@@ -172,7 +172,7 @@ export class HostConfinement implements Confinement {
     const common = { noNewPrivs: true, seccomp: true, cgroups, noCore: true };
     const vmm: JailPlan =
       uid !== undefined
-        ? { ...common, uid, gid: uid, groups, keepCaps: [] }
+        ? { ...common, uid, gid: uid, groups, keepCaps: [], isolate: true }
         : { ...common, keepCaps: QEMU_9P_CAPS };
     const fsd: JailPlan = { ...common, keepCaps: VIRTIOFSD_CAPS };
     const helper: JailPlan = { noNewPrivs: true, cgroups, noCore: true };
@@ -181,8 +181,11 @@ export class HostConfinement implements Confinement {
 
   async release(dir: string, record: JailRecord | undefined): Promise<void> {
     const parent = this.#o.security.cgroupParent;
-    let cgroup = record?.cgroup;
     const layout = await this.#cgroupLayout();
+    // A record is read back from disk: its cgroup is trusted only if it is
+    // the one this directory gets (whatever parent it was made under).
+    let cgroup =
+      layout && record?.cgroup && isCgroupOf(layout, record.cgroup, dir) ? record.cgroup : undefined;
     if (!cgroup && parent !== '' && layout) {
       const path = cgroupPath(parent, dir);
       cgroup = { path, dirs: cgroupDirs(layout, path) };
@@ -193,6 +196,18 @@ export class HostConfinement implements Confinement {
       await releaseUid(record.vmmUid, dir, this.#o.uidsDir);
     } else await releaseUidsOf(dir, this.#o.uidsDir ?? UIDS_DIR);
   }
+}
+
+/** Whether `c` is the cgroup of the sandbox in `dir`, under some plain parent. */
+function isCgroupOf(layout: CgroupLayout, c: NonNullable<JailRecord['cgroup']>, dir: string): boolean {
+  const name = cgroupPath('', dir);
+  const parent = c.path.slice(0, c.path.length - name.length);
+  const plain =
+    /^(\/[A-Za-z0-9._-]+)*$/.test(parent) && !parent.split('/').some((p) => p === '.' || p === '..');
+  const dirs = cgroupDirs(layout, c.path);
+  return (
+    c.path.endsWith(name) && plain && c.dirs.length === dirs.length && c.dirs.every((d, i) => d === dirs[i])
+  );
 }
 
 /** The group of /dev/kvm, which a VMM under KVM needs. */

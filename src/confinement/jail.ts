@@ -20,6 +20,13 @@ export interface JailPlan {
   readonly cgroups: readonly string[];
   /** No core dumps (a VMM's would hold guest RAM). */
   readonly noCore: boolean;
+  /**
+   * New network, IPC and mount namespaces, with empty private /tmp,
+   * /var/tmp and /dev/shm: a VMM whose descriptors are all passed needs
+   * none of the host's (no localhost service, no abstract socket, nothing
+   * left behind for the next process of its uid).
+   */
+  readonly isolate?: boolean;
 }
 
 export const UNCONFINED: JailPlan = { noNewPrivs: false, cgroups: [], noCore: false };
@@ -53,6 +60,7 @@ export function jailedArgv(
   if (plan.noNewPrivs) out.push('--no-new-privs');
   if (plan.seccomp) out.push('--seccomp');
   if (plan.noCore) out.push('--no-core');
+  if (plan.isolate) out.push('--isolate');
   for (const c of plan.cgroups) out.push('--cgroup', c);
   if (o.dieWithParent) out.push('--pdeathsig');
   for (const p of o.fds ?? []) out.push(...fdArg(p));

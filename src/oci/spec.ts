@@ -2,7 +2,7 @@
 // and names the first wrong one; unknown fields are kept, as the runtime
 // spec requires.
 import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { HakoError } from '../errors.js';
@@ -69,20 +69,32 @@ export interface Bundle {
 export const MAX_SPEC_FILE = 4 << 20;
 
 /**
- * Reads a config.json that may be anything: opened without blocking (a
- * FIFO would hang a plain read), and read only if it is a regular file of
- * at most MAX_SPEC_FILE bytes (/dev/zero would eat memory).
+ * Reads a config.json that may be anything: a device or a FIFO is refused
+ * before it is opened (opening some devices acts: a watchdog, a tape), the
+ * file is opened without following a link (the one checked) and without
+ * blocking, and read only if it is a regular file of at most MAX_SPEC_FILE
+ * bytes (/dev/zero would eat memory).
  */
 async function readSpecFile(path: string): Promise<string> {
   let f;
+  let checked;
   try {
-    f = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const real = await realpath(path);
+    checked = await stat(real);
+    if (!checked.isFile()) throw new HakoError('BUNDLE_INVALID', `${path} is not a regular file`);
+    f = await open(
+      real,
+      constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | constants.O_NOFOLLOW,
+    );
   } catch (e) {
+    if (e instanceof HakoError) throw e;
     throw new HakoError('BUNDLE_INVALID', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   try {
     const s = await f.stat();
-    if (!s.isFile()) throw new HakoError('BUNDLE_INVALID', `${path} is not a regular file`);
+    if (!s.isFile() || s.ino !== checked.ino || s.dev !== checked.dev) {
+      throw new HakoError('BUNDLE_INVALID', `${path} is not a regular file`);
+    }
     if (s.size > MAX_SPEC_FILE) {
       throw new HakoError(
         'BUNDLE_INVALID',

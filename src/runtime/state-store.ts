@@ -2,7 +2,7 @@
 // after every step that creates something (a process, a mount), so that a
 // later `delete` or cleanup can undo everything from disk alone.
 import { renameSync, writeFileSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { HakoError } from '../errors.js';
@@ -52,9 +52,17 @@ export interface StateStore {
 /** Marks a directory as a Hako state root (the shim's `delete` checks it before it removes anything there). */
 const ROOT_MARKER = '.hako-state-root';
 
+/**
+ * Whether `dir` is a state root of ours: reached without a link (its real
+ * path), a directory of ours that others cannot write to, holding the marker.
+ */
 export async function isStateRoot(dir: string): Promise<boolean> {
+  const uid = process.getuid?.() ?? 0;
+  if ((await realpath(dir).catch(() => undefined)) !== dir) return false;
+  const d = await lstat(dir).catch(() => undefined);
+  if (!d?.isDirectory() || d.uid !== uid || (d.mode & 0o022) !== 0) return false;
   const s = await lstat(join(dir, ROOT_MARKER)).catch(() => undefined);
-  return s !== undefined && s.isFile() && s.uid === (process.getuid?.() ?? 0);
+  return s !== undefined && s.isFile() && s.uid === uid;
 }
 
 /**

@@ -3,10 +3,10 @@
 // namespace and the group (pod) id, so every container of a pod reaches the
 // same daemon and two containerds never collide.
 import { createHash } from 'node:crypto';
-import { rename, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { checkSocketPath } from '../runtime/ids.js';
+import { writeNew } from '../sys/write-new.js';
 
 /**
  * The daemons' sockets, in the state directory under a name no sandbox id
@@ -35,9 +35,7 @@ export function pathOf(address: string): string {
 
 /** Writes <bundle>/address atomically. */
 export async function writeAddressFile(bundle: string, address: string): Promise<void> {
-  const tmp = join(bundle, '.address');
-  await writeFile(tmp, address);
-  await rename(tmp, join(bundle, 'address'));
+  await writeNew(join(bundle, 'address'), address);
 }
 
 /** Whether something accepts connections on `path`. */

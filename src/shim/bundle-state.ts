@@ -6,10 +6,12 @@
 // file must be ours (owner, mode, no link), and each field what we write:
 // an id, a state directory of Hako's (it holds the state-root marker) and
 // the socket path the daemon derives from it.
-import { lstat, readFile, rename, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
 import { z } from 'zod';
 import { isStateRoot } from '../runtime/state-store.js';
+import { writeNew } from '../sys/write-new.js';
 import { ID_PATTERN } from '../runtime/ids.js';
 import { SOCKETS_DIR } from './address.js';
 
@@ -32,9 +34,7 @@ const FILE = 'hako-shim.json';
 const MAX_BYTES = 16 * 1024;
 
 export async function writeBundleState(bundle: string, state: BundleState): Promise<void> {
-  const tmp = join(bundle, `.${FILE}`);
-  await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
-  await rename(tmp, join(bundle, FILE));
+  await writeNew(join(bundle, FILE), JSON.stringify(state));
 }
 
 /** The state in `bundle`, or why it cannot be trusted; undefined when there is none. */
@@ -42,17 +42,31 @@ export async function readBundleState(
   bundle: string,
 ): Promise<BundleState | { invalid: string } | undefined> {
   const path = join(bundle, FILE);
-  const s = await lstat(path).catch(() => undefined);
-  if (!s) return undefined;
-  const uid = process.getuid?.() ?? 0;
-  if (!s.isFile() || s.uid !== uid || (s.mode & 0o022) !== 0 || s.size > MAX_BYTES) {
-    return {
-      invalid: `${path} is not a regular file of ours (owner ${s.uid}, mode ${(s.mode & 0o777).toString(8)})`,
-    };
+  let f;
+  try {
+    // Never a link, never blocking; checked and read through one descriptor.
+    f = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    return { invalid: `${path} cannot be opened as a regular file (${code ?? 'error'})` };
+  }
+  let text: string;
+  try {
+    const s = await f.stat();
+    const uid = process.getuid?.() ?? 0;
+    if (!s.isFile() || s.uid !== uid || (s.mode & 0o022) !== 0 || s.size > MAX_BYTES) {
+      return {
+        invalid: `${path} is not a regular file of ours (owner ${s.uid}, mode ${(s.mode & 0o777).toString(8)})`,
+      };
+    }
+    text = (await f.readFile()).toString('utf8');
+  } finally {
+    await f.close();
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch {
     return { invalid: `${path} is not JSON` };
   }
@@ -69,5 +83,14 @@ export async function readBundleState(
   if (!(await isStateRoot(state.stateDir))) {
     return { invalid: `${path}: ${state.stateDir} is not a Hako state directory` };
   }
+  if (state.configPath !== undefined && !(await isOurs(state.configPath))) {
+    return { invalid: `${path}: ${state.configPath} is not a configuration file of ours` };
+  }
   return state;
+}
+
+/** A regular file of ours that others cannot write to, reached without a link. */
+async function isOurs(path: string): Promise<boolean> {
+  const s = await lstat(path).catch(() => undefined);
+  return s !== undefined && s.isFile() && s.uid === (process.getuid?.() ?? 0) && (s.mode & 0o022) === 0;
 }

@@ -5,7 +5,7 @@
 // Semantics are runc's: `bind` copies one mount, `rbind` its submounts
 // too; `ro` makes the copy read-only all the way down; a relative source
 // is relative to the bundle.
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { Volume } from './staging.js';
@@ -56,12 +56,21 @@ export async function planVolumes(
         `${where} is relative, and there is no bundle to resolve it against`,
       );
     }
-    const source = resolve(bundleDir ?? '/', m.source);
+    let source = resolve(bundleDir ?? '/', m.source);
     let isDir: boolean;
     try {
       isDir = (await stat(source)).isDirectory();
     } catch {
       throw new HakoError('BUNDLE_INVALID', `${where} does not exist`);
+    }
+    if (!isAbsolute(m.source) && bundleDir !== undefined) {
+      // Relative to the bundle, it stays in the bundle: a link in an image
+      // must not turn it into any host path.
+      source = await realpath(source);
+      const bundle = await realpath(bundleDir);
+      if (source !== bundle && !source.startsWith(`${bundle}/`)) {
+        throw new HakoError('BUNDLE_INVALID', `${where} leads out of the bundle (to ${source})`);
+      }
     }
     const opts = optionsOf(m);
     const name = `mount-${volumes.length}`;

@@ -70,11 +70,12 @@ function disarm(): void {
 async function pausedAt(step: PauseStep, timeoutMs = 60_000): Promise<number> {
   const marker = join(pauseDir, `paused-${step}`);
   const deadline = Date.now() + timeoutMs;
-  while (!existsSync(marker)) {
+  for (;;) {
+    const pid = existsSync(marker) ? Number(readFileSync(marker, 'utf8')) : NaN;
+    if (Number.isInteger(pid) && pid > 1) return pid;
     if (Date.now() > deadline) throw new Error(`nothing paused at ${step}`);
     await sleep(20);
   }
-  return Number(readFileSync(marker, 'utf8'));
 }
 
 /** The pid of the victim among the processes naming `dirs`. */
@@ -91,7 +92,9 @@ async function victimPid(victim: Exclude<Victim, 'hako'>, dirs: readonly string[
   throw new Error(`no ${victim} process`);
 }
 
+/** SIGKILL to one process: never 0 or -1 (a whole group, every process). */
 function kill(pid: number): void {
+  assert.ok(Number.isInteger(pid) && pid > 1, `not a process to kill: ${pid}`);
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
@@ -259,7 +262,8 @@ for (const [step, victims] of MATRIX) {
         if (step === 'steady') {
           await new Promise((r) => ctr.child.once('exit', r));
           const daemons = (await commandsNaming(c.hakoStateDir)).filter((p) => p.argv.includes('-socket'));
-          shim = daemons[0]?.pid ?? -1;
+          assert.equal(daemons.length, 1, 'one shim daemon');
+          shim = daemons[0]?.pid ?? NaN;
         } else shim = await pausedAt(step);
         if (victim === 'hako') kill(shim);
         else kill(await victimPid(victim, step === 'template-build' ? [templatePath] : [c.hakoStateDir]));

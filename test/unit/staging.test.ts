@@ -70,6 +70,12 @@ test("volumes: bind copies one mount, rbind its submounts, ro goes all the way d
       planVolumes({ mounts: [{ destination: '/x', type: 'bind', source: 'data' }] }, undefined, '/g'),
       /is relative, and there is no bundle/,
     );
+    // A link in the bundle (an image's) that leads out of it is refused.
+    symlinkSync('/etc', join(bundle, 'out'));
+    await assert.rejects(
+      planVolumes({ mounts: [{ destination: '/x', type: 'bind', source: 'out' }] }, bundle, '/g'),
+      /bind mount source out \(for \/x\) leads out of the bundle \(to \/etc\)/,
+    );
   } finally {
     rmSync(bundle, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ import type { Device, Hypervisor, Vm, VmExit, VmSpec, VmTemplate } from '../type
 import { buildArgv, serialPortId } from './argv.js';
 import { planQemuFds, qmpSocket, type QemuFds } from './fds.js';
 import { QmpClient } from './qmp.js';
-import { receiveState } from './state-socket.js';
+import { receiveState, type StateReceiver } from './state-socket.js';
 import { pausePoint } from '../../test-pause.js';
 import { connectWhenUp, hotplugCommands, migrationDone, portOpened, statePath } from './template.js';
 
@@ -212,26 +212,31 @@ export class QemuHypervisor implements Hypervisor {
     const fds = planQemuFds(spec);
     // Started paused (-S), so that the port cannot open before we listen.
     const vm = await this.#spawn(spec, fds, ['-S'], []);
-    await pausePoint('template-build');
-    const deadline = Date.now() + timeoutMs;
-    // The state is streamed to us: QEMU spawns nothing.
-    const state = await receiveState(statePath(template), template.dir, spec.jail.uid);
+    // Whatever else is awaited, the template VM does not outlive its time.
+    const hardStop = setTimeout(() => void vm.kill(), timeoutMs + 2 * BACKSTOP_MS);
+    let state: StateReceiver | undefined;
     try {
+      await pausePoint('template-build');
+      const deadline = Date.now() + timeoutMs;
+      // The state is streamed to us: QEMU spawns nothing.
+      const receiver = await receiveState(statePath(template), template.dir, spec.jail.uid);
+      state = receiver;
       await this.#drive(vm, 'making a VM template', deadline, async (qmp) => {
         const ready = portOpened(qmp, serialPortId(readyPort));
         await qmp.execute('cont');
         await portOpenedWithin(ready, Math.max(1, deadline - Date.now()), readyPort, vm.exited);
         await qmp.execute('stop');
         await qmp.execute('migrate-set-capabilities', { capabilities: [IGNORE_SHARED] });
-        await qmp.execute('migrate', { uri: state.uri });
+        await qmp.execute('migrate', { uri: receiver.uri });
         await migrationDone(qmp, 'saving the VM template', deadline);
-        if ((await within(state.received, Math.max(1, deadline - Date.now()))) === undefined) {
+        if ((await within(receiver.received, Math.max(1, deadline - Date.now()))) === undefined) {
           throw new HakoError('VM_START_FAILED', 'the VM state did not arrive in time');
         }
       });
-      await vm.kill();
     } finally {
-      await state.close();
+      clearTimeout(hardStop);
+      await vm.kill();
+      await state?.close();
       // Back to us: the template outlives the uid its builder ran as.
       await ownRamFile(memory, process.getuid?.() ?? 0, process.getgid?.() ?? 0).catch(() => undefined);
     }

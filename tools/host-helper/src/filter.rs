@@ -30,11 +30,14 @@ const DENIED: &[(u32, &str)] = &[
     (248, "add_key"),
     (249, "request_key"),
     (250, "keyctl"),
+    (256, "migrate_pages"),
+    (279, "move_pages"),
     (298, "perf_event_open"),
     (304, "open_by_handle_at"),
     (305, "clock_adjtime"),
     (310, "process_vm_readv"),
     (311, "process_vm_writev"),
+    (312, "kcmp"),
     (313, "finit_module"),
     (320, "kexec_file_load"),
     (321, "bpf"),
@@ -42,6 +45,8 @@ const DENIED: &[(u32, &str)] = &[
     (425, "io_uring_setup"),
     (426, "io_uring_enter"),
     (427, "io_uring_register"),
+    (438, "pidfd_getfd"),
+    (440, "process_madvise"),
 ];
 
 const BPF_LD_W_ABS: u16 = 0x20;

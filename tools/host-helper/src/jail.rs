@@ -1,11 +1,14 @@
 //! `exec`: starts a host process (QEMU, virtiofsd) confined. As root it
 //! first opens what the process needs and could not open itself once
 //! confined (listening and connected Unix sockets, files), as descriptors
-//! of fixed numbers; then joins the sandbox's cgroups, limits core dumps,
-//! narrows the capability bounding set, switches to the given uid/gid with
-//! no supplementary groups but the given ones, asks for SIGKILL when its
-//! parent dies (after the uid switch, which clears that request), sets
-//! no_new_privs, and executes the program in its place (same pid).
+//! of fixed numbers, and marks every other descriptor it inherited
+//! close-on-exec; then joins the sandbox's cgroups, limits core dumps,
+//! optionally leaves the host's network, IPC and mount namespaces (with
+//! private, empty /tmp, /var/tmp and /dev/shm), narrows the capability
+//! bounding set, switches to the given uid/gid with no supplementary groups
+//! but the given ones, asks for SIGKILL when its parent dies (after the uid
+//! switch, which clears that request), sets no_new_privs, and executes the
+//! program in its place (same pid).
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -108,6 +111,8 @@ pub struct Plan {
     pub seccomp: bool,
     pub pdeathsig: bool,
     pub no_core: bool,
+    /// New network, IPC and mount namespaces (a VMM needs none of the host's).
+    pub isolate: bool,
     pub cgroups: Vec<String>,
     pub fds: Vec<(i32, Passed)>,
     pub argv: Vec<String>,
@@ -175,12 +180,17 @@ pub fn parse(args: &[String]) -> Result<Plan, JailError> {
             }
             "--pdeathsig" => plan.pdeathsig = true,
             "--no-core" => plan.no_core = true,
+            "--isolate" => plan.isolate = true,
             "--cgroup" => plan.cgroups.push(value("--cgroup")?),
             flag @ ("--listen" | "--connect" | "--open") => plan.fds.push(passed(flag, &value(flag)?)?),
             other => return Err(JailError::Usage(format!("unknown option {other:?}"))),
         }
     }
     plan.argv = it.cloned().collect();
+    // -1 means "unchanged" to setresuid: it would leave the process root.
+    if plan.uid == Some(u32::MAX) || plan.gid == Some(u32::MAX) {
+        return Err(JailError::Usage("uid and gid 4294967295 are not ids".into()));
+    }
     if plan.argv.is_empty() {
         return Err(JailError::Usage("exec [options] -- PROGRAM [ARGS…]".into()));
     }
@@ -258,6 +268,56 @@ fn open(path: &str, access: Access) -> Result<OwnedFd, JailError> {
     Ok(OwnedFd::from(f))
 }
 
+const SYS_CLOSE_RANGE: libc::c_long = 436;
+const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+
+/// Marks every descriptor from 3 up close-on-exec: what this process
+/// inherited (a caller's pipes, its sockets) must not reach the program.
+fn cloexec_all() -> Result<(), JailError> {
+    // SAFETY: close_range with the CLOEXEC flag only sets flags on descriptors.
+    let r = unsafe { libc::syscall(SYS_CLOSE_RANGE, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    if r == 0 {
+        return Ok(());
+    }
+    // Older kernels: one by one.
+    for entry in std::fs::read_dir("/proc/self/fd").map_err(os("list descriptors"))? {
+        let fd: i32 = match entry.map(|e| e.file_name().to_string_lossy().parse()) {
+            Ok(Ok(fd)) if fd >= 3 => fd,
+            _ => continue,
+        };
+        // SAFETY: setting FD_CLOEXEC on a descriptor number; a stale one fails harmlessly.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Leaves the host's network, IPC and mount namespaces. The new mount
+/// namespace is private, and /tmp, /var/tmp and /dev/shm are empty tmpfs
+/// of its own: nothing it writes there outlives it or reaches another.
+fn isolate() -> Result<(), JailError> {
+    // SAFETY: unshare with namespace flags only.
+    check(unsafe { libc::unshare(libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWNS) }, "unshare")?;
+    let root = CString::new("/").map_err(|_| JailError::Usage("/".into()))?;
+    // SAFETY: a propagation change of "/" with null source, type and data.
+    let r = unsafe {
+        libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null())
+    };
+    check(r, "make the mounts private")?;
+    let tmpfs = CString::new("tmpfs").map_err(|_| JailError::Usage("tmpfs".into()))?;
+    let data = CString::new("mode=1777,size=16m").map_err(|_| JailError::Usage("data".into()))?;
+    for dir in ["/tmp", "/var/tmp", "/dev/shm"] {
+        if !std::path::Path::new(dir).is_dir() {
+            continue;
+        }
+        let target = CString::new(dir).map_err(|_| JailError::Usage(dir.into()))?;
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        // SAFETY: all pointers are valid C strings that outlive the call.
+        let r = unsafe { libc::mount(tmpfs.as_ptr(), target.as_ptr(), tmpfs.as_ptr(), flags, data.as_ptr().cast()) };
+        check(r, &format!("mount a tmpfs on {dir}"))?;
+    }
+    Ok(())
+}
+
 /// Makes every passed descriptor and puts each at its number.
 fn pass_fds(fds: &[(i32, Passed)]) -> Result<(), JailError> {
     let mut made = vec![];
@@ -274,6 +334,8 @@ fn pass_fds(fds: &[(i32, Passed)]) -> Result<(), JailError> {
         drop(fd);
         made.push((*target, high));
     }
+    // Before the dup2s below, which clear the flag on the numbers passed.
+    cloexec_all()?;
     for (target, high) in made {
         // SAFETY: dup2 onto a chosen number; it clears close-on-exec there.
         check(unsafe { libc::dup2(high, target) }, "dup2")?;
@@ -346,6 +408,9 @@ pub fn run(plan: &Plan) -> Result<std::convert::Infallible, JailError> {
     pass_fds(&plan.fds)?;
     for dir in &plan.cgroups {
         join_cgroup(dir)?;
+    }
+    if plan.isolate {
+        isolate()?;
     }
     if plan.no_core {
         let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
@@ -425,7 +490,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_plans() {
-        for bad in ["--uid x -- a", "--keep-caps nope -- a", "--open 2=/x:r -- a", "--listen 3=/a --listen 3=/b -- a", "--uid 1", "--bogus -- a"] {
+        for bad in ["--uid 4294967295 -- a", "--uid x -- a", "--keep-caps nope -- a", "--open 2=/x:r -- a", "--listen 3=/a --listen 3=/b -- a", "--uid 1", "--bogus -- a"] {
             assert!(parse(&args(bad)).is_err(), "{bad}");
         }
     }
