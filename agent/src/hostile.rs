@@ -32,11 +32,23 @@ pub fn start(target: String) {
     }
 }
 
+/// Whether the host's share is mounted at `shared` (before that, the
+/// directory is the guest's own tmpfs, and nothing there reaches the host).
+fn host_share_mounted(shared: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    let point = shared.display().to_string();
+    mounts.lines().any(|l| {
+        let mut f = l.split(' ');
+        let (_, at, kind) = (f.next(), f.next(), f.next());
+        at == Some(point.as_str()) && matches!(kind, Some("virtiofs" | "9p"))
+    })
+}
+
 fn race(target: &Path) {
     let shared = Path::new(GUEST_RUN_DIR).join("shared");
     let (mut ok, mut refused, mut rounds) = (0u64, 0u64, 0u64);
     loop {
-        if !shared.join(".").exists() {
+        if !host_share_mounted(&shared) {
             std::thread::sleep(Duration::from_millis(5));
             continue;
         }

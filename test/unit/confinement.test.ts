@@ -95,6 +95,31 @@ test('each sandbox reserves a uid of its own; a stale reservation is taken over'
   }
 });
 
+test('two sandboxes racing for one stale uid: exactly one gets it', async () => {
+  const base = scratch();
+  try {
+    const dir = join(base, 'uids');
+    const range = { base: 5_000_000, count: 1 };
+    const [gone, a, b] = ['gone', 'a', 'b'].map((n) => join(base, n));
+    for (const d of [gone, a, b]) mkdirSync(d!);
+    await reserveUid(range, gone!, dir);
+    rmSync(gone!, { recursive: true });
+    for (let round = 0; round < 20; round++) {
+      const results = await Promise.allSettled([reserveUid(range, a!, dir), reserveUid(range, b!, dir)]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      assert.equal(won.length, 1, `round ${round}: ${JSON.stringify(results)}`);
+      const holder = readFileSync(join(dir, '5000000'), 'utf8');
+      assert.ok(holder === a || holder === b);
+      // The winner's sandbox goes; its reservation is stale for the next round.
+      rmSync(holder, { recursive: true });
+      mkdirSync(holder === a ? a! : b!, { recursive: true });
+      writeFileSync(join(dir, '5000000'), gone!);
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
+
 test('a confined sandbox: QEMU under its own uid with no capabilities, virtiofsd with its few, both in its cgroup', async () => {
   const dir = scratch();
   try {
