@@ -112,7 +112,7 @@ test('two sandboxes racing for one stale uid: exactly one gets it', async () => 
       assert.ok(holder === a || holder === b);
       // The winner's sandbox goes; its reservation is stale for the next round.
       rmSync(holder, { recursive: true });
-      mkdirSync(holder === a ? a! : b!, { recursive: true });
+      mkdirSync(holder === a ? a : b!, { recursive: true });
       writeFileSync(join(dir, '5000000'), gone!);
     }
   } finally {
