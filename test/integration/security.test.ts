@@ -12,6 +12,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   statSync,
   symlinkSync,
   truncateSync,
@@ -156,6 +157,14 @@ test('QEMU and virtiofsd run confined: seccomp, no_new_privs, QEMU under its own
       const uid = Number((await status(q.pid, 'Uid')).split(/\s+/)[0]);
       assert.ok(uid >= 2_000_000_000, `QEMU runs as uid ${uid}`);
       assert.equal(await status(q.pid, 'CapEff'), '0000000000000000');
+      // QEMU's network, IPC and mount namespaces are its own (no localhost service, no abstract socket).
+      for (const ns of ['net', 'ipc', 'mnt']) {
+        assert.notEqual(
+          readlinkSync(`/proc/${q.pid}/ns/${ns}`),
+          readlinkSync(`/proc/self/ns/${ns}`),
+          `QEMU's ${ns} ns`,
+        );
+      }
       // QEMU holds no path of the sandbox: its sockets and files are descriptors.
       assert.ok(!q.argv.some((a) => a.includes('exec:')));
       assert.deepEqual(
