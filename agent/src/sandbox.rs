@@ -436,6 +436,21 @@ impl Agent {
         Ok(())
     }
 
+    /// The host stopped reading `which`: its read end closes once no read is
+    /// in progress, and the process's next write fails with EPIPE.
+    pub fn close_output(&self, id: &str, exec_id: &str, which: Stream) -> Result<()> {
+        let p = self.container(id)?.process(exec_id)?;
+        match which {
+            Stream::Stdout => p.stdout.close(),
+            Stream::Stderr => {
+                if let Some(e) = &p.stderr {
+                    e.close();
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn resize_tty(&self, id: &str, exec_id: &str, rows: u16, cols: u16) -> Result<()> {
         let p = self.container(id)?.process(exec_id)?;
         let tty = p.tty.as_ref().ok_or_else(|| AgentError::FailedPrecondition("the process has no terminal".into()))?;

@@ -163,6 +163,11 @@ export class AgentClient {
     await this.#call(AgentService.method.closeStdin, { containerId, execId });
   }
 
+  /** The host no longer reads `which`: the process's next write to it fails (EPIPE). */
+  async closeOutput(containerId: string, execId: string, which: 'stdout' | 'stderr'): Promise<void> {
+    await this.#call(AgentService.method.closeOutput, { containerId, execId, stderr: which === 'stderr' });
+  }
+
   async resizeTty(containerId: string, execId: string, rows: number, columns: number): Promise<void> {
     await this.#call(AgentService.method.ttyWinResize, { containerId, execId, row: rows, column: columns });
   }

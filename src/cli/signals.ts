@@ -1,18 +1,24 @@
 // Relays signals sent to `hako run` to the container. A signal that arrives
 // before the container runs is remembered (the run is then abandoned); a
 // second SIGINT or SIGTERM escalates to SIGKILL, so a container whose init
-// ignores signals (PID 1 in its namespace) can still be stopped.
+// ignores signals (PID 1 in its namespace) can still be stopped. SIGTERM
+// and SIGHUP come from a supervisor (`timeout`, a closed terminal) that will
+// not ask twice: a container still running STOP_GRACE_MS after them is
+// killed, as `docker stop` does.
 import type { Container } from '../runtime/container.js';
 import { signalNumber } from './exit-codes.js';
 
 const RELAYED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const SIGKILL = 9;
+/** How long a container may take to end after SIGTERM or SIGHUP. */
+export const STOP_GRACE_MS = 10_000;
 
 export class SignalRelay {
   #target: Container | undefined;
   #early: number | undefined;
   readonly #counts = new Map<NodeJS.Signals, number>();
   readonly #handler = (s: NodeJS.Signals) => this.#on(s);
+  #grace: NodeJS.Timeout | undefined;
 
   constructor() {
     for (const s of RELAYED) process.on(s, this.#handler);
@@ -29,6 +35,7 @@ export class SignalRelay {
 
   stop(): void {
     for (const s of RELAYED) process.off(s, this.#handler);
+    clearTimeout(this.#grace);
   }
 
   #on(s: NodeJS.Signals): void {
@@ -40,6 +47,14 @@ export class SignalRelay {
       return;
     }
     const escalate = count > 1 && (s === 'SIGINT' || s === 'SIGTERM');
-    void this.#target.signal(escalate ? SIGKILL : n).catch(() => undefined);
+    this.#send(escalate ? SIGKILL : n);
+    if ((s === 'SIGTERM' || s === 'SIGHUP') && !this.#grace) {
+      this.#grace = setTimeout(() => this.#send(SIGKILL), STOP_GRACE_MS);
+      this.#grace.unref();
+    }
+  }
+
+  #send(n: number): void {
+    void this.#target?.signal(n).catch(() => undefined);
   }
 }

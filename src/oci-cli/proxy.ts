@@ -24,6 +24,7 @@ const FORWARDED: Readonly<Record<string, readonly string[]>> = {
     'ReadStderr',
     'WriteStdin',
     'CloseStdin',
+    'CloseOutput',
     'TtyWinResize',
     'PauseContainer',
     'ResumeContainer',

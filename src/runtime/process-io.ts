@@ -9,16 +9,15 @@ import type { ContainerHost } from './container.js';
 /** What stdio relaying needs: an agent, and a guard that explains a VM's death. */
 export type IoHost = Pick<ContainerHost, 'agent' | 'guard'>;
 
-/** Resolves when `sink` drains or closes, without leaving listeners behind. */
+/** Resolves when `sink` drains, fails or closes, without leaving listeners behind. */
 function drained(sink: Writable): Promise<void> {
+  const events = ['drain', 'close', 'error'] as const;
   return new Promise((resolve) => {
     const done = () => {
-      sink.off('drain', done);
-      sink.off('close', done);
+      for (const e of events) sink.off(e, done);
       resolve();
     };
-    sink.on('drain', done);
-    sink.on('close', done);
+    for (const e of events) sink.on(e, done);
   });
 }
 
@@ -29,10 +28,20 @@ export class ProcessIo {
     readonly execId: string,
   ) {}
 
-  /** Copies `which` to `sink` until the process's end of stream. */
+  /**
+   * Copies `which` to `sink` until the process's end of stream. When the
+   * sink breaks (its reader went away, as `head` does), the guest closes
+   * its end too: the process's next write fails with EPIPE or SIGPIPE, as
+   * it would on a host, instead of writing on into a void.
+   */
   async pipeOutput(which: OutputStream, sink: Writable): Promise<void> {
     let sinkBroken = false;
-    sink.on('error', () => (sinkBroken = true));
+    const broken = () => {
+      if (sinkBroken) return;
+      sinkBroken = true;
+      this.host.agent.closeOutput(this.containerId, this.execId, which).catch(() => undefined);
+    };
+    sink.on('error', broken);
     let written: Promise<void> = Promise.resolve();
     for (;;) {
       const data = await this.host.guard(
@@ -40,8 +49,9 @@ export class ProcessIo {
         `read ${which} of ${this.containerId}`,
       );
       if (data.length === 0) break;
-      // A closed sink must not stall the container: keep draining.
-      if (sinkBroken || sink.destroyed) continue;
+      if (sink.destroyed) broken();
+      // Until the guest has closed its end, what is still read goes nowhere.
+      if (sinkBroken) continue;
       let more = true;
       // Called once the chunk has left the stream (or failed to).
       written = new Promise((resolve) => {

@@ -1,6 +1,9 @@
 // Child processes, behind a port so that the runtime can be tested with a
 // fake. `dieWithParent` ties a child's life to ours (PR_SET_PDEATHSIG via
 // util-linux setpriv): if the hako process is killed, its VM goes too.
+// Every child starts in a session (and process group) of its own: a
+// terminal's Ctrl-C, `timeout`'s group signal or a closed terminal's SIGHUP
+// reach `hako` only, which relays them to the container, never the VM.
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { HakoError } from '../errors.js';
@@ -84,6 +87,7 @@ export class RealRunner implements Runner {
     const child = spawn(cmd, args, {
       stdio: ['ignore', outLog ? 'pipe' : 'ignore', errLog ? 'pipe' : 'ignore'],
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
+      detached: true,
     });
     const exited = new Promise<ChildExit>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -109,6 +113,7 @@ export class RealRunner implements Runner {
       const child = spawn(cmd, args, {
         stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
         timeout: opts.timeoutMs ?? 60_000,
+        detached: true,
         ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
       });
       const out: Buffer[] = [];

@@ -67,6 +67,7 @@ impl Handler for Dispatcher {
             "ReadStdout" => call(payload, |r| stream::read_stdout(a, r)),
             "ReadStderr" => call(payload, |r| stream::read_stderr(a, r)),
             "CloseStdin" => call(payload, |r| stream::close_stdin(a, r)),
+            "CloseOutput" => call(payload, |r| stream::close_output(a, r)),
             "TtyWinResize" => call(payload, |r| stream::resize(a, r)),
             "PauseContainer" => call(payload, |r| container::pause(a, r)),
             "ResumeContainer" => call(payload, |r| container::resume(a, r)),

@@ -1,9 +1,9 @@
-//! WriteStdin, ReadStdout, ReadStderr, CloseStdin and TtyWinResize.
+//! WriteStdin, ReadStdout, ReadStderr, CloseStdin, CloseOutput and TtyWinResize.
 use super::validate;
 use crate::error::{AgentError, Result};
 use crate::limits::MAX_STREAM_CHUNK;
 use crate::proto::agent::{
-    CloseStdinRequest, Empty, ReadStreamRequest, ReadStreamResponse, TtyWinResizeRequest, WriteStreamRequest,
+    CloseOutputRequest, CloseStdinRequest, Empty, ReadStreamRequest, ReadStreamResponse, TtyWinResizeRequest, WriteStreamRequest,
     WriteStreamResponse,
 };
 use crate::sandbox::{Agent, Stream};
@@ -42,6 +42,12 @@ pub fn read_stderr(a: &Agent, r: ReadStreamRequest) -> Result<ReadStreamResponse
 pub fn close_stdin(a: &Agent, r: CloseStdinRequest) -> Result<Empty> {
     ids(&r.container_id, &r.exec_id)?;
     a.close_stdin(&r.container_id, &r.exec_id)?;
+    Ok(Empty::new())
+}
+
+pub fn close_output(a: &Agent, r: CloseOutputRequest) -> Result<Empty> {
+    ids(&r.container_id, &r.exec_id)?;
+    a.close_output(&r.container_id, &r.exec_id, if r.stderr { Stream::Stderr } else { Stream::Stdout })?;
     Ok(Empty::new())
 }
 
