@@ -21,6 +21,12 @@ export interface RunTarget {
   readonly rootfs: string;
   readonly readonly: boolean;
   readonly terminal: boolean;
+  /**
+   * The bundle's own spec asks for a terminal: as with runc, the caller's
+   * stdin is relayed to it whether or not `-i` is given (else a shell on
+   * it would wait for input that never comes).
+   */
+  readonly relayStdin?: boolean;
   /** The rootfs is the built-in image: shared read-only, written to a layer of the container's own. */
   readonly layer: boolean;
   readonly bundleDir?: string;
@@ -59,6 +65,7 @@ export async function resolveRunTarget(
   command: readonly string[],
   defaultRootfs: () => Promise<string>,
   hostEnv: NodeJS.ProcessEnv = process.env,
+  stdinIsTty: boolean = process.stdin.isTTY === true,
 ): Promise<RunTarget> {
   if (flags.bundle !== undefined && flags.rootfs !== undefined) {
     throw new HakoError('INVALID_ARGUMENT', '--bundle and --rootfs cannot be used together');
@@ -78,7 +85,10 @@ export async function resolveRunTarget(
         `no command given and ${bundle.dir}/config.json has no process.args`,
       );
     }
-    const terminal = flags.tty || (p?.terminal ?? false);
+    // A spec's terminal when our stdin is none (a pipe, /dev/null) is run
+    // without one, its stdin relayed: a shell then reads to the end of its
+    // input and exits, where on a terminal it would wait for typing.
+    const terminal = flags.tty || (p?.terminal === true && stdinIsTty);
     const process = {
       ...(p ?? { cwd: '/' }),
       args,
@@ -92,6 +102,7 @@ export async function resolveRunTarget(
       rootfs: bundle.rootfs,
       readonly,
       terminal,
+      relayStdin: p?.terminal === true,
       layer: false,
       bundleDir: bundle.dir,
     };

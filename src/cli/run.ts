@@ -62,9 +62,10 @@ export async function runCommand(
       ...(target.terminal ? [] : [io.pipeOutput('stderr', process.stderr)]),
     ]);
     outputs.catch(() => undefined);
-    const terminal = target.terminal ? await attachTerminal(io, o.interactive) : undefined;
+    const interactive = o.interactive || target.relayStdin === true;
+    const terminal = target.terminal ? await attachTerminal(io, interactive) : undefined;
     try {
-      const input = o.interactive ? io.pipeInput(process.stdin) : io.closeInput();
+      const input = interactive ? io.pipeInput(process.stdin, { terminal: target.terminal }) : io.closeInput();
       input.catch((e: unknown) => env.log.log('debug', `stdin: ${messageOf(e)}`));
       const exit = await container.wait();
       env.log.log('debug', 'container exited', { id, status: exit.status });

@@ -21,6 +21,9 @@ function drained(sink: Writable): Promise<void> {
   });
 }
 
+/** A terminal's default VEOF character, ^D. */
+const EOF_CHAR = 0x04;
+
 export class ProcessIo {
   constructor(
     private readonly host: IoHost,
@@ -64,8 +67,12 @@ export class ProcessIo {
     await written;
   }
 
-  /** Copies `source` to the process's stdin, then closes it. */
-  async pipeInput(source: Readable): Promise<void> {
+  /**
+   * Copies `source` to the process's stdin, then closes it. On a terminal,
+   * closing the host's side is no end of input for the process: the end of
+   * `source` is typed as the terminal's EOF character (^D) first.
+   */
+  async pipeInput(source: Readable, o: { readonly terminal?: boolean } = {}): Promise<void> {
     const { agent } = this.host;
     try {
       for await (const chunk of source) {
@@ -74,6 +81,7 @@ export class ProcessIo {
           await agent.writeStdin(this.containerId, this.execId, buf.subarray(off, off + MAX_WRITE));
         }
       }
+      if (o.terminal) await agent.writeStdin(this.containerId, this.execId, Buffer.from([EOF_CHAR]));
       await agent.closeStdin(this.containerId, this.execId);
     } catch (e) {
       // The process stopped reading or exited: its input no longer matters.

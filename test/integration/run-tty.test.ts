@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { inPrivateRoot } from '../helpers/hako.js';
+import { runCommand } from '../helpers/exec.js';
+import { rootfsCopy, tempDir } from '../helpers/fixtures.js';
 import { HAKO } from '../helpers/paths.js';
+import { runInPty } from '../helpers/pty.js';
 
 function inPty(command: string, input: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
@@ -34,4 +37,53 @@ test('typed input reaches an interactive shell, whose exit status is returned', 
     assert.match(r.out, /typed-42/);
     assert.equal(r.code, 5);
   });
+});
+
+/** A bundle as a new user makes one: `hako spec` (a terminal and `sh`) and a rootfs. */
+async function specBundle(dir: string): Promise<void> {
+  const r = await runCommand(['sh', '-c', `cd ${dir} && ${HAKO} spec`]);
+  assert.equal(r.code, 0, r.stderr);
+  rootfsCopy(dir);
+}
+
+test('`hako spec` then `run --bundle`, stdin not a terminal: run without one, stdin relayed, never a hang', async () => {
+  const b = tempDir();
+  try {
+    await specBundle(b.dir);
+    await inPrivateRoot(async (root) => {
+      const run = `${HAKO} --root ${root} run --bundle ${b.dir}`;
+      const empty = await runCommand(['sh', '-c', `${run} < /dev/null`], { timeoutMs: 60_000 });
+      assert.equal(empty.code, 0, empty.stderr);
+      const piped = await runCommand(['sh', '-c', run], {
+        input: 'tty || echo no-tty; exit 3\n',
+        timeoutMs: 60_000,
+      });
+      assert.match(piped.stdout, /no-tty/);
+      assert.equal(piped.code, 3, piped.stderr);
+    });
+  } finally {
+    b.remove();
+  }
+});
+
+test('`hako spec` then `run --bundle` on a terminal: the shell gets a terminal and our typing, as with runc', async () => {
+  const b = tempDir();
+  try {
+    await specBundle(b.dir);
+    await inPrivateRoot(async (root) => {
+      const r = await runInPty(
+        [
+          { expect: '# ' },
+          { send: 'tty; echo typed-$((6*7))\r' },
+          { expect: 'typed-42' },
+          { send: 'exit 4\r' },
+        ],
+        [HAKO, '--root', root, 'run', '--bundle', b.dir],
+      );
+      assert.match(r.output, /\/dev\/pts\/\d+/);
+      assert.equal(r.exit, 4, r.output);
+    });
+  } finally {
+    b.remove();
+  }
 });
