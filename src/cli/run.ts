@@ -65,7 +65,9 @@ export async function runCommand(
     const interactive = o.interactive || target.relayStdin === true;
     const terminal = target.terminal ? await attachTerminal(io, interactive) : undefined;
     try {
-      const input = interactive ? io.pipeInput(process.stdin, { terminal: target.terminal }) : io.closeInput();
+      const input = interactive
+        ? io.pipeInput(process.stdin, { terminal: target.terminal })
+        : io.closeInput();
       input.catch((e: unknown) => env.log.log('debug', `stdin: ${messageOf(e)}`));
       const exit = await container.wait();
       env.log.log('debug', 'container exited', { id, status: exit.status });
