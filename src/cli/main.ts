@@ -34,7 +34,10 @@ function globals(program: Command): GlobalOptions {
 export const VERSION = 'hako version 0.1.0\ncommit: unknown\nspec: 1.2.0';
 
 export function buildProgram(exit: (code: number) => void, rawArgv: readonly string[] = []): Command {
+  // Set before any command is added, so that every command inherits it: a
+  // usage error anywhere exits 125 (main), as docker's and podman's do.
   const program = new Command('hako')
+    .exitOverride()
     .description('Hako: every container in its own lightweight VM')
     .version(VERSION, '-v, --version')
     .enablePositionalOptions()
@@ -67,7 +70,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .option('--console-socket <path>', 'runc-style: console socket')
     .option('--no-pivot', 'accepted for compatibility')
     .option('--no-new-keyring', 'accepted for compatibility')
-    .option('--keep', 'accepted for compatibility')
+    .option('--keep', 'runc-style: keep the container record after it exits (else it is deleted)')
     .option('--no-subreaper', 'accepted for compatibility')
     .passThroughOptions()
     .action(async (command: string[], o: Record<string, unknown>) => {
@@ -91,6 +94,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
           {
             bundle,
             detach: o['detach'] === true,
+            keep: o['keep'] === true,
             pidFile: typeof o['pidFile'] === 'string' ? o['pidFile'] : undefined,
             consoleSocket: typeof o['consoleSocket'] === 'string' ? o['consoleSocket'] : undefined,
           },
@@ -139,7 +143,6 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
 export async function main(argv: readonly string[]): Promise<void> {
   let code = 0;
   const program = buildProgram((c) => (code = c), argv);
-  program.exitOverride();
   try {
     await program.parseAsync([...argv]);
   } catch (e) {

@@ -246,6 +246,7 @@ export async function runcRun(
   o: {
     bundle: string | undefined;
     detach: boolean;
+    keep: boolean;
     pidFile: string | undefined;
     consoleSocket: string | undefined;
   },

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commandsNaming, inPrivateRoot, runHako, ROOT_ENTRIES } from '../helpers/hako.js';
+import { commandsNaming, inPrivateRoot, runHako, ROOT_ENTRIES, startHako } from '../helpers/hako.js';
 import { makeBundle, patchSpec, withTempDir } from '../helpers/fixtures.js';
 import { REPO } from '../helpers/paths.js';
 
@@ -67,14 +67,51 @@ test('create, start, exec, kill, delete: states, and a pid-file process that liv
   );
 });
 
-test('runc-style run in the foreground exits with the container status', async () => {
+test('runc-style run in the foreground exits with the container status, and deletes it unless --keep', async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) => {
       makeBundle(dir, { args: ['sh', '-c', 'echo out; exit 5'] });
       const r = await runHako(root, ['run', '--bundle', dir, 'r1']);
       assert.equal(r.code, 5, r.stderr);
       assert.equal(r.stdout.toString(), 'out\n');
+      // As runc: the record is gone, so the id can be run again.
+      assert.deepEqual(
+        (await readdir(root)).filter((e) => !ROOT_ENTRIES.includes(e)),
+        [],
+      );
+      const again = await runHako(root, ['run', '--keep', '--bundle', dir, 'r1']);
+      assert.equal(again.code, 5, again.stderr);
+      assert.equal(await status(root, 'r1'), 'stopped');
       await ok(root, ['delete', 'r1']);
+    }),
+  );
+});
+
+test('runc-style foreground run forwards SIGTERM to the container, whose trap runs', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, {
+        args: ['sh', '-c', 'trap "echo got TERM; exit 7" TERM; echo ready; sleep 60 & wait'],
+      });
+      const run = startHako(root, ['run', '--bundle', dir, 'r2']);
+      await run.waitForOutput('ready');
+      run.kill('SIGTERM');
+      const r = await run.result;
+      assert.equal(r.code, 7, r.stderr);
+      assert.match(r.stdout.toString(), /got TERM/);
+    }),
+  );
+});
+
+test('any host name Linux takes is set as given: an id and a hostname with "_", 64 bytes long', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      const hostname = `test-tmpkm_3vk0t-${'x'.repeat(47)}`;
+      makeBundle(dir, { args: ['hostname'] });
+      patchSpec(dir, (spec) => (spec['hostname'] = hostname));
+      const r = await runHako(root, ['run', '--bundle', dir, 'test-tmpkm_3vk0t']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.toString(), `${hostname}\n`);
     }),
   );
 });

@@ -100,3 +100,20 @@ test('no command at all is a usage error', async () => {
     assert.match(r.stderr, /no command given/);
   });
 });
+
+test('usage errors exit 125 everywhere, as with docker and podman: an unknown option or command, a missing argument', async () => {
+  await inPrivateRoot(async (root) => {
+    const cases: [string[], RegExp][] = [
+      [['--bogus'], /unknown option '--bogus'/],
+      [['run', '--bogus', '--', 'true'], /unknown option '--bogus'/],
+      [['state', '--bogus', 'x'], /unknown option '--bogus'/],
+      [['bogus'], /unknown command 'bogus'/],
+      [['kill'], /missing required argument 'id'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runHako(root, args);
+      assert.equal(exitOf(r), 125, `hako ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+});

@@ -61,11 +61,15 @@ pub fn signal(value: u32) -> Result<i32> {
     Ok(value as i32)
 }
 
+/// Any name sethostname(2) takes is set as given (as runc and crun do):
+/// up to 64 bytes. Only a NUL, which would cut it short, and other control
+/// characters, which no tool prints sanely, are refused.
 pub fn hostname(value: &str) -> Result<()> {
-    let ok = value.len() <= 64
-        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    if !ok {
-        return Err(AgentError::InvalidArgument(format!("hostname {value:?} is not a valid host name")));
+    if value.len() > 64 {
+        return Err(AgentError::InvalidArgument(format!("hostname {value:?} is longer than 64 bytes")));
+    }
+    if value.chars().any(|c| c.is_control()) {
+        return Err(AgentError::InvalidArgument(format!("hostname {value:?} holds a control character")));
     }
     Ok(())
 }
@@ -91,6 +95,10 @@ mod tests {
         assert!(signal(0).is_err());
         assert!(signal(65).is_err());
         assert!(hostname("hako-1").is_ok());
-        assert!(hostname("bad name").is_err());
+        assert!(hostname("test-tmpkm_3vk0t").is_ok());
+        assert!(hostname(&"a".repeat(64)).is_ok());
+        assert!(hostname(&"a".repeat(65)).is_err());
+        assert!(hostname("nul\0name").is_err());
+        assert!(hostname("new\nline").is_err());
     }
 }
