@@ -117,13 +117,12 @@ export function registerOciCommands(
     .option('--cwd <dir>')
     .option('-e, --env <K=V>', 'environment variable (repeatable)', collect, [])
     .option('-u, --user <uid[:gid]>')
-    .option('--ignore-paused', 'accepted for compatibility')
-    .option('--no-new-privs', 'accepted for compatibility')
-    .option('-c, --cap <cap>', 'accepted for compatibility', collect, [])
-    .option('-g, --additional-gids <gid>', 'accepted for compatibility', collect, [])
-    .option('--process-label <label>', 'accepted for compatibility')
-    .option('--apparmor <profile>', 'accepted for compatibility')
-    .option('--preserve-fds <n>', 'accepted for compatibility')
+    .option('--no-new-privs', 'set no_new_privs for the process')
+    .option('-c, --cap <cap>', 'add a capability (repeatable)', collect, [])
+    .option('-g, --additional-gids <gid>', 'add a supplementary group (repeatable)', collect, [])
+    .option('--process-label <label>', 'refused: the guest runs no SELinux')
+    .option('--apparmor <profile>', 'refused: the guest runs no AppArmor')
+    .option('--preserve-fds <n>', 'only 0: host descriptors cannot enter the VM')
     .passThroughOptions()
     .action((id: string, command: string[], o: Opts) =>
       oci(
@@ -140,6 +139,12 @@ export function registerOciCommands(
               consoleSocket: str(o, 'consoleSocket'),
               cwd: str(o, 'cwd'),
               user: str(o, 'user'),
+              caps: o['cap'] as string[],
+              additionalGids: o['additionalGids'] as string[],
+              noNewPrivs: o['newPrivs'] === false,
+              processLabel: str(o, 'processLabel'),
+              apparmor: str(o, 'apparmor'),
+              preserveFds: str(o, 'preserveFds'),
             },
             command[0] === '--' ? command.slice(1) : command,
           ),

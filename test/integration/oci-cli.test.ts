@@ -308,3 +308,58 @@ test('delete --force works from disk alone after the relay or the VM was killed'
     }),
   );
 });
+
+test('exec flags: --cap, --additional-gids, --no-new-privs and --user apply; what a VM cannot honour is refused by name', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['sleep', '600'] });
+      await ok(root, ['run', '-d', '--bundle', dir, 'x1']);
+      const show = 'grep -E "^(CapEff|NoNewPrivs)" /proc/self/status; id -u; id -G';
+      const plain = await runHako(root, ['exec', 'x1', '--', 'sh', '-c', show]);
+      assert.equal(plain.code, 0, plain.stderr);
+      const flagged = await runHako(root, [
+        'exec',
+        '--cap',
+        'CAP_SYS_ADMIN',
+        '--additional-gids',
+        '4242',
+        '--no-new-privs',
+        '--user',
+        '0:0',
+        'x1',
+        '--',
+        'sh',
+        '-c',
+        show,
+      ]);
+      assert.equal(flagged.code, 0, flagged.stderr);
+      const capEff = (out: string) => BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(out)?.[1] ?? '0'}`);
+      const SYS_ADMIN = 1n << 21n;
+      assert.equal(capEff(plain.stdout.toString()) & SYS_ADMIN, 0n, 'not in the default set');
+      assert.equal(capEff(flagged.stdout.toString()) & SYS_ADMIN, SYS_ADMIN, '--cap adds it');
+      assert.match(plain.stdout.toString(), /NoNewPrivs:\s*0/);
+      assert.match(flagged.stdout.toString(), /NoNewPrivs:\s*1/);
+      assert.match(flagged.stdout.toString(), /\b4242\b/);
+      for (const [flag, message] of [
+        [['--apparmor', 'p'], /--apparmor: the guest kernel runs no AppArmor/],
+        [['--process-label', 'l'], /--process-label: the guest kernel runs no SELinux/],
+        [['--preserve-fds', '2'], /--preserve-fds 2: host descriptors cannot be passed/],
+        [['--user', 'bob'], /--user bob: not a numeric id/],
+        [['--cap', 'CAP_$$'], /--cap CAP_\$\$: not a capability name/],
+      ] as const) {
+        const r = await runHako(root, ['exec', ...flag, 'x1', '--', 'true']);
+        assert.equal(r.code, 255, `${flag.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+      }
+      const gone = await runHako(root, ['exec', '--ignore-paused', 'x1', '--', 'true']);
+      assert.equal(gone.code, 125);
+      assert.match(gone.stderr, /unknown option '--ignore-paused'/);
+      await ok(root, ['pause', 'x1']);
+      const paused = await runHako(root, ['exec', 'x1', '--', 'true']);
+      assert.match(paused.stderr, /cannot exec in a paused container/);
+      assert.doesNotMatch(paused.stderr, /ignore-paused/);
+      await ok(root, ['resume', 'x1']);
+      await ok(root, ['delete', '--force', 'x1']);
+    }),
+  );
+});

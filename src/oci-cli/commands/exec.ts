@@ -14,9 +14,10 @@ import { runExec } from '../exec-relay.js';
 import { requireContainer, statusOf, type OciContainer } from '../record.js';
 import { globalArgs, spawnHelper } from '../spawn-helper.js';
 import { awaitReport } from '../status-pipe.js';
+import { applyExecFlags, type ExecFlags } from '../exec-flags.js';
 import { writePidFile } from './create.js';
 
-export interface ExecOptions {
+export interface ExecOptions extends ExecFlags {
   readonly process?: string | undefined;
   readonly tty: boolean;
   readonly detach: boolean;
@@ -24,7 +25,6 @@ export interface ExecOptions {
   readonly consoleSocket?: string | undefined;
   readonly cwd?: string | undefined;
   readonly env: readonly string[];
-  readonly user?: string | undefined;
 }
 
 /** Exit status of `exec` when Hako itself fails (runc's). */
@@ -33,23 +33,26 @@ export const EXEC_FAILURE = 255;
 /** The process to exec: --process, or the container's own with the given args. */
 async function processSpec(c: OciContainer, o: ExecOptions, args: readonly string[]) {
   if (o.process !== undefined) {
+    let proc: Record<string, unknown>;
     try {
-      return JSON.parse(await readFile(o.process, 'utf8')) as Record<string, unknown>;
+      proc = JSON.parse(await readFile(o.process, 'utf8')) as Record<string, unknown>;
     } catch (e) {
       throw new HakoError('INVALID_ARGUMENT', `process file ${o.process}: ${(e as Error).message}`);
     }
+    return applyExecFlags(proc, o);
   }
   if (args.length === 0) throw new HakoError('INVALID_ARGUMENT', 'exec needs a command, or --process');
   const base = (await readBundle(c.record.bundle)).spec.process;
-  const user = o.user?.split(':');
-  return {
-    ...(base ?? {}),
-    args,
-    terminal: o.tty,
-    cwd: o.cwd ?? base?.cwd ?? '/',
-    env: [...(base?.env ?? []), ...o.env],
-    ...(user ? { user: { uid: Number(user[0]), gid: Number(user[1] ?? user[0]) } } : {}),
-  };
+  return applyExecFlags(
+    {
+      ...(base ?? {}),
+      args,
+      terminal: o.tty,
+      cwd: o.cwd ?? base?.cwd ?? '/',
+      env: [...(base?.env ?? []), ...o.env],
+    },
+    o,
+  );
 }
 
 export async function execCommand(
@@ -60,12 +63,8 @@ export async function execCommand(
 ): Promise<number> {
   const c = await requireContainer(containerDir(ctx, id));
   const status = await statusOf(c, ctx.procs);
-  if (status === 'paused') {
-    throw new HakoError(
-      'FAILED_PRECONDITION',
-      'cannot exec in a paused container (use --ignore-paused to override)',
-    );
-  }
+  // runc's --ignore-paused is not offered: a process started in a frozen
+  // guest cgroup would leave crun waiting until the container is resumed.
   if (status !== 'running')
     throw new HakoError('FAILED_PRECONDITION', `cannot exec in a ${status} container`);
   const proc = await processSpec(c, o, args);
