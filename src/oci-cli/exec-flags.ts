@@ -21,7 +21,8 @@ function bad(message: string): HakoError {
 }
 
 function id(value: string, flag: string): number {
-  if (!/^\d{1,10}$/.test(value) || Number(value) > 0xfffffffe) throw bad(`${flag} ${value}: not a numeric id`);
+  if (!/^\d{1,10}$/.test(value) || Number(value) > 0xfffffffe)
+    throw bad(`${flag} ${value}: not a numeric id`);
   return Number(value);
 }
 
@@ -44,9 +45,7 @@ export function applyExecFlags(proc: Proc, f: ExecFlags): Proc {
   if (f.apparmor !== undefined)
     throw bad('--apparmor: the guest kernel runs no AppArmor, so no profile can be applied');
   if (f.preserveFds !== undefined && f.preserveFds !== '0') {
-    throw bad(
-      `--preserve-fds ${f.preserveFds}: host descriptors cannot be passed into the container's VM`,
-    );
+    throw bad(`--preserve-fds ${f.preserveFds}: host descriptors cannot be passed into the container's VM`);
   }
   let out: Proc = { ...proc };
   if (f.user !== undefined) {
