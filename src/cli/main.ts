@@ -8,6 +8,8 @@ import { exitCodeFor } from './exit-codes.js';
 import { imageBuildCommand } from './image.js';
 import { runCommand } from './run.js';
 import { registerOciCommands, runcRun } from './oci.js';
+import { chooseRunStyle, wordsAfterDashDash } from './run-style.js';
+import { existsSync } from 'node:fs';
 import type { GlobalOptions } from './wiring.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -74,24 +76,25 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .option('--no-subreaper', 'accepted for compatibility')
     .passThroughOptions()
     .action(async (command: string[], o: Record<string, unknown>) => {
-      // runc's form: a single id, no "--", no docker-style flag.
-      const dockerStyle = ['rm', 'interactive', 'tty', 'workdir', 'rootfs', 'readOnly', 'name'].some(
-        (k) => o[k] !== undefined,
-      );
-      const first = command[0];
-      if (
-        !rawArgv.includes('--') &&
-        command.length === 1 &&
-        first !== undefined &&
-        !dockerStyle &&
-        (o['env'] as string[]).length === 0
-      ) {
-        const bundle =
-          typeof o['b'] === 'string' ? o['b'] : typeof o['bundle'] === 'string' ? o['bundle'] : undefined;
+      const dockerFlag =
+        ['rm', 'interactive', 'tty', 'workdir', 'rootfs', 'readOnly', 'name'].some(
+          (k) => o[k] !== undefined,
+        ) || (o['env'] as string[]).length > 0;
+      const bundle =
+        typeof o['b'] === 'string' ? o['b'] : typeof o['bundle'] === 'string' ? o['bundle'] : undefined;
+      const style = chooseRunStyle({
+        words: command,
+        afterDashDash: wordsAfterDashDash(rawArgv),
+        dockerFlag,
+        bundleFlag: bundle !== undefined,
+        cwdHasConfig: existsSync('config.json'),
+      });
+      if (style.style === 'runc') {
         await runcRun(
           globals(program),
-          first,
+          style.id,
           {
+            why: style.why,
             bundle,
             detach: o['detach'] === true,
             keep: o['keep'] === true,
@@ -116,7 +119,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
           ...(typeof o['rootfs'] === 'string' ? { rootfs: o['rootfs'] } : {}),
           ...(typeof o['name'] === 'string' ? { name: o['name'] } : {}),
         },
-        command,
+        style.command,
       );
       exit(code);
     });

@@ -22,6 +22,7 @@ import { execRelayMain } from '../oci-cli/exec-relay.js';
 import { relayMain } from '../oci-cli/relay.js';
 import { runcRunCommand } from '../oci-cli/commands/run.js';
 import type { GlobalOptions } from './wiring.js';
+import { HakoError, isHakoError, messageOf } from '../errors.js';
 
 type Opts = Record<string, unknown>;
 const str = (o: Opts, k: string): string | undefined => {
@@ -249,6 +250,8 @@ export async function runcRun(
   g: GlobalOptions,
   id: string,
   o: {
+    /** Why the runc style was chosen: named in the error if it fails. */
+    why: string;
     bundle: string | undefined;
     detach: boolean;
     keep: boolean;
@@ -257,5 +260,12 @@ export async function runcRun(
   },
   exit: (code: number) => void,
 ): Promise<void> {
-  await runOci(g, (ctx) => runcRunCommand(ctx, id, o), exit);
+  await runOci(
+    g,
+    (ctx) =>
+      runcRunCommand(ctx, id, o).catch((e: unknown) => {
+        throw new HakoError(isHakoError(e) ? e.code : 'INTERNAL', `${o.why}: ${messageOf(e)}`, { cause: e });
+      }),
+    exit,
+  );
 }

@@ -113,3 +113,26 @@ test('a child log stops at its bound, saying so; guest text loses its control ch
   assert.equal(sanitizeGuestText('a\u001b[2Jb\rc\td'), 'a?[2Jb?c\td');
   assert.equal(sanitizeGuestLines('one\u0007\ntwo\u009b'), 'one?\ntwo?');
 });
+
+test('run styles: runc only with one word, no --, no docker flag, and a bundle', async () => {
+  const { chooseRunStyle, wordsAfterDashDash } = await import('../../src/cli/run-style.js');
+  const base = { afterDashDash: undefined, dockerFlag: false, bundleFlag: false, cwdHasConfig: false };
+  assert.deepEqual(chooseRunStyle({ ...base, words: ['ls'] }), { style: 'docker', command: ['ls'] });
+  assert.equal(chooseRunStyle({ ...base, words: ['c1'], bundleFlag: true }).style, 'runc');
+  assert.equal(chooseRunStyle({ ...base, words: ['c1'], cwdHasConfig: true }).style, 'runc');
+  assert.equal(
+    chooseRunStyle({ ...base, words: ['c1'], cwdHasConfig: true, dockerFlag: true }).style,
+    'docker',
+  );
+  assert.equal(
+    chooseRunStyle({ ...base, words: ['ls'], cwdHasConfig: true, afterDashDash: 1 }).style,
+    'docker',
+  );
+  assert.equal(chooseRunStyle({ ...base, words: ['ls', '-l'], bundleFlag: true }).style, 'docker');
+  assert.throws(
+    () => chooseRunStyle({ ...base, words: ['alpine', '--', 'true'], afterDashDash: 1 }),
+    /images by name/,
+  );
+  assert.equal(wordsAfterDashDash(['node', 'hako', '--root', 'r', 'run', '--', 'sh', '-c', 'a -- b']), 3);
+  assert.equal(wordsAfterDashDash(['node', 'hako', 'run', 'ls']), undefined);
+});
