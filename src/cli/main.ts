@@ -61,6 +61,13 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .option('-t, --tty', 'give the container a terminal')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
     .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option(
+      '-v, --volume <HOST:CONTAINER[:ro]>',
+      'bind a host path into the container (repeatable)',
+      collect,
+      [],
+    )
+    .option('-u, --user <UID[:GID]>', 'run as this user (numeric)')
     .option('--bundle <dir>', 'an OCI bundle (config.json + rootfs)')
     .option('--rootfs <dir>', 'a root filesystem directory (default: the built-in busybox image)')
     .option('--read-only', 'mount the root filesystem read-only')
@@ -77,9 +84,11 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .passThroughOptions()
     .action(async (command: string[], o: Record<string, unknown>) => {
       const dockerFlag =
-        ['rm', 'interactive', 'tty', 'workdir', 'rootfs', 'readOnly', 'name'].some(
+        ['rm', 'interactive', 'tty', 'workdir', 'rootfs', 'readOnly', 'name', 'user'].some(
           (k) => o[k] !== undefined,
-        ) || (o['env'] as string[]).length > 0;
+        ) ||
+        (o['env'] as string[]).length > 0 ||
+        (o['volume'] as string[]).length > 0;
       const bundle =
         typeof o['b'] === 'string' ? o['b'] : typeof o['bundle'] === 'string' ? o['bundle'] : undefined;
       const style = chooseRunStyle({
@@ -112,6 +121,8 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
           interactive: o['interactive'] === true,
           tty: o['tty'] === true,
           env: o['env'] as string[],
+          volumes: o['volume'] as string[],
+          ...(typeof o['user'] === 'string' ? { user: o['user'] } : {}),
           readonly: o['readOnly'] === true,
           hostname: o['hostname'] as string,
           ...(typeof o['workdir'] === 'string' ? { workdir: o['workdir'] } : {}),

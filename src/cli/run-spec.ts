@@ -5,6 +5,7 @@ import { stat } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import { defaultSpec } from '../oci/default-spec.js';
 import { readBundle, type OciSpec } from '../oci/spec.js';
+import { applyRunFlags, parseUser, parseVolume } from './run-flags.js';
 
 export interface RunFlags {
   readonly bundle?: string;
@@ -14,6 +15,10 @@ export interface RunFlags {
   readonly tty: boolean;
   readonly readonly: boolean;
   readonly hostname: string;
+  /** -v HOST:CONTAINER[:ro] */
+  readonly volumes?: readonly string[];
+  /** -u UID[:GID] */
+  readonly user?: string;
 }
 
 export interface RunTarget {
@@ -45,6 +50,14 @@ function parseEnv(entries: readonly string[], hostEnv: NodeJS.ProcessEnv): strin
   return out;
 }
 
+async function requireExists(path: string, what: string): Promise<void> {
+  try {
+    await stat(path);
+  } catch {
+    throw new HakoError('INVALID_ARGUMENT', `${what} ${path} does not exist`);
+  }
+}
+
 async function requireDir(path: string, what: string): Promise<void> {
   try {
     if ((await stat(path)).isDirectory()) return;
@@ -74,6 +87,10 @@ export async function resolveRunTarget(
     throw new HakoError('INVALID_ARGUMENT', `--workdir ${flags.workdir} must be an absolute path`);
   }
   const env = parseEnv(flags.env, hostEnv);
+  const volumes = (flags.volumes ?? []).map(parseVolume);
+  for (const v of volumes) await requireExists(v.source, `-v ${v.source}:${v.destination}: the host path`);
+  if (flags.user !== undefined) parseUser(flags.user);
+  const withFlags = (spec: OciSpec) => applyRunFlags(spec, volumes, flags.user);
   if (flags.bundle !== undefined) {
     const bundle = await readBundle(flags.bundle);
     await requireDir(bundle.rootfs, `rootfs (root.path of ${bundle.dir}/config.json)`);
@@ -98,7 +115,7 @@ export async function resolveRunTarget(
     };
     const readonly = flags.readonly || (bundle.spec.root.readonly ?? false);
     return {
-      spec: { ...bundle.spec, process },
+      spec: withFlags({ ...bundle.spec, process }),
       rootfs: bundle.rootfs,
       readonly,
       terminal,
@@ -111,17 +128,19 @@ export async function resolveRunTarget(
     throw new HakoError('INVALID_ARGUMENT', 'no command given: hako run [flags] -- CMD [ARGS…]');
   const rootfs = flags.rootfs ?? (await defaultRootfs());
   await requireDir(rootfs, 'rootfs');
-  const spec = defaultSpec({
-    args: command,
-    env,
-    cwd: flags.workdir ?? '/',
-    terminal: flags.tty,
-    hostname: flags.hostname,
-    readonly: flags.readonly,
-    // The VM is this container's sandbox: the container uses the VM's
-    // network, as a pod's containers share theirs (for now only loopback).
-    sandboxNetwork: true,
-  });
+  const spec = withFlags(
+    defaultSpec({
+      args: command,
+      env,
+      cwd: flags.workdir ?? '/',
+      terminal: flags.tty,
+      hostname: flags.hostname,
+      readonly: flags.readonly,
+      // The VM is this container's sandbox: the container uses the VM's
+      // network, as a pod's containers share theirs (for now only loopback).
+      sandboxNetwork: true,
+    }),
+  );
   // --rootfs DIR keeps runc's semantics (writes go to DIR); the built-in
   // image is never written: each run gets a fresh layer over it.
   return { spec, rootfs, readonly: flags.readonly, terminal: flags.tty, layer: flags.rootfs === undefined };

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inPrivateRoot, exitOf, runHako } from '../helpers/hako.js';
 import { makeBundle, rootfsCopy, withTempDir } from '../helpers/fixtures.js';
@@ -116,6 +116,42 @@ test('a writable rootfs keeps what the container wrote', async () => {
       const r = await runHako(root, ['run', '--rootfs', rootfs, '--', 'sh', '-c', 'echo kept > /written']);
       assert.equal(exitOf(r), 0, r.stderr);
       assert.equal(execFileSync('cat', [join(rootfs, 'written')]).toString(), 'kept\n');
+    }),
+  );
+});
+
+test('docker-style -v HOST:CONTAINER[:ro] binds a host directory, and -u UID:GID sets the user', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      writeFileSync(join(dir, 'f'), 'hostdata\n');
+      chmodSync(dir, 0o755); // readable by uid 1000
+      const ro = await runHako(root, [
+        'run',
+        '-v',
+        `${dir}:/data:ro`,
+        '-u',
+        '1000:1001',
+        '--',
+        'sh',
+        '-c',
+        'cat /data/f; id -u; id -g; touch /data/x 2>/dev/null || echo refused',
+      ]);
+      assert.equal(exitOf(ro), 0, ro.stderr);
+      assert.equal(ro.stdout.toString(), 'hostdata\n1000\n1001\nrefused\n');
+      const rw = await runHako(root, ['run', '-v', `${dir}:/data`, '--', 'sh', '-c', 'echo w > /data/x']);
+      assert.equal(exitOf(rw), 0, rw.stderr);
+      assert.equal(readFileSync(join(dir, 'x'), 'utf8'), 'w\n');
+      for (const [args, message] of [
+        [['-v', 'vol:/data'], /-v vol:\/data: the host path vol must be absolute/],
+        [['-v', `${dir}:rel`], /the container path rel must be absolute/],
+        [['-v', `${dir}:/d:rx`], /the mode rx is not ro or rw/],
+        [['-v', `${dir}/missing:/d`], /host path .*missing does not exist/],
+        [['-u', 'bob'], /-u bob: expected UID\[:GID\], numeric/],
+      ] as const) {
+        const r = await runHako(root, ['run', ...args, '--', 'true']);
+        assert.equal(exitOf(r), 125, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+      }
     }),
   );
 });
