@@ -4,7 +4,9 @@
 import { messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ProcessIo } from '../runtime/process-io.js';
+import type { Writable } from 'node:stream';
 import { startConsoleBridge } from './console.js';
+import type { CallerOutputs } from './spawn-helper.js';
 
 export interface Attached {
   readonly output: Promise<void>;
@@ -15,6 +17,7 @@ export async function attachStdio(
   io: ProcessIo,
   consoleSocket: string | undefined,
   log: Logger,
+  outputs: () => CallerOutputs,
 ): Promise<Attached> {
   const warn = (what: string) => (e: unknown) => log.log('debug', `${what}: ${messageOf(e)}`);
   if (consoleSocket !== undefined) {
@@ -27,9 +30,15 @@ export async function attachStdio(
     return { output, close: () => bridge.child.kill('SIGTERM') };
   }
   io.pipeInput(process.stdin).catch(warn('stdin'));
-  const output = Promise.all([
-    io.pipeOutput('stdout', process.stdout),
-    io.pipeOutput('stderr', process.stderr),
-  ]).then(() => undefined);
+  const out = outputs();
+  // Each of the caller's streams is closed as soon as no process in the
+  // guest holds its end: the caller then sees EOF, as with runc.
+  const relay = (which: 'stdout' | 'stderr', sink: Writable) =>
+    io.pipeOutput(which, sink).finally(() => {
+      if (out.closeAtEnd) sink.end();
+    });
+  const output = Promise.all([relay('stdout', out.stdout), relay('stderr', out.stderr)]).then(
+    () => undefined,
+  );
   return { output, close: () => process.stdin.destroy() };
 }

@@ -8,6 +8,7 @@ import { createLogger, type Logger } from '../log.js';
 import { ProcessIo, type IoHost } from '../runtime/process-io.js';
 import type { GlobalOptions } from '../cli/wiring.js';
 import { attachStdio } from './attach.js';
+import { callerOutputs, type CallerOutputs } from './spawn-helper.js';
 import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { containerRunDir, ociContext } from './context.js';
 import { connectProxy } from './proxy.js';
@@ -18,6 +19,7 @@ export interface ExecRun {
   readonly execId: string;
   readonly process: Uint8Array;
   readonly consoleSocket: string | undefined;
+  readonly outputs: () => CallerOutputs;
 }
 
 /** Starts the exec and relays it; calls `started` once it runs; resolves with its exit status. */
@@ -32,7 +34,7 @@ export async function runExec(
   try {
     const pid = await agent.execProcess(e.id, e.execId, e.process);
     const host: IoHost = { agent, guard: (op) => op };
-    const attached = await attachStdio(new ProcessIo(host, e.id, e.execId), e.consoleSocket, log);
+    const attached = await attachStdio(new ProcessIo(host, e.id, e.execId), e.consoleSocket, log, e.outputs);
     started({ ok: true, pid });
     const exit = await agent.waitProcess(e.id, e.execId);
     await within(attached.output, OUTPUT_GRACE_MS);
@@ -60,7 +62,13 @@ export async function execRelayMain(
     await rm(o.processFile, { force: true });
     const status = await runExec(
       g,
-      { id: o.id, execId: o.execId, process: processJson, consoleSocket: o.consoleSocket },
+      {
+        id: o.id,
+        execId: o.execId,
+        process: processJson,
+        consoleSocket: o.consoleSocket,
+        outputs: callerOutputs,
+      },
       log,
       report,
     );

@@ -2,6 +2,8 @@
 // <root>/<id>/, each file with a single writer so that no two processes race:
 //   oci.json   written once by `create` (bundle, creation time, annotations)
 //   relay.json written by the relay once it runs (its pid and start time)
+//   created    created by the relay once the container is created (until
+//              then, the container is `creating`: a `start` must wait)
 //   started    created by `start`;  paused: created by `pause`, removed by `resume`
 //   exit.json  written by the relay when the container's process exited
 import { access, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -31,6 +33,7 @@ export interface OciContainer {
   readonly record: OciRecord;
   readonly relay: ProcessRef | undefined;
   readonly exit: Exit | undefined;
+  readonly created: boolean;
   readonly started: boolean;
   readonly paused: boolean;
 }
@@ -59,6 +62,7 @@ export const files = {
   record: (dir: string) => join(dir, 'oci.json'),
   relay: (dir: string) => join(dir, 'relay.json'),
   exit: (dir: string) => join(dir, 'exit.json'),
+  created: (dir: string) => join(dir, 'created'),
   started: (dir: string) => join(dir, 'started'),
   paused: (dir: string) => join(dir, 'paused'),
 };
@@ -66,6 +70,7 @@ export const files = {
 export const writeRecord = (dir: string, r: OciRecord) => writeJson(files.record(dir), r);
 export const writeRelay = (dir: string, r: ProcessRef) => writeJson(files.relay(dir), r);
 export const writeExit = (dir: string, e: Exit) => writeJson(files.exit(dir), e);
+export const markCreated = (dir: string) => writeFile(files.created(dir), '');
 export const markStarted = (dir: string) => writeFile(files.started(dir), '');
 export const markPaused = (dir: string, paused: boolean) =>
   paused ? writeFile(files.paused(dir), '') : rm(files.paused(dir), { force: true });
@@ -79,6 +84,7 @@ export async function readContainer(dir: string): Promise<OciContainer | undefin
     record,
     relay: await readJson(files.relay(dir), RefSchema),
     exit: await readJson(files.exit(dir), ExitSchema),
+    created: await exists(files.created(dir)),
     started: await exists(files.started(dir)),
     paused: await exists(files.paused(dir)),
   };
@@ -95,7 +101,8 @@ export async function statusOf(c: OciContainer, procs: ProcessTable): Promise<Oc
   if (!c.relay) return 'creating';
   if (!(await isRunning(procs, c.relay))) return 'stopped';
   if (c.paused) return 'paused';
-  return c.started ? 'running' : 'created';
+  if (c.started) return 'running';
+  return c.created ? 'created' : 'creating';
 }
 
 /** The `state` JSON, as runc prints it. */

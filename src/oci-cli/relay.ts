@@ -16,12 +16,13 @@ import { Sandbox } from '../runtime/sandbox.js';
 import { refOf } from '../sys/procs.js';
 import { buildEnv } from '../wiring.js';
 import { attachStdio } from './attach.js';
+import { callerOutputs } from './spawn-helper.js';
 import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { signalNumber } from '../cli/exit-codes.js';
 import { ociContext } from './context.js';
 import { runHooks } from './hooks.js';
 import { controlSocket, serveProxy } from './proxy.js';
-import { requireContainer, writeExit, writeRelay } from './record.js';
+import { markCreated, requireContainer, writeExit, writeRelay } from './record.js';
 import { failure, reporter } from './status-pipe.js';
 
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
@@ -69,9 +70,10 @@ export async function relayMain(
     };
     for (const hook of ['prestart', 'createRuntime', 'createContainer'] as const)
       await runHooks(spec, hook, state, ctx.config.runtime.hookTimeoutMs);
-    const attached = await attachStdio(container.io(), consoleSocket, log);
+    const attached = await attachStdio(container.io(), consoleSocket, log, callerOutputs);
     const proxy = await serveProxy(sandbox.agent, controlSocket(sandbox.runDir));
     forwardSignals(container);
+    await markCreated(dir);
     report({ ok: true, pid: process.pid });
     const exit = await container.wait().catch(() => ({ status: LOST_STATUS, signal: 0 }));
     await within(attached.output, OUTPUT_GRACE_MS);

@@ -363,3 +363,37 @@ test('exec flags: --cap, --additional-gids, --no-new-privs and --user apply; wha
     }),
   );
 });
+
+/** Runs hako, reading its stdout and stderr to EOF as subprocess.check_output does; resolves at EOF. */
+function readToEof(root: string, args: readonly string[]): Promise<{ out: string; ms: number }> {
+  const t0 = Date.now();
+  const child = spawn(join(REPO, 'bin', 'hako'), ['--root', root, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.resume();
+  return new Promise((resolve) => child.on('close', () => resolve({ out, ms: Date.now() - t0 })));
+}
+
+test('a detached container that closes its stdout and stderr closes them for its caller (run -d; create + start)', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['sh', '-c', 'echo hello; exec >&- 2>&-; sleep 30'] });
+      const run = await readToEof(root, ['run', '-d', '--bundle', dir, 'e1']);
+      assert.equal(run.out, 'hello\n');
+      assert.ok(run.ms < 15_000, `EOF after ${run.ms} ms`);
+      assert.equal(await status(root, 'e1'), 'running');
+      // create's stdio is the container's: EOF comes once it starts and closes them.
+      const created = readToEof(root, ['create', '--bundle', dir, 'e2']);
+      await until('e2 to be created', async () => (await runHako(root, ['state', 'e2'])).code === 0);
+      await until('e2 to be created', async () => (await status(root, 'e2')) === 'created');
+      await ok(root, ['start', 'e2']);
+      const c = await created;
+      assert.equal(c.out, 'hello\n');
+      assert.equal(await status(root, 'e2'), 'running');
+      await ok(root, ['delete', '--force', 'e1']);
+      await ok(root, ['delete', '--force', 'e2']);
+    }),
+  );
+});

@@ -14,7 +14,7 @@ import { confinementFor } from '../../wiring.js';
 import { RealRunner } from '../../sys/runner.js';
 import { containerDir, type OciContext } from '../context.js';
 import { rfc3339Nano, writeRecord } from '../record.js';
-import { globalArgs, spawnHelper } from '../spawn-helper.js';
+import { globalArgs, helperStdio, spawnHelper } from '../spawn-helper.js';
 import { awaitReport } from '../status-pipe.js';
 
 export interface CreateOptions {
@@ -77,7 +77,7 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
     });
     const args = [...globalArgs(ctx.g, ctx.root), '__relay', id];
     if (o.consoleSocket !== undefined) args.push('--console-socket', resolve(o.consoleSocket));
-    const relay = spawnHelper(args, ['inherit', 'inherit', 'inherit', 'pipe']);
+    const relay = spawnHelper(args, helperStdio(o.consoleSocket !== undefined));
     await awaitReport(relay, 'the container relay').catch((e: unknown) => {
       relay.kill('SIGKILL');
       throw e;

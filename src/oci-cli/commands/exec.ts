@@ -12,7 +12,7 @@ import { readBundle } from '../../oci/spec.js';
 import { containerDir, containerRunDir, type OciContext } from '../context.js';
 import { runExec } from '../exec-relay.js';
 import { requireContainer, statusOf, type OciContainer } from '../record.js';
-import { globalArgs, spawnHelper } from '../spawn-helper.js';
+import { globalArgs, helperStdio, ownOutputs, spawnHelper } from '../spawn-helper.js';
 import { awaitReport } from '../status-pipe.js';
 import { applyExecFlags, type ExecFlags } from '../exec-flags.js';
 import { writePidFile } from './create.js';
@@ -86,13 +86,18 @@ export async function execCommand(
     });
     // The process relaying the exec is this one: its pid stands for the exec's.
     if (o.pidFile !== undefined) await writePidFile(o.pidFile, process.pid);
-    return runExec(ctx.g, { id, execId, process: body, consoleSocket }, log, () => undefined);
+    return runExec(
+      ctx.g,
+      { id, execId, process: body, consoleSocket, outputs: ownOutputs },
+      log,
+      () => undefined,
+    );
   }
   const file = join(containerRunDir(ctx, id), `${execId}.json`);
   await writeFile(file, body, { mode: 0o600 });
   const args2 = [...globalArgs(ctx.g, ctx.root), '__exec-relay', id, execId, file];
   if (consoleSocket !== undefined) args2.push('--console-socket', consoleSocket);
-  const helper = spawnHelper(args2, ['inherit', 'inherit', 'inherit', 'pipe']);
+  const helper = spawnHelper(args2, helperStdio(consoleSocket !== undefined));
   await awaitReport(helper, 'the exec relay');
   helper.stdio[3]?.destroy();
   if (o.pidFile !== undefined && helper.pid !== undefined) await writePidFile(o.pidFile, helper.pid);
