@@ -10,6 +10,7 @@ import { runCommand } from './run.js';
 import { registerOciCommands, runcRun } from './oci.js';
 import { chooseRunStyle, wordsAfterDashDash } from './run-style.js';
 import { existsSync } from 'node:fs';
+import { envCommand, HAKO_VERSION, OCI_SPEC_VERSION, versionCommand } from './env.js';
 import type { GlobalOptions } from './wiring.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -33,7 +34,7 @@ function globals(program: Command): GlobalOptions {
   };
 }
 
-export const VERSION = 'hako version 0.1.0\ncommit: unknown\nspec: 1.2.0';
+export const VERSION = `hako version ${HAKO_VERSION}\nspec: ${OCI_SPEC_VERSION}`;
 
 export function buildProgram(exit: (code: number) => void, rawArgv: readonly string[] = []): Command {
   // Set before any command is added, so that every command inherits it: a
@@ -141,6 +142,16 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .command('check')
     .description('report whether this host is ready to run sandboxes')
     .action(async () => exit(await checkCommand(globals(program), new RealRunner(), (l) => console.log(l))));
+
+  program
+    .command('version')
+    .description('the versions of Hako, the OCI spec it implements and the guest kernel')
+    .action(async () => exit(await versionCommand(globals(program), (l) => console.log(l))));
+
+  program
+    .command('env')
+    .description('the configuration in effect, the guest image and the paths Hako uses (JSON)')
+    .action(async () => exit(await envCommand(globals(program), (l) => console.log(l))));
 
   const image = program.command('image').description('the guest image (kernel, initramfs, default rootfs)');
   image
