@@ -7,7 +7,7 @@ import { checkCommand } from './check.js';
 import { exitCodeFor } from './exit-codes.js';
 import { imageBuildCommand } from './image.js';
 import { runCommand } from './run.js';
-import { registerOciCommands, runcRun } from './oci.js';
+import { dockerRunDetached, registerOciCommands, runcRun } from './oci.js';
 import { chooseRunStyle, wordsAfterDashDash } from './run-style.js';
 import { existsSync } from 'node:fs';
 import { envCommand, HAKO_VERSION, OCI_SPEC_VERSION, versionCommand } from './env.js';
@@ -75,7 +75,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .option('--name <id>', 'container id (default: random)')
     .option('--hostname <name>', 'container host name', 'hako')
     .option('-b <dir>', 'runc-style: bundle directory')
-    .option('-d, --detach', 'runc-style: create and start, then return')
+    .option('-d, --detach', 'start the container and return (docker style: print its id; see logs, stop, rm)')
     .option('--pid-file <path>', 'runc-style: pid file')
     .option('--console-socket <path>', 'runc-style: console socket')
     .option('--no-pivot', 'accepted for compatibility')
@@ -115,25 +115,25 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
         );
         return;
       }
-      const code = await runCommand(
-        globals(program),
-        {
-          rm: o['rm'] === true,
-          interactive: o['interactive'] === true,
-          tty: o['tty'] === true,
-          env: o['env'] as string[],
-          volumes: o['volume'] as string[],
-          ...(typeof o['user'] === 'string' ? { user: o['user'] } : {}),
-          readonly: o['readOnly'] === true,
-          hostname: o['hostname'] as string,
-          ...(typeof o['workdir'] === 'string' ? { workdir: o['workdir'] } : {}),
-          ...(typeof o['bundle'] === 'string' ? { bundle: o['bundle'] } : {}),
-          ...(typeof o['rootfs'] === 'string' ? { rootfs: o['rootfs'] } : {}),
-          ...(typeof o['name'] === 'string' ? { name: o['name'] } : {}),
-        },
-        style.command,
-      );
-      exit(code);
+      const flags = {
+        rm: o['rm'] === true,
+        interactive: o['interactive'] === true,
+        tty: o['tty'] === true,
+        env: o['env'] as string[],
+        volumes: o['volume'] as string[],
+        ...(typeof o['user'] === 'string' ? { user: o['user'] } : {}),
+        readonly: o['readOnly'] === true,
+        hostname: o['hostname'] as string,
+        ...(typeof o['workdir'] === 'string' ? { workdir: o['workdir'] } : {}),
+        ...(typeof o['bundle'] === 'string' ? { bundle: o['bundle'] } : {}),
+        ...(typeof o['rootfs'] === 'string' ? { rootfs: o['rootfs'] } : {}),
+        ...(typeof o['name'] === 'string' ? { name: o['name'] } : {}),
+      };
+      if (o['detach'] === true) {
+        await dockerRunDetached(globals(program), flags, style.command, exit);
+        return;
+      }
+      exit(await runCommand(globals(program), flags, style.command));
     });
 
   registerOciCommands(program, () => globals(program), exit);

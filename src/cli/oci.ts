@@ -22,6 +22,7 @@ import { execRelayMain } from '../oci-cli/exec-relay.js';
 import { relayMain } from '../oci-cli/relay.js';
 import { runcRunCommand } from '../oci-cli/commands/run.js';
 import type { GlobalOptions } from './wiring.js';
+import { logsCommand, rmCommand, runDetached, stopCommand, type DetachedOptions } from './detached.js';
 import { HakoError, isHakoError, messageOf } from '../errors.js';
 
 type Opts = Record<string, unknown>;
@@ -155,12 +156,41 @@ export function registerOciCommands(
 
   program
     .command('ps')
-    .description("list a container's processes")
-    .argument('<id>')
+    .description("list a container's processes; without an id, list containers (as docker ps)")
+    .argument('[id]')
     .argument('[ps-args...]', 'ignored')
     .option('-f, --format <format>', 'table or json', 'table')
-    .action((id: string, _args: string[], o: Opts) =>
-      oci((ctx) => psCommand(ctx, id, str(o, 'format') ?? 'table'))(),
+    .option('-q, --quiet', 'without an id: ids only')
+    .action((id: string | undefined, _args: string[], o: Opts) =>
+      oci((ctx) =>
+        id === undefined
+          ? listCommand(ctx, str(o, 'format') ?? 'table', o['quiet'] === true)
+          : psCommand(ctx, id, str(o, 'format') ?? 'table'),
+      )(),
+    );
+
+  program
+    .command('logs')
+    .description('what a container started with hako run -d printed')
+    .argument('<id>')
+    .action((id: string) => oci((ctx) => logsCommand(ctx, id, (b) => process.stdout.write(b)))());
+
+  program
+    .command('stop')
+    .description('stop containers: SIGTERM, then SIGKILL after the timeout (the record stays)')
+    .argument('<ids...>')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL', '10')
+    .action((ids: string[], o: Opts) =>
+      oci((ctx) => stopCommand(ctx, ids, seconds(str(o, 'time') ?? '10'), (l) => console.log(l)))(),
+    );
+
+  program
+    .command('rm')
+    .description('remove stopped containers (-f: running ones too)')
+    .argument('<ids...>')
+    .option('-f, --force', 'kill running containers first')
+    .action((ids: string[], o: Opts) =>
+      oci((ctx) => rmCommand(ctx, ids, o['force'] === true, (l) => console.log(l)))(),
     );
 
   program
@@ -243,6 +273,22 @@ export function registerOciCommands(
     .action((id: string, execId: string, processFile: string, o: Opts) =>
       execRelayMain(globals(), { id, execId, processFile, consoleSocket: str(o, 'consoleSocket') }),
     );
+}
+
+function seconds(value: string): number {
+  if (!/^\d{1,6}$/.test(value))
+    throw new HakoError('INVALID_ARGUMENT', `-t ${value}: not a number of seconds`);
+  return Number(value);
+}
+
+/** docker-style `run -d`: see src/cli/detached.ts. */
+export async function dockerRunDetached(
+  g: GlobalOptions,
+  o: DetachedOptions,
+  command: readonly string[],
+  exit: (code: number) => void,
+): Promise<void> {
+  await runOci(g, (ctx) => runDetached(ctx, o, command, (l) => console.log(l)), exit, 125);
 }
 
 /** runc-style `run <id>` (the docker-style form is src/cli/run.ts). */

@@ -19,6 +19,8 @@ const OciRecordSchema = z.object({
   rootfs: z.string(),
   created: z.string(),
   annotations: z.record(z.string(), z.string()),
+  /** Made by docker-style `hako run -d`: output in container.log, maybe removed at exit. */
+  detached: z.object({ layer: z.boolean(), autoRemove: z.boolean() }).optional(),
 });
 
 const RefSchema = z.object({ pid: z.number().int().positive(), startTime: z.string() });
@@ -62,6 +64,7 @@ export const files = {
   record: (dir: string) => join(dir, 'oci.json'),
   relay: (dir: string) => join(dir, 'relay.json'),
   exit: (dir: string) => join(dir, 'exit.json'),
+  output: (dir: string) => join(dir, 'container.log'),
   created: (dir: string) => join(dir, 'created'),
   started: (dir: string) => join(dir, 'started'),
   paused: (dir: string) => join(dir, 'paused'),

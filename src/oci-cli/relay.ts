@@ -16,13 +16,13 @@ import { Sandbox } from '../runtime/sandbox.js';
 import { refOf } from '../sys/procs.js';
 import { buildEnv } from '../wiring.js';
 import { attachStdio } from './attach.js';
-import { callerOutputs } from './spawn-helper.js';
+import { callerOutputs, logOutputs } from './spawn-helper.js';
 import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { signalNumber } from '../cli/exit-codes.js';
 import { ociContext } from './context.js';
 import { runHooks } from './hooks.js';
 import { controlSocket, serveProxy } from './proxy.js';
-import { markCreated, requireContainer, writeExit, writeRelay } from './record.js';
+import { files, markCreated, requireContainer, writeExit, writeRelay } from './record.js';
 import { failure, reporter } from './status-pipe.js';
 
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
@@ -57,7 +57,15 @@ export async function relayMain(
     const c = await requireContainer(dir);
     const { spec, rootfs, dir: bundleDir } = await readBundle(c.record.bundle);
     const env = await buildEnv(ctx.config, log);
-    const first = { id, spec, rootfs, bundleDir, readonly: spec.root.readonly ?? false };
+    const detached = c.record.detached;
+    const first = {
+      id,
+      spec,
+      rootfs,
+      bundleDir,
+      readonly: spec.root.readonly ?? false,
+      layer: detached?.layer ?? false,
+    };
     sandbox = await Sandbox.start(env, { id, adopt: true, dieWithParent: true }, first);
     const container = sandbox.container(id);
     const state = {
@@ -70,7 +78,8 @@ export async function relayMain(
     };
     for (const hook of ['prestart', 'createRuntime', 'createContainer'] as const)
       await runHooks(spec, hook, state, ctx.config.runtime.hookTimeoutMs);
-    const attached = await attachStdio(container.io(), consoleSocket, log, callerOutputs);
+    const outputs = detached ? () => logOutputs(files.output(dir)) : callerOutputs;
+    const attached = await attachStdio(container.io(), consoleSocket, log, outputs);
     const proxy = await serveProxy(sandbox.agent, controlSocket(sandbox.runDir));
     forwardSignals(container);
     await markCreated(dir);
@@ -80,7 +89,7 @@ export async function relayMain(
     await writeExit(dir, { status: exit.status, at: new Date().toISOString() });
     proxy.close();
     attached.close();
-    await sandbox.stop({ keepDir: true }).catch(() => undefined);
+    await sandbox.stop({ keepDir: !detached?.autoRemove }).catch(() => undefined);
     process.exit(exit.status);
   } catch (e) {
     report(failure(e));

@@ -9,7 +9,8 @@
 // streams the helper closes when the process's output ends.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
+import { CappedLog } from '../sys/capped-log.js';
 import { join } from 'node:path';
 import type { GlobalOptions } from '../cli/wiring.js';
 import { repoDir } from '../home.js';
@@ -55,6 +56,28 @@ export function callerOutputs(): CallerOutputs {
   // thread, never this process's event loop.
   const open = (fd: number) => createWriteStream('/dev/null', { fd, autoClose: true });
   return { stdout: open(CALLER_FDS.stdout), stderr: open(CALLER_FDS.stderr), closeAtEnd: true };
+}
+
+/** Most a detached container's log holds (it lives with the state, often on tmpfs). */
+export const MAX_CONTAINER_LOG = 16 << 20;
+
+/** A docker-style detached container's stdout and stderr, both into its log. */
+export function logOutputs(path: string): CallerOutputs {
+  const log = new CappedLog(path, MAX_CONTAINER_LOG);
+  const sink = () => {
+    log.retain();
+    return new Writable({
+      write(chunk: Buffer, _enc, done) {
+        log.write(chunk);
+        done();
+      },
+      final(done) {
+        log.close();
+        done();
+      },
+    });
+  };
+  return { stdout: sink(), stderr: sink(), closeAtEnd: true };
 }
 
 export function spawnHelper(args: readonly string[], stdio: StdioOptions): ChildProcess {

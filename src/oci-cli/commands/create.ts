@@ -1,11 +1,11 @@
 // `hako create [--bundle B] [--pid-file P] [--console-socket S] <id>`: makes
 // the container, its process waiting in the guest, and leaves its relay
 // running (pid in --pid-file). Nothing half-made remains on failure.
-import { stat, rename, writeFile } from 'node:fs/promises';
+import { mkdir, stat, rename, writeFile } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { HakoError, isHakoError } from '../../errors.js';
-import { readBundle } from '../../oci/spec.js';
+import { readBundle, type Bundle, type OciSpec } from '../../oci/spec.js';
 import { cleanupSandbox } from '../../runtime/cleanup.js';
 import { FsStateStore } from '../../runtime/state-store.js';
 import { HelperFs } from '../../sys/confined-fs.js';
@@ -21,6 +21,8 @@ export interface CreateOptions {
   readonly bundle?: string | undefined;
   readonly pidFile?: string | undefined;
   readonly consoleSocket?: string | undefined;
+  /** Instead of a bundle: docker-style `hako run -d`. */
+  readonly generated?: Generated;
 }
 
 /** Writes a pid file as runc does: atomically, decimal, no newline. */
@@ -37,10 +39,31 @@ export async function removeContainerState(ctx: OciContext, id: string): Promise
   await cleanupSandbox({ store, procs: ctx.procs, fs, confinement: confinementFor(ctx.config) }, id);
 }
 
-/** Creates the container; returns its relay (a child of this process). */
-export async function createContainer(ctx: OciContext, id: string, o: CreateOptions): Promise<ChildProcess> {
-  const dir = containerDir(ctx, id);
-  const bundle = await readBundle(o.bundle ?? process.cwd());
+/**
+ * A container made by docker-style `hako run -d`: its spec written as a
+ * bundle inside its own state directory, its output kept in a log there.
+ */
+export interface Generated {
+  readonly spec: OciSpec;
+  readonly rootfs: string;
+  /** The rootfs is the built-in image: a writable layer in the guest. */
+  readonly layer: boolean;
+  /** Remove the container when its process exits (--rm). */
+  readonly autoRemove: boolean;
+}
+
+/** The bundle directory of a generated container. */
+export const generatedBundleDir = (dir: string) => join(dir, 'bundle');
+
+async function writeGeneratedBundle(dir: string, g: Generated): Promise<string> {
+  const bundleDir = generatedBundleDir(dir);
+  await mkdir(bundleDir, { mode: 0o700 });
+  const spec = { ...g.spec, root: { ...g.spec.root, path: g.rootfs } };
+  await writeFile(join(bundleDir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+  return bundleDir;
+}
+
+async function checkBundle(bundle: Bundle, consoleSocket: string | undefined, detachedRun: boolean) {
   try {
     if (!(await stat(bundle.rootfs)).isDirectory()) throw new Error('not a directory');
   } catch {
@@ -50,15 +73,25 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
     );
   }
   const terminal = bundle.spec.process?.terminal ?? false;
-  if (terminal && o.consoleSocket === undefined) {
+  if (terminal && detachedRun) {
+    throw new HakoError('INVALID_ARGUMENT', '-t with -d is not supported: a detached container has no terminal');
+  }
+  if (terminal && consoleSocket === undefined) {
     throw new HakoError(
       'INVALID_ARGUMENT',
       'cannot allocate tty if runc will detach without setting console socket',
     );
   }
-  if (!terminal && o.consoleSocket !== undefined) {
+  if (!terminal && consoleSocket !== undefined) {
     throw new HakoError('INVALID_ARGUMENT', 'cannot use console socket if runc will not allocate tty');
   }
+}
+
+/** Creates the container; returns its relay (a child of this process). */
+export async function createContainer(ctx: OciContext, id: string, o: CreateOptions): Promise<ChildProcess> {
+  const dir = containerDir(ctx, id);
+  const given = o.generated ? undefined : await readBundle(o.bundle ?? process.cwd());
+  if (given) await checkBundle(given, o.consoleSocket, false);
   try {
     await new FsStateStore(ctx.root).create(id);
   } catch (e) {
@@ -67,6 +100,12 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
     throw e;
   }
   try {
+    let bundle = given;
+    if (!bundle && o.generated) {
+      bundle = await readBundle(await writeGeneratedBundle(dir, o.generated));
+      await checkBundle(bundle, o.consoleSocket, true);
+    }
+    if (!bundle) throw new HakoError('INTERNAL', 'create: no bundle');
     await writeRecord(dir, {
       version: 1,
       id,
@@ -74,10 +113,14 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
       rootfs: bundle.rootfs,
       created: rfc3339Nano(new Date()),
       annotations: bundle.spec.annotations ?? {},
+      ...(o.generated
+        ? { detached: { layer: o.generated.layer, autoRemove: o.generated.autoRemove } }
+        : {}),
     });
     const args = [...globalArgs(ctx.g, ctx.root), '__relay', id];
     if (o.consoleSocket !== undefined) args.push('--console-socket', resolve(o.consoleSocket));
-    const relay = spawnHelper(args, helperStdio(o.consoleSocket !== undefined));
+    // A generated container's output goes to its log, never to our caller.
+    const relay = spawnHelper(args, helperStdio(o.consoleSocket !== undefined || o.generated !== undefined));
     await awaitReport(relay, 'the container relay').catch((e: unknown) => {
       relay.kill('SIGKILL');
       throw e;
