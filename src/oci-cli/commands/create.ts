@@ -74,7 +74,10 @@ async function checkBundle(bundle: Bundle, consoleSocket: string | undefined, de
   }
   const terminal = bundle.spec.process?.terminal ?? false;
   if (terminal && detachedRun) {
-    throw new HakoError('INVALID_ARGUMENT', '-t with -d is not supported: a detached container has no terminal');
+    throw new HakoError(
+      'INVALID_ARGUMENT',
+      '-t with -d is not supported: a detached container has no terminal',
+    );
   }
   if (terminal && consoleSocket === undefined) {
     throw new HakoError(
@@ -113,9 +116,7 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
       rootfs: bundle.rootfs,
       created: rfc3339Nano(new Date()),
       annotations: bundle.spec.annotations ?? {},
-      ...(o.generated
-        ? { detached: { layer: o.generated.layer, autoRemove: o.generated.autoRemove } }
-        : {}),
+      ...(o.generated ? { detached: { layer: o.generated.layer, autoRemove: o.generated.autoRemove } } : {}),
     });
     const args = [...globalArgs(ctx.g, ctx.root), '__relay', id];
     if (o.consoleSocket !== undefined) args.push('--console-socket', resolve(o.consoleSocket));
