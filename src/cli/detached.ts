@@ -14,6 +14,7 @@ import { startCommand } from '../oci-cli/commands/start.js';
 import { containerDir, type OciContext } from '../oci-cli/context.js';
 import { files, requireContainer, statusOf } from '../oci-cli/record.js';
 import { resolveRunTarget, type RunFlags } from './run-spec.js';
+import { vmSize } from './run-flags.js';
 
 export interface DetachedOptions extends RunFlags {
   readonly name?: string;
@@ -32,7 +33,13 @@ export async function runDetached(
     requireDefaultRootfs(await resolveGuestImage(ctx.config)),
   );
   const relay = await createContainer(ctx, id, {
-    generated: { spec: target.spec, rootfs: target.rootfs, layer: target.layer, autoRemove: o.rm },
+    generated: {
+      spec: target.spec,
+      rootfs: target.rootfs,
+      layer: target.layer,
+      autoRemove: o.rm,
+      vm: vmSize(target.sizing, ctx.config.hypervisor),
+    },
   });
   try {
     await startCommand(ctx, id);

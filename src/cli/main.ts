@@ -69,6 +69,8 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
       [],
     )
     .option('-u, --user <UID[:GID]>', 'run as this user (numeric)')
+    .option('-m, --memory <size>', "the container's memory (e.g. 256m); the VM is sized for it")
+    .option('--cpus <n>', "the container's CPUs (e.g. 1.5); the VM gets as many vCPUs, rounded up")
     .option('--bundle <dir>', 'an OCI bundle (config.json + rootfs)')
     .option('--rootfs <dir>', 'a root filesystem directory (default: the built-in busybox image)')
     .option('--read-only', 'mount the root filesystem read-only')
@@ -85,7 +87,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .passThroughOptions()
     .action(async (command: string[], o: Record<string, unknown>) => {
       const dockerFlag =
-        ['rm', 'interactive', 'tty', 'workdir', 'rootfs', 'readOnly', 'name', 'user'].some(
+        ['rm', 'interactive', 'tty', 'workdir', 'rootfs', 'readOnly', 'name', 'user', 'memory', 'cpus'].some(
           (k) => o[k] !== undefined,
         ) ||
         (o['env'] as string[]).length > 0 ||
@@ -122,6 +124,8 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
         env: o['env'] as string[],
         volumes: o['volume'] as string[],
         ...(typeof o['user'] === 'string' ? { user: o['user'] } : {}),
+        ...(typeof o['memory'] === 'string' ? { memory: o['memory'] } : {}),
+        ...(typeof o['cpus'] === 'string' ? { cpus: o['cpus'] } : {}),
         readonly: o['readOnly'] === true,
         hostname: o['hostname'] as string,
         ...(typeof o['workdir'] === 'string' ? { workdir: o['workdir'] } : {}),

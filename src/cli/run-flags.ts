@@ -1,8 +1,14 @@
-// Docker-style `hako run` flags that change the spec (pure): -v bind
-// mounts and -u user. Checked before any VM starts.
+// Docker-style `hako run` flags that change the spec or the VM (pure): -v
+// bind mounts, -u user, --memory and --cpus. Checked before any VM starts.
+//
+// --memory and --cpus size the VM itself, as the container is its only
+// tenant: MemTotal and nproc in the container follow them. The VM gets the
+// container's memory plus GUEST_OVERHEAD_MIB for its kernel, agent and
+// crun; the container's guest cgroup gets exactly the limits.
 import { isAbsolute, normalize } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { OciSpec } from '../oci/spec.js';
+import type { HakoConfig } from '../config/schema.js';
 
 function bad(message: string): HakoError {
   return new HakoError('INVALID_ARGUMENT', message);
@@ -39,8 +45,66 @@ export function parseUser(u: string): { uid: number; gid: number } {
   return { uid, gid };
 }
 
-/** `spec` with the volumes mounted (recursive binds, as docker's) and the user set. */
-export function applyRunFlags(spec: OciSpec, volumes: readonly Volume[], user: string | undefined): OciSpec {
+/** What the guest itself needs besides the container's memory. */
+export const GUEST_OVERHEAD_MIB = 64;
+/** The smallest VM that boots the guest image with room to run. */
+export const MIN_VM_MIB = 128;
+const CPU_PERIOD = 100_000;
+
+export interface Sizing {
+  /** The container's memory limit, bytes. */
+  readonly memoryBytes?: number;
+  /** The container's CPUs (docker's --cpus: may be fractional). */
+  readonly cpus?: number;
+}
+
+/** docker's --memory: a number of bytes with an optional b, k, m or g suffix; at least 4m. */
+export function parseMemory(value: string): number {
+  const m = /^(\d{1,12})([bkmg]?)$/i.exec(value.trim());
+  const unit = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m?.[2] ?? '').toLowerCase()];
+  const bytes = m && unit !== undefined ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(bytes)) throw bad(`--memory ${value}: expected a size such as 256m or 1g`);
+  if (bytes < 4 * 1024 ** 2) throw bad(`--memory ${value}: at least 4m`);
+  if (bytes > 1024 ** 4) throw bad(`--memory ${value}: more than 1 TiB`);
+  return bytes;
+}
+
+/** docker's --cpus: a positive number, at most `max` (the host's CPUs). */
+export function parseCpus(value: string, max: number): number {
+  const n = /^\d{1,4}(\.\d{1,3})?$/.test(value.trim()) ? Number(value) : NaN;
+  if (!(n >= 0.01)) throw bad(`--cpus ${value}: expected a number of CPUs such as 0.5 or 2`);
+  if (n > max) throw bad(`--cpus ${value}: this host has ${max} CPUs`);
+  return n;
+}
+
+/** The VM for a container of this size: defaults where a flag is absent. */
+export function vmSize(s: Sizing, defaults: VmSize): VmSize {
+  return {
+    vcpus: s.cpus !== undefined ? Math.ceil(s.cpus) : defaults.vcpus,
+    memoryMiB:
+      s.memoryBytes !== undefined
+        ? Math.max(MIN_VM_MIB, Math.ceil(s.memoryBytes / 1024 ** 2) + GUEST_OVERHEAD_MIB)
+        : defaults.memoryMiB,
+  };
+}
+
+export interface VmSize {
+  readonly vcpus: number;
+  readonly memoryMiB: number;
+}
+
+/** `config` with its VM resized. */
+export function withVmSize(config: HakoConfig, size: VmSize): HakoConfig {
+  return { ...config, hypervisor: { ...config.hypervisor, ...size } };
+}
+
+/** `spec` with the volumes mounted (recursive binds, as docker's), the user set and the limits. */
+export function applyRunFlags(
+  spec: OciSpec,
+  volumes: readonly Volume[],
+  user: string | undefined,
+  sizing: Sizing = {},
+): OciSpec {
   const mounts = [
     ...(spec.mounts ?? []),
     ...volumes.map((v) => ({
@@ -54,5 +118,12 @@ export function applyRunFlags(spec: OciSpec, volumes: readonly Volume[], user: s
     spec.process && user !== undefined
       ? { ...spec.process, user: { ...spec.process.user, ...parseUser(user) } }
       : spec.process;
-  return { ...spec, mounts, ...(process ? { process } : {}) };
+  const linux = spec.linux ?? {};
+  const resources = { ...((linux['resources'] as Record<string, unknown> | undefined) ?? {}) };
+  if (sizing.memoryBytes !== undefined) resources['memory'] = { limit: sizing.memoryBytes };
+  if (sizing.cpus !== undefined) {
+    resources['cpu'] = { quota: Math.round(sizing.cpus * CPU_PERIOD), period: CPU_PERIOD };
+  }
+  const limited = Object.keys(resources).length > 0 ? { linux: { ...linux, resources } } : {};
+  return { ...spec, mounts, ...(process ? { process } : {}), ...limited };
 }

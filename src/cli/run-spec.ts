@@ -5,7 +5,8 @@ import { stat } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import { defaultSpec } from '../oci/default-spec.js';
 import { readBundle, type OciSpec } from '../oci/spec.js';
-import { applyRunFlags, parseUser, parseVolume } from './run-flags.js';
+import { availableParallelism } from 'node:os';
+import { applyRunFlags, parseCpus, parseMemory, parseUser, parseVolume, type Sizing } from './run-flags.js';
 
 export interface RunFlags {
   readonly bundle?: string;
@@ -19,6 +20,10 @@ export interface RunFlags {
   readonly volumes?: readonly string[];
   /** -u UID[:GID] */
   readonly user?: string;
+  /** --memory (docker's format) */
+  readonly memory?: string;
+  /** --cpus */
+  readonly cpus?: string;
 }
 
 export interface RunTarget {
@@ -35,6 +40,8 @@ export interface RunTarget {
   /** The rootfs is the built-in image: shared read-only, written to a layer of the container's own. */
   readonly layer: boolean;
   readonly bundleDir?: string;
+  /** --memory and --cpus: the VM is sized for them (run-flags.ts vmSize). */
+  readonly sizing: Sizing;
 }
 
 function parseEnv(entries: readonly string[], hostEnv: NodeJS.ProcessEnv): string[] {
@@ -90,7 +97,11 @@ export async function resolveRunTarget(
   const volumes = (flags.volumes ?? []).map(parseVolume);
   for (const v of volumes) await requireExists(v.source, `-v ${v.source}:${v.destination}: the host path`);
   if (flags.user !== undefined) parseUser(flags.user);
-  const withFlags = (spec: OciSpec) => applyRunFlags(spec, volumes, flags.user);
+  const sizing: Sizing = {
+    ...(flags.memory !== undefined ? { memoryBytes: parseMemory(flags.memory) } : {}),
+    ...(flags.cpus !== undefined ? { cpus: parseCpus(flags.cpus, availableParallelism()) } : {}),
+  };
+  const withFlags = (spec: OciSpec) => applyRunFlags(spec, volumes, flags.user, sizing);
   if (flags.bundle !== undefined) {
     const bundle = await readBundle(flags.bundle);
     await requireDir(bundle.rootfs, `rootfs (root.path of ${bundle.dir}/config.json)`);
@@ -122,6 +133,7 @@ export async function resolveRunTarget(
       relayStdin: p?.terminal === true,
       layer: false,
       bundleDir: bundle.dir,
+      sizing,
     };
   }
   if (command.length === 0)
@@ -143,5 +155,12 @@ export async function resolveRunTarget(
   );
   // --rootfs DIR keeps runc's semantics (writes go to DIR); the built-in
   // image is never written: each run gets a fresh layer over it.
-  return { spec, rootfs, readonly: flags.readonly, terminal: flags.tty, layer: flags.rootfs === undefined };
+  return {
+    spec,
+    rootfs,
+    readonly: flags.readonly,
+    terminal: flags.tty,
+    layer: flags.rootfs === undefined,
+    sizing,
+  };
 }

@@ -7,6 +7,7 @@ import { requireDefaultRootfs, resolveGuestImage } from '../image/guest-image.js
 import { checkId, newId } from '../runtime/ids.js';
 import { Sandbox } from '../runtime/sandbox.js';
 import { resolveRunTarget, type RunFlags } from './run-spec.js';
+import { vmSize, withVmSize } from './run-flags.js';
 import { SignalRelay } from './signals.js';
 import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { attachTerminal } from './terminal.js';
@@ -28,7 +29,8 @@ export async function runCommand(
   const target = await resolveRunTarget(o, command, async () =>
     requireDefaultRootfs(await resolveGuestImage(loaded.config)),
   );
-  const env = await makeEnv(g, loaded);
+  const config = withVmSize(loaded.config, vmSize(target.sizing, loaded.config.hypervisor));
+  const env = await makeEnv(g, { ...loaded, config });
   await sweepStale(env);
   const signals = new SignalRelay();
   let sandbox: Sandbox | undefined;

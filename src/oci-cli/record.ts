@@ -20,7 +20,16 @@ const OciRecordSchema = z.object({
   created: z.string(),
   annotations: z.record(z.string(), z.string()),
   /** Made by docker-style `hako run -d`: output in container.log, maybe removed at exit. */
-  detached: z.object({ layer: z.boolean(), autoRemove: z.boolean() }).optional(),
+  detached: z
+    .object({
+      layer: z.boolean(),
+      autoRemove: z.boolean(),
+      /** The VM sized by --memory and --cpus. */
+      vm: z
+        .object({ vcpus: z.number().int().min(1).max(256), memoryMiB: z.number().int().min(64) })
+        .optional(),
+    })
+    .optional(),
 });
 
 const RefSchema = z.object({ pid: z.number().int().positive(), startTime: z.string() });

@@ -19,6 +19,7 @@ import { attachStdio } from './attach.js';
 import { callerOutputs, logOutputs } from './spawn-helper.js';
 import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { signalNumber } from '../cli/exit-codes.js';
+import { withVmSize } from '../cli/run-flags.js';
 import { ociContext } from './context.js';
 import { runHooks } from './hooks.js';
 import { controlSocket, serveProxy } from './proxy.js';
@@ -56,7 +57,8 @@ export async function relayMain(
     if (self) await writeRelay(dir, self);
     const c = await requireContainer(dir);
     const { spec, rootfs, dir: bundleDir } = await readBundle(c.record.bundle);
-    const env = await buildEnv(ctx.config, log);
+    const vm = c.record.detached?.vm;
+    const env = await buildEnv(vm ? withVmSize(ctx.config, vm) : ctx.config, log);
     const detached = c.record.detached;
     const first = {
       id,

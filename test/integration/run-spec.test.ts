@@ -155,3 +155,28 @@ test('docker-style -v HOST:CONTAINER[:ro] binds a host directory, and -u UID:GID
     }),
   );
 });
+
+test('--memory and --cpus size the VM (MemTotal and nproc follow) and set the container cgroup limits', async () => {
+  await inPrivateRoot(async (root) => {
+    const show = 'grep MemTotal /proc/meminfo; nproc; cat /sys/fs/cgroup/memory.max';
+    const sized = await runHako(root, ['run', '--memory', '256m', '--cpus', '1', '--', 'sh', '-c', show]);
+    assert.equal(exitOf(sized), 0, sized.stderr);
+    const [mem, nproc, limit] = sized.stdout.toString().trim().split('\n');
+    const kib = Number(/(\d+) kB/.exec(mem ?? '')?.[1]);
+    assert.ok(kib > 256 * 1024 && kib <= (256 + 64) * 1024, `MemTotal ${kib} kB`);
+    assert.equal(nproc, '1');
+    assert.equal(limit, String(256 * 1024 * 1024));
+    const plain = await runHako(root, ['run', '--', 'sh', '-c', show]);
+    assert.match(plain.stdout.toString(), /^MemTotal:\s+4\d{5} kB\n2\n/);
+    for (const [args, message] of [
+      [['--memory', '1x'], /--memory 1x: expected a size such as 256m/],
+      [['--memory', '1m'], /--memory 1m: at least 4m/],
+      [['--cpus', '0'], /--cpus 0: expected a number of CPUs/],
+      [['--cpus', '4096'], /--cpus 4096: this host has \d+ CPUs/],
+    ] as const) {
+      const r = await runHako(root, ['run', ...args, '--', 'true']);
+      assert.equal(exitOf(r), 125, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+});

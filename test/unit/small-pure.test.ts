@@ -136,3 +136,17 @@ test('run styles: runc only with one word, no --, no docker flag, and a bundle',
   assert.equal(wordsAfterDashDash(['node', 'hako', '--root', 'r', 'run', '--', 'sh', '-c', 'a -- b']), 3);
   assert.equal(wordsAfterDashDash(['node', 'hako', 'run', 'ls']), undefined);
 });
+
+test('--memory and --cpus: parsing, and the VM they make', async () => {
+  const { parseMemory, parseCpus, vmSize } = await import('../../src/cli/run-flags.js');
+  assert.equal(parseMemory('256m'), 256 << 20);
+  assert.equal(parseMemory('1G'), 1 << 30);
+  assert.equal(parseMemory('8388608'), 8 << 20);
+  assert.throws(() => parseMemory('-1m'), /expected a size/);
+  assert.equal(parseCpus('1.5', 2), 1.5);
+  assert.throws(() => parseCpus('3', 2), /this host has 2 CPUs/);
+  const defaults = { vcpus: 2, memoryMiB: 512 };
+  assert.deepEqual(vmSize({}, defaults), defaults);
+  assert.deepEqual(vmSize({ memoryBytes: 256 << 20, cpus: 1.5 }, defaults), { vcpus: 2, memoryMiB: 320 });
+  assert.deepEqual(vmSize({ memoryBytes: 8 << 20, cpus: 0.5 }, defaults), { vcpus: 1, memoryMiB: 128 });
+});

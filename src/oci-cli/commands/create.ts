@@ -50,6 +50,8 @@ export interface Generated {
   readonly layer: boolean;
   /** Remove the container when its process exits (--rm). */
   readonly autoRemove: boolean;
+  /** Its VM's size, when not the configured default. */
+  readonly vm?: { readonly vcpus: number; readonly memoryMiB: number };
 }
 
 /** The bundle directory of a generated container. */
@@ -116,7 +118,15 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
       rootfs: bundle.rootfs,
       created: rfc3339Nano(new Date()),
       annotations: bundle.spec.annotations ?? {},
-      ...(o.generated ? { detached: { layer: o.generated.layer, autoRemove: o.generated.autoRemove } } : {}),
+      ...(o.generated
+        ? {
+            detached: {
+              layer: o.generated.layer,
+              autoRemove: o.generated.autoRemove,
+              ...(o.generated.vm ? { vm: o.generated.vm } : {}),
+            },
+          }
+        : {}),
     });
     const args = [...globalArgs(ctx.g, ctx.root), '__relay', id];
     if (o.consoleSocket !== undefined) args.push('--console-socket', resolve(o.consoleSocket));
