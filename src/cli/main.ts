@@ -10,6 +10,7 @@ import { runCommand } from './run.js';
 import { dockerRunDetached, registerOciCommands, runcRun } from './oci.js';
 import { chooseRunStyle, wordsAfterDashDash } from './run-style.js';
 import { existsSync } from 'node:fs';
+import { templateLsCommand, templateRmCommand } from './templates.js';
 import { envCommand, HAKO_VERSION, OCI_SPEC_VERSION, versionCommand } from './env.js';
 import type { GlobalOptions } from './wiring.js';
 
@@ -156,6 +157,23 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .command('env')
     .description('the configuration in effect, the guest image and the paths Hako uses (JSON)')
     .action(async () => exit(await envCommand(globals(program), (l) => console.log(l))));
+
+  const template = program.command('template').description('the VM templates sandboxes start from');
+  template
+    .command('ls')
+    .description('list VM templates: size, RAM held, last use')
+    .option('-f, --format <format>', 'table or json', 'table')
+    .action(async (o: { format: string }) =>
+      exit(await templateLsCommand(globals(program), o.format, (l) => console.log(l))),
+    );
+  template
+    .command('rm')
+    .description('remove VM templates (running VMs keep their own copy)')
+    .argument('[keys...]')
+    .option('--all', 'remove every template')
+    .action(async (keys: string[], o: { all?: boolean }) =>
+      exit(await templateRmCommand(globals(program), keys, o.all === true, (l) => console.log(l))),
+    );
 
   const image = program.command('image').description('the guest image (kernel, initramfs, default rootfs)');
   image

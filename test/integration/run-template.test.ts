@@ -155,3 +155,35 @@ test("a clone's kernel reseeds as it resumes (vmgenid), and its agent from the h
     }),
   );
 });
+
+test('template ls lists each template with its size and last use; template rm removes one, --all the rest', async () => {
+  await withTemplates('', '', (tdir, config) =>
+    inPrivateRoot(async (root) => {
+      assert.equal(exitOf(await runHako(root, ['run', '--', 'true'], { config })), 0);
+      assert.equal(exitOf(await runHako(root, ['run', '--memory', '100m', '--', 'true'], { config })), 0);
+      const ls = await runHako(root, ['template', 'ls', '--format', 'json'], { config });
+      assert.equal(exitOf(ls), 0, ls.stderr);
+      const list = JSON.parse(ls.stdout.toString()) as {
+        key: string;
+        vmMemoryMiB: number;
+        lastUsed: string;
+      }[];
+      assert.deepEqual(list.map((t) => t.vmMemoryMiB).sort(), [164, 512]);
+      assert.deepEqual(list.map((t) => t.key).sort(), templatesIn(tdir).sort());
+      const table = await runHako(root, ['template', 'ls'], { config });
+      assert.match(
+        table.stdout.toString(),
+        /^KEY\s+VM MEMORY\s+RAM HELD\s+LAST USED\n[0-9a-f]{32}\s+\d+ MiB/,
+      );
+      const [first] = list;
+      assert.ok(first);
+      assert.equal(exitOf(await runHako(root, ['template', 'rm', first.key], { config })), 0);
+      assert.equal(templatesIn(tdir).length, 1);
+      const missing = await runHako(root, ['template', 'rm', first.key], { config });
+      assert.equal(exitOf(missing), 125);
+      assert.match(missing.stderr, /no VM template/);
+      assert.equal(exitOf(await runHako(root, ['template', 'rm', '--all'], { config })), 0);
+      assert.deepEqual(templatesIn(tdir), []);
+    }),
+  );
+});
