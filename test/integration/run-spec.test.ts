@@ -2,10 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { inPrivateRoot, exitOf, runHako } from '../helpers/hako.js';
-import { makeBundle, rootfsCopy, withTempDir } from '../helpers/fixtures.js';
+import { makeBundle, patchSpec, rootfsCopy, withTempDir } from '../helpers/fixtures.js';
 
 test('env, cwd and args from the OCI spec are applied', async () => {
   await inPrivateRoot((root) =>
@@ -179,4 +180,54 @@ test('--memory and --cpus size the VM (MemTotal and nproc follow) and set the co
       assert.match(r.stderr, message);
     }
   });
+});
+
+test('spec mounts as runc applies them: a single file, a unix socket, tmpfs data options, noexec/nosuid/nodev binds, rro', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      const src = join(dir, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'file'), 'one file\n');
+      const sock = join(src, 'sock');
+      const server = createServer().listen(sock);
+      await new Promise((r) => server.once('listening', r));
+      try {
+        const bundle = join(dir, 'b');
+        mkdirSync(bundle);
+        const script = [
+          'cat /etc/one',
+          'test -S /run/s.sock && echo socket',
+          'stat -c "%a %u %g" /t',
+          'grep -E " /(t|nx|rro) " /proc/mounts | cut -d" " -f2,4',
+          'touch /rro/x 2>/dev/null || echo rro-refused',
+        ].join('; ');
+        makeBundle(bundle, { args: ['sh', '-c', script] });
+        patchSpec(bundle, (spec) => {
+          const mounts = spec['mounts'] as unknown[];
+          mounts.push(
+            { destination: '/etc/one', type: 'bind', source: join(src, 'file'), options: ['bind', 'ro'] },
+            { destination: '/run/s.sock', type: 'bind', source: sock, options: ['bind'] },
+            {
+              destination: '/t',
+              type: 'tmpfs',
+              source: 'tmpfs',
+              options: ['mode=1770', 'uid=5', 'gid=6', 'size=1m'],
+            },
+            { destination: '/nx', type: 'bind', source: src, options: ['bind', 'noexec', 'nosuid', 'nodev'] },
+            { destination: '/rro', type: 'bind', source: src, options: ['rbind', 'rro'] },
+          );
+        });
+        const r = await runHako(root, ['run', '--bundle', bundle]);
+        assert.equal(exitOf(r), 0, r.stderr);
+        const out = r.stdout.toString();
+        assert.match(out, /^one file\nsocket\n1770 5 6\n/);
+        assert.match(out, /^\/t rw,.*mode=1770,uid=5,gid=6/m);
+        assert.match(out, /^\/nx rw,nosuid,nodev,noexec/m);
+        assert.match(out, /^\/rro ro,/m);
+        assert.match(out, /rro-refused/);
+      } finally {
+        server.close();
+      }
+    }),
+  );
 });
