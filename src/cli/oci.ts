@@ -24,6 +24,10 @@ import { runcRunCommand } from '../oci-cli/commands/run.js';
 import type { GlobalOptions } from './wiring.js';
 import { logsCommand, rmCommand, runDetached, stopCommand, type DetachedOptions } from './detached.js';
 import { HakoError, isHakoError, messageOf } from '../errors.js';
+import { readBundle } from '../oci/spec.js';
+import { resolve } from 'node:path';
+import { runCommand } from './run.js';
+import { writePidFile } from '../oci-cli/commands/create.js';
 
 type Opts = Record<string, unknown>;
 const str = (o: Opts, k: string): string | undefined => {
@@ -306,6 +310,18 @@ export async function runcRun(
   },
   exit: (code: number) => void,
 ): Promise<void> {
+  const spec = await readBundle(o.bundle ?? process.cwd()).then(
+    (b) => b.spec,
+    () => undefined,
+  );
+  if (spec?.process?.terminal === true && !o.detach && o.consoleSocket === undefined) {
+    // runc gives the container a pty relayed to its own stdio, as the
+    // foreground `hako run` does (without a terminal on our stdin: none).
+    if (o.pidFile !== undefined) await writePidFile(o.pidFile, process.pid);
+    const flags = { interactive: true, tty: false, rm: true, readonly: false, env: [], hostname: id };
+    exit(await runCommand(g, { ...flags, bundle: resolve(o.bundle ?? '.'), name: id }, []));
+    return;
+  }
   await runOci(
     g,
     (ctx) =>

@@ -87,3 +87,32 @@ test('`hako spec` then `run --bundle` on a terminal: the shell gets a terminal a
     b.remove();
   }
 });
+
+test('runc-style foreground run of a terminal spec without a console socket: a pty relayed to our stdio, as runc', async () => {
+  const b = tempDir();
+  try {
+    await specBundle(b.dir);
+    await inPrivateRoot(async (root) => {
+      const r = await runInPty(
+        [
+          { expect: '# ' },
+          { send: 'tty; echo typed-$((6*7))\r' },
+          { expect: 'typed-42' },
+          { send: 'exit 4\r' },
+        ],
+        [HAKO, '--root', root, 'run', '--bundle', b.dir, 'tty1'],
+      );
+      assert.match(r.output, /\/dev\/pts\/\d+/);
+      assert.equal(r.exit, 4, r.output);
+      const piped = await runCommand(
+        ['sh', '-c', `${HAKO} --root ${root} run --bundle ${b.dir} tty2 < /dev/null`],
+        {
+          timeoutMs: 60_000,
+        },
+      );
+      assert.equal(piped.code, 0, piped.stderr);
+    });
+  } finally {
+    b.remove();
+  }
+});
