@@ -1,6 +1,7 @@
 //! Checks and rewrites the OCI spec the host sends, for use inside the guest:
-//! the rootfs path becomes the guest path, hooks are dropped (the host runs
-//! them), namespace paths and host cgroup paths are meaningless here (a
+//! the rootfs path becomes the guest path, hooks are dropped but for
+//! createContainer and startContainer (which run in the container's
+//! namespaces, here: crun runs them; the host runs the rest), namespace paths and host cgroup paths are meaningless here (a
 //! pod's network namespace becomes the sandbox's), and LSM labels refer to
 //! the host's policies.
 use serde_json::{Map, Value};
@@ -116,7 +117,7 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Gu
     root.insert("path".into(), Value::String(rootfs.into()));
     root.insert("readonly".into(), Value::Bool(readonly));
     spec.insert("root".into(), Value::Object(root));
-    spec.remove("hooks");
+    keep_guest_hooks(&mut spec, rootfs)?;
     if let Some(m) = spec.get("mounts") {
         if !m.is_array() {
             return Err(invalid("mounts must be a list"));
@@ -255,6 +256,49 @@ pub fn exec_process(json: &[u8]) -> Result<Value, SpecError> {
     Ok(p)
 }
 
+/// The hooks that run in the container's namespaces, which are in this
+/// guest: createContainer and startContainer, checked; every other kind is
+/// the host's and goes. crun looks a createContainer hook up before it
+/// enters the container's root (where runc would find the host's file):
+/// here the path is the container's, so it is made one under `rootfs`.
+fn keep_guest_hooks(spec: &mut Map<String, Value>, rootfs: &str) -> Result<(), SpecError> {
+    let Some(hooks) = spec.remove("hooks") else { return Ok(()) };
+    let Value::Object(mut hooks) = hooks else { return Err(invalid("hooks must be an object")) };
+    let mut kept = Map::new();
+    for kind in ["createContainer", "startContainer"] {
+        let Some(list) = hooks.remove(kind) else { continue };
+        let Value::Array(mut list) = list else { return Err(invalid(&format!("hooks.{kind} must be a list"))) };
+        for h in &mut list {
+            let path = h.get("path").and_then(Value::as_str).unwrap_or("").to_string();
+            if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
+                return Err(invalid(&format!("hooks.{kind}: path {path:?} must be absolute, without ..")));
+            }
+            if kind == "createContainer" {
+                if let Some(o) = h.as_object_mut() {
+                    o.insert("path".into(), Value::String(format!("{}{path}", rootfs.trim_end_matches('/'))));
+                }
+            }
+            for field in ["args", "env"] {
+                match h.get(field) {
+                    None => {}
+                    Some(Value::Array(a)) if a.iter().all(Value::is_string) => {}
+                    Some(_) => return Err(invalid(&format!("hooks.{kind}: {field} must be a list of strings"))),
+                }
+            }
+            if let Some(t) = h.get("timeout") {
+                if !t.as_i64().is_some_and(|t| t > 0) {
+                    return Err(invalid(&format!("hooks.{kind}: timeout must be a positive integer")));
+                }
+            }
+        }
+        kept.insert(kind.into(), Value::Array(list));
+    }
+    if !kept.is_empty() {
+        spec.insert("hooks".into(), Value::Object(kept));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +323,19 @@ mod tests {
         assert_eq!(v["root"]["readonly"], true);
         assert!(v.get("hooks").is_none());
         assert_eq!(v["linux"]["cgroupsPath"], "/hako/c1");
+        let guest = SPEC.replace(
+            r#""prestart":[{"path":"/bin/true"}]"#,
+            r#""prestart":[{"path":"/bin/true"}],"startContainer":[{"path":"/bin/sh","args":["sh"],"timeout":5}]"#,
+        );
+        let v = container_spec(guest.as_bytes(), "/r", "/hako/c1").unwrap().spec;
+        assert_eq!(v["hooks"], serde_json::json!({"startContainer": [{"path": "/bin/sh", "args": ["sh"], "timeout": 5}]}));
+        let created = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, r#""createContainer":[{"path":"/h"}]"#);
+        let v = container_spec(created.as_bytes(), "/r/", "/hako/c1").unwrap().spec;
+        assert_eq!(v["hooks"]["createContainer"][0]["path"], "/r/h");
+        for path in ["rel", "/../x"] {
+            let bad = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, &format!(r#""createContainer":[{{"path":"{path}"}}]"#));
+            assert!(container_spec(bad.as_bytes(), "/r", "/hako/c1").is_err());
+        }
         // The pod's network namespace becomes the sandbox's (the guest's).
         assert_eq!(v["linux"]["namespaces"], serde_json::json!([{"type": "pid"}]));
         assert!(v["process"].get("apparmorProfile").is_none());

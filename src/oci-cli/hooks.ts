@@ -1,8 +1,10 @@
-// OCI hooks, run on the host in the order the runtime spec gives:
-// prestart, createRuntime, createContainer (during create), startContainer,
-// poststart (around start), poststop (after delete). Each gets the
-// container's state JSON on stdin; a failure is an error except for
-// poststart and poststop, where it is only a warning.
+// OCI hooks that run on the host, in the order the runtime spec gives:
+// prestart, createRuntime (during create), poststart (after start),
+// poststop (after delete). createContainer and startContainer run in the
+// container's namespaces, which are in the guest: crun runs them there
+// (agent/src/spec.rs keeps them). Each gets the container's state JSON on
+// stdin; a failure is an error (poststart's makes start fail and removes
+// the container, as runc's) except for poststop, where it is a warning.
 // A hook is done when it has exited and its stderr is closed (by every
 // process it left holding it). It runs in a process group of its own, and
 // has a timeout: its own, or [runtime] hook_timeout. Past it, the whole

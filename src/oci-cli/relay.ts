@@ -78,7 +78,8 @@ export async function relayMain(
       bundle: c.record.bundle,
       annotations: c.record.annotations,
     };
-    for (const hook of ['prestart', 'createRuntime', 'createContainer'] as const)
+    // createContainer and startContainer run in the guest (crun).
+    for (const hook of ['prestart', 'createRuntime'] as const)
       await runHooks(spec, hook, state, ctx.config.runtime.hookTimeoutMs);
     const outputs = detached ? () => logOutputs(files.output(dir)) : callerOutputs;
     const attached = await attachStdio(container.io(), consoleSocket, log, outputs);

@@ -116,21 +116,30 @@ test('any host name Linux takes is set as given: an id and a hostname with "_", 
   );
 });
 
-test('hooks run on the host in the runtime-spec order, with the state on stdin', async () => {
+test('hooks in the runtime-spec order with the state on stdin: host hooks on the host, createContainer and startContainer in the container', async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) => {
-      makeBundle(dir, { args: ['true'] });
+      makeBundle(dir, { args: ['sh', '-c', 'cat /guest-hooks.log'], readonly: false });
       const log = join(dir, 'hooks.log');
-      const hook = (name: string) => ({
+      const hostHook = (name: string) => ({
         path: '/bin/sh',
         args: ['sh', '-c', `read -r state; echo "${name} $state" >> ${log}`],
       });
+      // A hook that exists only in the container's rootfs: resolved and run there.
+      writeFileSync(
+        join(dir, 'rootfs', 'guest-hook.sh'),
+        // $0 is the path it was run by: the log lands next to it, in the container's rootfs.
+        '#!/bin/sh\nread -r state\necho "$1 $state" >> "$(dirname "$0")/guest-hooks.log"\n',
+        { mode: 0o755 },
+      );
       patchSpec(dir, (spec) => {
-        spec['hooks'] = Object.fromEntries(
-          ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'].map(
-            (n) => [n, [hook(n)]],
+        spec['hooks'] = {
+          ...Object.fromEntries(
+            ['prestart', 'createRuntime', 'poststart', 'poststop'].map((n) => [n, [hostHook(n)]]),
           ),
-        );
+          createContainer: [{ path: '/guest-hook.sh', args: ['guest-hook.sh', 'createContainer'] }],
+          startContainer: [{ path: '/guest-hook.sh', args: ['guest-hook.sh', 'startContainer'] }],
+        };
       });
       await ok(root, ['create', '--bundle', dir, 'h1']);
       await ok(root, ['start', 'h1']);
@@ -139,12 +148,31 @@ test('hooks run on the host in the runtime-spec order, with the state on stdin',
       const lines = readFileSync(log, 'utf8').trim().split('\n');
       assert.deepEqual(
         lines.map((l) => l.split(' ')[0]),
-        ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
+        ['prestart', 'createRuntime', 'poststart', 'poststop'],
       );
       assert.ok(
         lines.every((l) => l.includes('"id":"h1"')),
         lines.join('\n'),
       );
+      const guest = readFileSync(join(dir, 'rootfs', 'guest-hooks.log'), 'utf8');
+      assert.match(guest, /^createContainer \{.*"id":"h1".*\}\nstartContainer \{.*"id":"h1".*\}\n$/);
+    }),
+  );
+});
+
+test('a failing poststart hook makes start fail and removes the container, as runc', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      makeBundle(dir, { args: ['sleep', '600'] });
+      patchSpec(dir, (spec) => {
+        spec['hooks'] = { poststart: [{ path: '/bin/sh', args: ['sh', '-c', 'echo nope >&2; exit 3'] }] };
+      });
+      await ok(root, ['create', '--bundle', dir, 'p1']);
+      const r = await runHako(root, ['start', 'p1']);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /poststart hook failed, container removed: .*nope/);
+      const gone = await runHako(root, ['state', 'p1']);
+      assert.match(gone.stderr, /container does not exist/);
     }),
   );
 });

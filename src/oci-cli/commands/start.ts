@@ -1,6 +1,8 @@
-// `hako start <id>`: starts a created container's process, with the
-// startContainer and poststart hooks around it.
-import { HakoError } from '../../errors.js';
+// `hako start <id>`: starts a created container's process (crun runs its
+// startContainer hooks in the guest), then the poststart hooks: if one
+// fails, the container is killed and removed and start fails, as runc's.
+import { HakoError, messageOf } from '../../errors.js';
+import { deleteCommand } from './delete.js';
 import { readBundle } from '../../oci/spec.js';
 import { containerDir, containerRunDir, type OciContext } from '../context.js';
 import { runHooks } from '../hooks.js';
@@ -12,14 +14,20 @@ export async function startCommand(ctx: OciContext, id: string): Promise<number>
   const status = await statusOf(c, ctx.procs);
   if (status === 'stopped')
     throw new HakoError('FAILED_PRECONDITION', 'cannot start a container that has stopped');
+  if (status === 'creating')
+    throw new HakoError('FAILED_PRECONDITION', 'cannot start a container that is still being created');
   if (status !== 'created')
     throw new HakoError('FAILED_PRECONDITION', 'cannot start an already running container');
   const { spec } = await readBundle(c.record.bundle);
-  await runHooks(spec, 'startContainer', stateJson(c, 'created'), ctx.config.runtime.hookTimeoutMs);
   await withAgent(containerRunDir(ctx, id), (agent) => agent.startContainer(id));
   await markStarted(c.dir);
-  await runHooks(spec, 'poststart', stateJson(c, 'running'), ctx.config.runtime.hookTimeoutMs).catch(
-    (e: unknown) => process.stderr.write(`poststart hook failed: ${String(e)}\n`),
-  );
+  try {
+    await runHooks(spec, 'poststart', stateJson(c, 'running'), ctx.config.runtime.hookTimeoutMs);
+  } catch (e) {
+    await deleteCommand(ctx, id, true).catch(() => undefined);
+    throw new HakoError('FAILED_PRECONDITION', `poststart hook failed, container removed: ${messageOf(e)}`, {
+      cause: e,
+    });
+  }
   return 0;
 }
