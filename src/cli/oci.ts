@@ -162,14 +162,15 @@ export function registerOciCommands(
     .command('ps')
     .description("list a container's processes; without an id, list containers (as docker ps)")
     .argument('[id]')
-    .argument('[ps-args...]', 'ignored')
+    .argument('[ps-args...]', "ps's arguments (default -ef), after --")
     .option('-f, --format <format>', 'table or json', 'table')
     .option('-q, --quiet', 'without an id: ids only')
-    .action((id: string | undefined, _args: string[], o: Opts) =>
+    .passThroughOptions()
+    .action((id: string | undefined, psArgs: string[], o: Opts) =>
       oci((ctx) =>
         id === undefined
           ? listCommand(ctx, str(o, 'format') ?? 'table', o['quiet'] === true)
-          : psCommand(ctx, id, str(o, 'format') ?? 'table'),
+          : psCommand(ctx, id, str(o, 'format') ?? 'table', psArgs[0] === '--' ? psArgs.slice(1) : psArgs),
       )(),
     );
 

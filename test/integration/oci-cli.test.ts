@@ -55,6 +55,9 @@ test('create, start, exec, kill, delete: states, and a pid-file process that liv
       assert.equal(ex.stdout.toString(), 'in-exec\n');
       assert.equal(ex.code, 4);
       assert.match(await ok(root, ['ps', '--format', 'json', 'c1']), /^\[\d+(,\d+)*\]\n$/);
+      // As runc: ps's own table, its arguments passed on (here it runs in the container).
+      assert.match(await ok(root, ['ps', 'c1']), /^PID\s+USER\s+COMMAND\n\s+1 root\s+sh -c trap/);
+      assert.match(await ok(root, ['ps', 'c1', '-o', 'pid,comm']), /^PID\s+COMMAND\n\s+1 sh\n/);
       assert.match(await ok(root, ['list', '--format', 'json']), /"id":"c1"/);
       await ok(root, ['kill', 'c1', 'TERM']);
       await until('the pid-file process to exit with the container', () => !alive(pid));
