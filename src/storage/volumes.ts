@@ -15,6 +15,31 @@ interface SpecMount {
   type?: unknown;
   source?: unknown;
   options?: unknown;
+  uidMappings?: unknown;
+  gidMappings?: unknown;
+}
+
+/** A mount the VM cannot carry, refused by name rather than left to fail in the guest. */
+function refuseUncarried(m: SpecMount): void {
+  const opts = optionsOf(m);
+  const at = `mount ${String(m.destination)}`;
+  if (
+    m.uidMappings !== undefined ||
+    m.gidMappings !== undefined ||
+    opts.includes('idmap') ||
+    opts.includes('ridmap')
+  ) {
+    throw new HakoError(
+      'BUNDLE_INVALID',
+      `${at}: idmapped mounts cannot be carried into the VM (virtio-fs has no id mapping)`,
+    );
+  }
+  if (m.type === 'overlay' && opts.some((o) => /^(lowerdir|upperdir|workdir)=/.test(o))) {
+    throw new HakoError(
+      'BUNDLE_INVALID',
+      `${at}: an overlay of host directories cannot be carried into the VM`,
+    );
+  }
 }
 
 const optionsOf = (m: SpecMount): string[] =>
@@ -45,6 +70,7 @@ export async function planVolumes(
   const out: SpecMount[] = [];
   const volumes: Volume[] = [];
   for (const m of mounts) {
+    refuseUncarried(m);
     if (!isBind(m) || typeof m.source !== 'string') {
       out.push(m);
       continue;

@@ -95,3 +95,34 @@ test('the fake helper refuses a link on the way and a removal into a mount, as t
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('mounts the VM cannot carry are refused by name: idmapped mounts, an overlay of host directories', async () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [
+      {
+        destination: '/id',
+        type: 'bind',
+        source: '/tmp',
+        options: ['rbind'],
+        uidMappings: [{ containerID: 0, hostID: 1, size: 1 }],
+      },
+      /mount \/id: idmapped mounts cannot be carried/,
+    ],
+    [
+      { destination: '/id2', type: 'bind', source: '/tmp', options: ['rbind', 'idmap'] },
+      /mount \/id2: idmapped/,
+    ],
+    [
+      {
+        destination: '/ov',
+        type: 'overlay',
+        source: 'overlay',
+        options: ['lowerdir=/a:/b', 'upperdir=/u', 'workdir=/w'],
+      },
+      /mount \/ov: an overlay of host directories cannot be carried/,
+    ],
+  ];
+  for (const [mount, message] of cases) {
+    await assert.rejects(planVolumes({ mounts: [mount] }, undefined, '/run/hako/shared/c/mounts'), message);
+  }
+});
