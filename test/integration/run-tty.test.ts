@@ -39,80 +39,56 @@ test('typed input reaches an interactive shell, whose exit status is returned', 
   });
 });
 
-/** A bundle as a new user makes one: `hako spec` (a terminal and `sh`) and a rootfs. */
-async function specBundle(dir: string): Promise<void> {
-  const r = await runCommand(['sh', '-c', `cd ${dir} && ${HAKO} spec`]);
-  assert.equal(r.code, 0, r.stderr);
-  rootfsCopy(dir);
+/** Runs `fn` with a bundle as a new user makes one (`hako spec`: a terminal and `sh`) and a private root. */
+async function withSpecBundle(fn: (bundle: string, root: string) => Promise<void>): Promise<void> {
+  const b = tempDir();
+  try {
+    const r = await runCommand(['sh', '-c', `cd ${b.dir} && ${HAKO} spec`]);
+    assert.equal(r.code, 0, r.stderr);
+    rootfsCopy(b.dir);
+    await inPrivateRoot((root) => fn(b.dir, root));
+  } finally {
+    b.remove();
+  }
+}
+
+/** On a pty: the shell prompt, typed input, its terminal, and exit 4. */
+async function typeIntoShell(argv: readonly string[]): Promise<void> {
+  const r = await runInPty(
+    [{ expect: '# ' }, { send: 'tty; echo typed-$((6*7))\r' }, { expect: 'typed-42' }, { send: 'exit 4\r' }],
+    argv,
+  );
+  assert.match(r.output, /\/dev\/pts\/\d+/);
+  assert.equal(r.exit, 4, r.output);
 }
 
 test('`hako spec` then `run --bundle`, stdin not a terminal: run without one, stdin relayed, never a hang', async () => {
-  const b = tempDir();
-  try {
-    await specBundle(b.dir);
-    await inPrivateRoot(async (root) => {
-      const run = `${HAKO} --root ${root} run --bundle ${b.dir}`;
-      const empty = await runCommand(['sh', '-c', `${run} < /dev/null`], { timeoutMs: 60_000 });
-      assert.equal(empty.code, 0, empty.stderr);
-      const piped = await runCommand(['sh', '-c', run], {
-        input: 'tty || echo no-tty; exit 3\n',
-        timeoutMs: 60_000,
-      });
-      assert.match(piped.stdout, /no-tty/);
-      assert.equal(piped.code, 3, piped.stderr);
+  await withSpecBundle(async (bundle, root) => {
+    const run = `${HAKO} --root ${root} run --bundle ${bundle}`;
+    const empty = await runCommand(['sh', '-c', `${run} < /dev/null`], { timeoutMs: 60_000 });
+    assert.equal(empty.code, 0, empty.stderr);
+    const piped = await runCommand(['sh', '-c', run], {
+      input: 'tty || echo no-tty; exit 3\n',
+      timeoutMs: 60_000,
     });
-  } finally {
-    b.remove();
-  }
+    assert.match(piped.stdout, /no-tty/);
+    assert.equal(piped.code, 3, piped.stderr);
+  });
 });
 
 test('`hako spec` then `run --bundle` on a terminal: the shell gets a terminal and our typing, as with runc', async () => {
-  const b = tempDir();
-  try {
-    await specBundle(b.dir);
-    await inPrivateRoot(async (root) => {
-      const r = await runInPty(
-        [
-          { expect: '# ' },
-          { send: 'tty; echo typed-$((6*7))\r' },
-          { expect: 'typed-42' },
-          { send: 'exit 4\r' },
-        ],
-        [HAKO, '--root', root, 'run', '--bundle', b.dir],
-      );
-      assert.match(r.output, /\/dev\/pts\/\d+/);
-      assert.equal(r.exit, 4, r.output);
-    });
-  } finally {
-    b.remove();
-  }
+  await withSpecBundle((bundle, root) => typeIntoShell([HAKO, '--root', root, 'run', '--bundle', bundle]));
 });
 
 test('runc-style foreground run of a terminal spec without a console socket: a pty relayed to our stdio, as runc', async () => {
-  const b = tempDir();
-  try {
-    await specBundle(b.dir);
-    await inPrivateRoot(async (root) => {
-      const r = await runInPty(
-        [
-          { expect: '# ' },
-          { send: 'tty; echo typed-$((6*7))\r' },
-          { expect: 'typed-42' },
-          { send: 'exit 4\r' },
-        ],
-        [HAKO, '--root', root, 'run', '--bundle', b.dir, 'tty1'],
-      );
-      assert.match(r.output, /\/dev\/pts\/\d+/);
-      assert.equal(r.exit, 4, r.output);
-      const piped = await runCommand(
-        ['sh', '-c', `${HAKO} --root ${root} run --bundle ${b.dir} tty2 < /dev/null`],
-        {
-          timeoutMs: 60_000,
-        },
-      );
-      assert.equal(piped.code, 0, piped.stderr);
-    });
-  } finally {
-    b.remove();
-  }
+  await withSpecBundle(async (bundle, root) => {
+    await typeIntoShell([HAKO, '--root', root, 'run', '--bundle', bundle, 'tty1']);
+    const piped = await runCommand(
+      ['sh', '-c', `${HAKO} --root ${root} run --bundle ${bundle} tty2 < /dev/null`],
+      {
+        timeoutMs: 60_000,
+      },
+    );
+    assert.equal(piped.code, 0, piped.stderr);
+  });
 });
