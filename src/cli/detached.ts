@@ -12,7 +12,7 @@ import { deleteCommand } from '../oci-cli/commands/delete.js';
 import { killCommand } from '../oci-cli/commands/kill.js';
 import { startCommand } from '../oci-cli/commands/start.js';
 import { containerDir, type OciContext } from '../oci-cli/context.js';
-import { files, requireContainer, statusOf } from '../oci-cli/record.js';
+import { files, readContainer, requireContainer, statusOf } from '../oci-cli/record.js';
 import { resolveRunTarget, type RunFlags } from './run-spec.js';
 import { vmSize } from './run-flags.js';
 
@@ -77,7 +77,12 @@ export async function stopCommand(
 ): Promise<number> {
   for (const id of ids) {
     const dir = containerDir(ctx, id);
-    const stopped = async () => (await statusOf(await requireContainer(dir), ctx.procs)) === 'stopped';
+    await requireContainer(dir);
+    // A foreground run removes its container as it ends: gone is stopped.
+    const stopped = async () => {
+      const c = await readContainer(dir);
+      return !c || (await statusOf(c, ctx.procs)) === 'stopped';
+    };
     if (!(await stopped())) {
       await killCommand(ctx, id, 'TERM', false).catch(() => undefined);
       const deadline = Date.now() + timeoutSeconds * 1000;

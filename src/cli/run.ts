@@ -11,6 +11,7 @@ import { vmSize, withVmSize } from './run-flags.js';
 import { SignalRelay } from './signals.js';
 import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { attachTerminal } from './terminal.js';
+import { publishRun } from './publish.js';
 import { loadGlobalConfig, makeEnv, sweepStale, type GlobalOptions } from './wiring.js';
 
 export interface RunOptions extends RunFlags {
@@ -66,6 +67,11 @@ export async function runCommand(
     outputs.catch(() => undefined);
     const interactive = o.interactive || target.relayStdin === true;
     const terminal = target.terminal ? await attachTerminal(io, interactive) : undefined;
+    // Seen by ps, exec, kill, stop and state while it runs (by id or --name).
+    const published = await publishRun(sandbox, id, target.spec, target.rootfs).catch((e: unknown) => {
+      env.log.log('warn', `the container is not visible to other hako commands: ${messageOf(e)}`);
+      return undefined;
+    });
     try {
       const input = interactive
         ? io.pipeInput(process.stdin, { terminal: target.terminal })
@@ -73,12 +79,14 @@ export async function runCommand(
       input.catch((e: unknown) => env.log.log('debug', `stdin: ${messageOf(e)}`));
       const exit = await container.wait();
       env.log.log('debug', 'container exited', { id, status: exit.status });
+      await published?.exited(exit.status);
       await within(outputs, OUTPUT_GRACE_MS);
       process.stdin.pause();
       // The container goes with its sandbox (sandbox.stop below): removing it
       // first would only cost another round of crun in the guest.
       return exit.status;
     } finally {
+      published?.close();
       terminal?.restore();
     }
   } finally {

@@ -1,9 +1,10 @@
 // Docker-style detached containers: `hako run -d --name N`, then ps, logs,
-// exec, stop and rm find it; --rm removes it when it exits.
+// exec, stop and rm find it; --rm removes it when it exits. A foreground
+// run is visible by its --name while it runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
-import { exitOf, inPrivateRoot, ROOT_ENTRIES, runHako } from '../helpers/hako.js';
+import { exitOf, inPrivateRoot, ROOT_ENTRIES, runHako, startHako } from '../helpers/hako.js';
 
 async function ok(root: string, args: readonly string[]): Promise<string> {
   const r = await runHako(root, args);
@@ -65,5 +66,20 @@ test('rm refuses a running container without -f; logs of an unknown id fail', as
     const missing = await runHako(root, ['logs', 'nope']);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /container does not exist/);
+  });
+});
+
+test('a foreground run is visible by its --name while it runs: ps, exec, state, stop; nothing stays after', async () => {
+  await inPrivateRoot(async (root) => {
+    const script = 'echo up; trap "echo got TERM; exit 9" TERM; while :; do sleep 1; done';
+    const run = startHako(root, ['run', '--name', 'fg', '--', 'sh', '-c', script]);
+    await run.waitForOutput('up');
+    assert.match(await ok(root, ['ps']), /^fg\s+\d+\s+running/m);
+    assert.equal(await ok(root, ['exec', 'fg', '--', 'echo', 'inside']), 'inside\n');
+    assert.match(await ok(root, ['state', 'fg']), /"status": "running"/);
+    assert.equal(await ok(root, ['stop', 'fg']), 'fg\n');
+    const r = await run.result;
+    assert.equal(r.code, 9, r.stderr);
+    assert.match(r.stdout.toString(), /got TERM/);
   });
 });

@@ -57,7 +57,10 @@ export interface Generated {
 /** The bundle directory of a generated container. */
 export const generatedBundleDir = (dir: string) => join(dir, 'bundle');
 
-async function writeGeneratedBundle(dir: string, g: Generated): Promise<string> {
+export async function writeGeneratedBundle(
+  dir: string,
+  g: Pick<Generated, 'spec' | 'rootfs'>,
+): Promise<string> {
   const bundleDir = generatedBundleDir(dir);
   await mkdir(bundleDir, { mode: 0o700 });
   const spec = { ...g.spec, root: { ...g.spec.root, path: g.rootfs } };
