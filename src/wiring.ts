@@ -6,9 +6,8 @@ import { chooseAccel, probeHost, readCpuinfo } from './hypervisor/accel.js';
 import { QemuHypervisor } from './hypervisor/qemu/driver.js';
 import { resolveGuestImage } from './image/guest-image.js';
 import type { Logger } from './log.js';
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
 import { cleanupSandbox, isStale } from './runtime/cleanup.js';
+import { keepsRecord } from './oci-cli/record.js';
 import type { SandboxEnv } from './runtime/env.js';
 import { hostTscKhz } from './runtime/kernel-cmdline.js';
 import { FsStateStore } from './runtime/state-store.js';
@@ -60,10 +59,7 @@ export async function sweepStale(env: SandboxEnv): Promise<void> {
   for (const id of await env.store.list()) {
     if (!(await isStale(env, id))) continue;
     env.log.log('info', `removing stale sandbox ${id}`);
-    const keepDir = await access(join(env.store.dir(id), 'oci.json')).then(
-      () => true,
-      () => false,
-    );
+    const keepDir = await keepsRecord(env.store.dir(id));
     await cleanupSandbox(env, id, { keepDir }).catch((e: unknown) =>
       env.log.log('warn', `stale sandbox ${id}: ${String(e)}`),
     );

@@ -39,6 +39,7 @@ export async function publishRun(
     rootfs,
     created: rfc3339Nano(new Date()),
     annotations: spec.annotations ?? {},
+    ephemeral: true,
   });
   const proxy: Server = await serveProxy(sandbox.agent, controlSocket(sandbox.runDir));
   const self = await refOf(new RealProcessTable(), process.pid);

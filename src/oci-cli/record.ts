@@ -19,6 +19,8 @@ const OciRecordSchema = z.object({
   rootfs: z.string(),
   created: z.string(),
   annotations: z.record(z.string(), z.string()),
+  /** A foreground `hako run`'s: removed with its sandbox, never kept for `delete`. */
+  ephemeral: z.boolean().optional(),
   /** Made by docker-style `hako run -d`: output in container.log, maybe removed at exit. */
   detached: z
     .object({
@@ -100,6 +102,16 @@ export async function readContainer(dir: string): Promise<OciContainer | undefin
     started: await exists(files.started(dir)),
     paused: await exists(files.paused(dir)),
   };
+}
+
+/**
+ * Whether a stale sandbox in `dir` keeps its directory for `delete`: a
+ * runc-style container does (its state stays until deleted), a foreground
+ * `hako run`'s published one does not.
+ */
+export async function keepsRecord(dir: string): Promise<boolean> {
+  const record = await readJson(files.record(dir), OciRecordSchema);
+  return record !== undefined && record.ephemeral !== true;
 }
 
 export async function requireContainer(dir: string): Promise<OciContainer> {
