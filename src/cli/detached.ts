@@ -54,7 +54,11 @@ export async function runDetached(
 }
 
 /** `hako logs ID`: what a detached container printed (stdout and stderr, in order). */
-export async function logsCommand(ctx: OciContext, id: string, write: (b: Buffer) => void): Promise<number> {
+export async function logsCommand(
+  ctx: OciContext,
+  id: string,
+  write: (b: Buffer) => Promise<void>,
+): Promise<number> {
   const c = await requireContainer(containerDir(ctx, id));
   if (!c.record.detached) {
     throw new HakoError(
@@ -62,7 +66,7 @@ export async function logsCommand(ctx: OciContext, id: string, write: (b: Buffer
       `container ${id} was not started with hako run -d: its output went to the caller of create`,
     );
   }
-  write(await readFile(files.output(c.dir)).catch(() => Buffer.alloc(0)));
+  await write(await readFile(files.output(c.dir)).catch(() => Buffer.alloc(0)));
   return 0;
 }
 

@@ -178,7 +178,7 @@ export function registerOciCommands(
     .command('logs')
     .description('what a container started with hako run -d printed')
     .argument('<id>')
-    .action((id: string) => oci((ctx) => logsCommand(ctx, id, (b) => process.stdout.write(b)))());
+    .action((id: string) => oci((ctx) => logsCommand(ctx, id, writeAll))());
 
   program
     .command('stop')
@@ -278,6 +278,11 @@ export function registerOciCommands(
     .action((id: string, execId: string, processFile: string, o: Opts) =>
       execRelayMain(globals(), { id, execId, processFile, consoleSocket: str(o, 'consoleSocket') }),
     );
+}
+
+/** Writes to stdout and waits until it is out: the process exits right after, and a pipe takes 64 KiB at a time. */
+function writeAll(b: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(b, (e) => (e ? reject(e) : resolve())));
 }
 
 function seconds(value: string): number {

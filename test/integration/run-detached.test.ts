@@ -3,7 +3,10 @@
 // run is visible by its --name while it runs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MAX_CONTAINER_LOG } from '../../src/oci-cli/spawn-helper.js';
 import { exitOf, inPrivateRoot, ROOT_ENTRIES, runHako, startHako } from '../helpers/hako.js';
 
 async function ok(root: string, args: readonly string[]): Promise<string> {
@@ -81,5 +84,29 @@ test('a foreground run is visible by its --name while it runs: ps, exec, state, 
     const r = await run.result;
     assert.equal(r.code, 9, r.stderr);
     assert.match(r.stdout.toString(), /got TERM/);
+  });
+});
+
+test('a detached container cannot grow its log on the host past the cap, however much it prints', async () => {
+  await inPrivateRoot(async (root) => {
+    // 20 MiB, more than the cap: the log lives with the state, often on tmpfs (host memory).
+    await ok(root, [
+      'run',
+      '-d',
+      '--name',
+      'loud',
+      '--',
+      'sh',
+      '-c',
+      'head -c 20971520 /dev/zero; echo end >&2',
+    ]);
+    await until('it to stop', async () => /^loud\s+0\s+stopped/m.test(await ok(root, ['ps'])));
+    const size = statSync(join(root, 'loud', 'container.log')).size;
+    assert.ok(size <= MAX_CONTAINER_LOG + 100, `container.log holds ${size} bytes`);
+    assert.match(
+      (await runHako(root, ['logs', 'loud'])).stdout.subarray(-100).toString(),
+      /log truncated at \d+ bytes/,
+    );
+    await ok(root, ['rm', 'loud']);
   });
 });
