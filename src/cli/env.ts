@@ -9,12 +9,13 @@ import { loadGlobalConfig, type GlobalOptions } from './wiring.js';
 
 export const HAKO_VERSION = '0.1.0';
 export const OCI_SPEC_VERSION = '1.2.0';
+/** What `hako --version` prints. */
+export const VERSION = `hako version ${HAKO_VERSION}\nspec: ${OCI_SPEC_VERSION}`;
 
 export async function versionCommand(g: GlobalOptions, out: (line: string) => void): Promise<number> {
   const { config } = await loadGlobalConfig(g);
   const image = await readCurrent(config.runtime.imageCacheDir);
-  out(`hako version ${HAKO_VERSION}`);
-  out(`spec: ${OCI_SPEC_VERSION}`);
+  out(VERSION);
   out(
     `guest kernel: ${image ? `${image.kernelRelease} (${image.kernelSource})` : 'none built (hako image build)'}`,
   );

@@ -11,7 +11,7 @@ import { dockerRunDetached, registerOciCommands, runcRun } from './oci.js';
 import { chooseRunStyle, wordsAfterDashDash } from './run-style.js';
 import { existsSync } from 'node:fs';
 import { templateLsCommand, templateRmCommand } from './templates.js';
-import { envCommand, HAKO_VERSION, OCI_SPEC_VERSION, versionCommand } from './env.js';
+import { envCommand, VERSION, versionCommand } from './env.js';
 import type { GlobalOptions } from './wiring.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -34,8 +34,6 @@ function globals(program: Command): GlobalOptions {
     ...(o.log !== undefined ? { log: o.log } : {}),
   };
 }
-
-export const VERSION = `hako version ${HAKO_VERSION}\nspec: ${OCI_SPEC_VERSION}`;
 
 export function buildProgram(exit: (code: number) => void, rawArgv: readonly string[] = []): Command {
   // Set before any command is added, so that every command inherits it: a

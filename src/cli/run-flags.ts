@@ -46,9 +46,9 @@ export function parseUser(u: string): { uid: number; gid: number } {
 }
 
 /** What the guest itself needs besides the container's memory. */
-export const GUEST_OVERHEAD_MIB = 64;
+const GUEST_OVERHEAD_MIB = 64;
 /** The smallest VM that boots the guest image with room to run. */
-export const MIN_VM_MIB = 128;
+const MIN_VM_MIB = 128;
 const CPU_PERIOD = 100_000;
 
 export interface Sizing {

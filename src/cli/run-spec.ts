@@ -6,7 +6,7 @@ import { HakoError } from '../errors.js';
 import { defaultSpec } from '../oci/default-spec.js';
 import { readBundle, type OciSpec } from '../oci/spec.js';
 import { availableParallelism } from 'node:os';
-import { applyRunFlags, parseCpus, parseMemory, parseUser, parseVolume, type Sizing } from './run-flags.js';
+import { applyRunFlags, parseCpus, parseMemory, parseVolume, type Sizing } from './run-flags.js';
 
 export interface RunFlags {
   readonly bundle?: string;
@@ -96,7 +96,6 @@ export async function resolveRunTarget(
   const env = parseEnv(flags.env, hostEnv);
   const volumes = (flags.volumes ?? []).map(parseVolume);
   for (const v of volumes) await requireExists(v.source, `-v ${v.source}:${v.destination}: the host path`);
-  if (flags.user !== undefined) parseUser(flags.user);
   const sizing: Sizing = {
     ...(flags.memory !== undefined ? { memoryBytes: parseMemory(flags.memory) } : {}),
     ...(flags.cpus !== undefined ? { cpus: parseCpus(flags.cpus, availableParallelism()) } : {}),

@@ -11,7 +11,7 @@ import { signalNumber } from './exit-codes.js';
 const RELAYED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const SIGKILL = 9;
 /** How long a container may take to end after SIGTERM or SIGHUP. */
-export const STOP_GRACE_MS = 10_000;
+const STOP_GRACE_MS = 10_000;
 
 export class SignalRelay {
   #target: Container | undefined;

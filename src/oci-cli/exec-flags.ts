@@ -27,7 +27,7 @@ function id(value: string, flag: string): number {
 }
 
 /** `CAP_NET_ADMIN`, `net_admin` or `NET_ADMIN`: the name the spec uses. */
-export function capName(value: string): string {
+function capName(value: string): string {
   const upper = value.toUpperCase();
   const name = upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
   if (!/^CAP_[A-Z_]{2,30}$/.test(name)) throw bad(`--cap ${value}: not a capability name`);

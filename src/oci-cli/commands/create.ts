@@ -55,7 +55,7 @@ export interface Generated {
 }
 
 /** The bundle directory of a generated container. */
-export const generatedBundleDir = (dir: string) => join(dir, 'bundle');
+const generatedBundleDir = (dir: string) => join(dir, 'bundle');
 
 export async function writeGeneratedBundle(
   dir: string,
