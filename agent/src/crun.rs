@@ -15,6 +15,7 @@ use thiserror::Error;
 use crate::error::AgentError;
 use crate::limits::CRUN_TIMEOUT_SECS;
 use crate::reaper::{Exit, Reaper};
+use crate::tuning::Tuning;
 
 #[derive(Debug, Error)]
 pub enum CrunError {
@@ -133,8 +134,21 @@ impl Crun {
     }
 
     fn run(&self, op: &str, args: Vec<OsString>, stdio: Stdio3, log: &Path) -> Result<(), CrunError> {
+        self.run_tuned(op, args, stdio, log, &Tuning::default())
+    }
+
+    /// Runs crun with `tuning` set on its process, for the child it starts
+    /// (the container's process) to inherit.
+    fn run_tuned(&self, op: &str, args: Vec<OsString>, stdio: Stdio3, log: &Path, tuning: &Tuning) -> Result<(), CrunError> {
         let _ = std::fs::remove_file(log);
         let mut cmd = self.command();
+        if !tuning.is_empty() {
+            let tuning = tuning.clone();
+            // SAFETY: the closure makes system calls only (no allocation, no locks).
+            unsafe {
+                cmd.pre_exec(move || tuning.apply_to_self());
+            }
+        }
         cmd.arg("--root")
             .arg(&self.root)
             .arg(format!("--log={}", log.display()))
@@ -178,6 +192,7 @@ impl Crun {
         console: ConsoleSocketPath<'_>,
         stdio: Stdio3,
         start: bool,
+        tuning: &Tuning,
     ) -> Result<(), CrunError> {
         let mut args: Vec<OsString> = vec!["--bundle".into(), bundle.into(), "--pid-file".into(), pid_file.into()];
         if let Some(c) = console {
@@ -192,7 +207,7 @@ impl Crun {
             "create"
         };
         args.push(id.into());
-        self.run(op, args, stdio, &bundle.join("crun-create.log"))
+        self.run_tuned(op, args, stdio, &bundle.join("crun-create.log"), tuning)
     }
 
     /// Runs `crun --version` once and waits for it. Under software emulation
@@ -219,6 +234,7 @@ impl Crun {
         console: ConsoleSocketPath<'_>,
         stdio: Stdio3,
         log: &Path,
+        tuning: &Tuning,
     ) -> Result<(), CrunError> {
         let mut args: Vec<OsString> =
             vec!["--process".into(), process_json.into(), "--detach".into(), "--pid-file".into(), pid_file.into()];
@@ -227,7 +243,7 @@ impl Crun {
             args.push(c.into());
         }
         args.push(id.into());
-        self.run("exec", args, stdio, log)
+        self.run_tuned("exec", args, stdio, log, tuning)
     }
 
     pub fn kill(&self, id: &str, bundle: &Path, signal: i32, all: bool) -> Result<(), CrunError> {

@@ -150,7 +150,7 @@ pub fn setup() -> io::Result<()> {
         // Kernels built with BASE_SMALL cap pid_max at 32768.
         let _ = fs::write("/proc/sys/kernel/pid_max", "32768");
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(crate::limits::GUEST_RUN_DIR)?;
+    fs::DirBuilder::new().recursive(true).mode(0o711).create(crate::limits::GUEST_RUN_DIR)?;
     crate::network::loopback_up()
 }
 

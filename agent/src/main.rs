@@ -30,6 +30,7 @@ mod spec;
 mod stdio;
 mod ttrpc;
 mod tty;
+mod tuning;
 
 use std::path::PathBuf;
 use std::sync::Arc;

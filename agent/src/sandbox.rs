@@ -252,7 +252,9 @@ impl Agent {
         if !Path::new(rootfs).is_dir() {
             return Err(AgentError::InvalidArgument(format!("rootfs {rootfs} is not a directory in the guest")));
         }
-        let spec::GuestSpec { spec, network_sysctls } = spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"))?;
+        let online = crate::tuning::online_cpus();
+        let spec::GuestSpec { spec, network_sysctls, tuning } =
+            spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"), &online)?;
         if self.owns_guest {
             crate::network::set_sysctls(&network_sysctls)?;
         } else if !network_sysctls.is_empty() {
@@ -263,8 +265,14 @@ impl Agent {
         let pid_file = bundle.join("init.pid");
         let (theirs, ours) = prepare_stdio(terminal, &bundle.join("console.sock"))
             .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
-        self.crun.create(id, bundle, &pid_file, ours.console_path(), theirs, start)?;
+        // A CPU affinity must be placed before the process runs: create, place, then start.
+        let start_later = start && tuning.has_affinity();
+        self.crun.create(id, bundle, &pid_file, ours.console_path(), theirs, start && !start_later, &tuning)?;
         let pid = read_pid_file(&pid_file)?;
+        tuning.place(pid).map_err(|e| AgentError::Internal(format!("set the CPU affinity of {id}: {e}")))?;
+        if start_later {
+            self.crun.start(id, bundle)?;
+        }
         ours.finish(pid, self.reaper.clone()).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
     }
 
@@ -370,7 +378,7 @@ impl Agent {
             return Err(AgentError::FailedPrecondition(format!("cannot exec in container {id}: it is not running")));
         }
         c.reserve_exec(exec_id)?;
-        let process = spec::exec_process(process_json)?;
+        let (process, tuning) = spec::exec_process(process_json, &crate::tuning::online_cpus())?;
         let file = c.bundle.join(format!("exec-{exec_id}.json"));
         write_json(&file, &process)?;
         let pid_file = c.bundle.join(format!("exec-{exec_id}.pid"));
@@ -378,8 +386,10 @@ impl Agent {
             let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(format!("exec-{exec_id}.sock")))
                 .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
             let log = c.bundle.join(format!("exec-{exec_id}.log"));
-            self.crun.exec(id, &file, &pid_file, ours.console_path(), theirs, &log)?;
+            self.crun.exec(id, &file, &pid_file, ours.console_path(), theirs, &log, &tuning)?;
             let pid = read_pid_file(&pid_file)?;
+            // crun has started it already: its first steps may run on any CPU of its cgroup.
+            tuning.place(pid).map_err(|e| AgentError::Internal(format!("set the CPU affinity of exec {exec_id}: {e}")))?;
             ours.finish(pid, self.reaper.clone()).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
         })();
         let _ = std::fs::remove_file(&file);

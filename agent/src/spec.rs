@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::error::AgentError;
 use crate::limits::{MAX_SPEC_BYTES, MAX_STRING};
+use crate::tuning::{self, Tuning, TuningError};
 
 #[derive(Debug, Error)]
 pub enum SpecError {
@@ -18,6 +19,12 @@ pub enum SpecError {
     Json(String),
     #[error("OCI spec: {0}")]
     Invalid(String),
+}
+
+impl From<TuningError> for SpecError {
+    fn from(e: TuningError) -> SpecError {
+        SpecError::Invalid(e.to_string())
+    }
 }
 
 impl From<SpecError> for AgentError {
@@ -99,7 +106,7 @@ fn strip_process_labels(p: &mut Value) {
 }
 
 /// The container spec, rewritten for the guest.
-pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<GuestSpec, SpecError> {
+pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str, online_cpus: &str) -> Result<GuestSpec, SpecError> {
     let mut spec = parse(json)?;
     match spec.get("ociVersion") {
         Some(Value::String(_)) => {}
@@ -108,6 +115,7 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Gu
     let process = spec.get_mut("process").ok_or_else(|| invalid("process is required"))?;
     check_process(process)?;
     strip_process_labels(process);
+    let tuning = tuning::take(process, online_cpus)?;
     let readonly = spec
         .get("root")
         .and_then(|r| r.get("readonly"))
@@ -144,7 +152,7 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Gu
             true
         });
     }
-    Ok(GuestSpec { spec: Value::Object(spec), network_sysctls })
+    Ok(GuestSpec { spec: Value::Object(spec), network_sysctls, tuning })
 }
 
 /// A container's spec as crun gets it in the guest, and the `net.*` sysctls
@@ -152,6 +160,8 @@ pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str) -> Result<Gu
 pub struct GuestSpec {
     pub spec: Value,
     pub network_sysctls: Vec<(String, String)>,
+    /// The process's scheduling, which the agent applies (crun ignores it).
+    pub tuning: Tuning,
 }
 
 /// Whether a namespace entry names an existing namespace (a non-empty path).
@@ -248,12 +258,13 @@ pub fn resources(json: &[u8]) -> Result<Value, SpecError> {
     Ok(Value::Object(r))
 }
 
-/// An exec process, checked and rewritten for the guest.
-pub fn exec_process(json: &[u8]) -> Result<Value, SpecError> {
+/// An exec process, checked and rewritten for the guest, and its scheduling.
+pub fn exec_process(json: &[u8], online_cpus: &str) -> Result<(Value, Tuning), SpecError> {
     let mut p = Value::Object(parse(json)?);
     check_process(&p)?;
     strip_process_labels(&mut p);
-    Ok(p)
+    let tuning = tuning::take(&mut p, online_cpus)?;
+    Ok((p, tuning))
 }
 
 /// The hooks that run in the container's namespaces, which are in this
@@ -318,7 +329,7 @@ mod tests {
 
     #[test]
     fn rewrites_for_the_guest() {
-        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1").unwrap().spec;
+        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1", "0").unwrap().spec;
         assert_eq!(v["root"]["path"], "/run/hako/shared/c1/rootfs");
         assert_eq!(v["root"]["readonly"], true);
         assert!(v.get("hooks").is_none());
@@ -327,14 +338,14 @@ mod tests {
             r#""prestart":[{"path":"/bin/true"}]"#,
             r#""prestart":[{"path":"/bin/true"}],"startContainer":[{"path":"/bin/sh","args":["sh"],"timeout":5}]"#,
         );
-        let v = container_spec(guest.as_bytes(), "/r", "/hako/c1").unwrap().spec;
+        let v = container_spec(guest.as_bytes(), "/r", "/hako/c1", "0").unwrap().spec;
         assert_eq!(v["hooks"], serde_json::json!({"startContainer": [{"path": "/bin/sh", "args": ["sh"], "timeout": 5}]}));
         let created = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, r#""createContainer":[{"path":"/h"}]"#);
-        let v = container_spec(created.as_bytes(), "/r/", "/hako/c1").unwrap().spec;
+        let v = container_spec(created.as_bytes(), "/r/", "/hako/c1", "0").unwrap().spec;
         assert_eq!(v["hooks"]["createContainer"][0]["path"], "/r/h");
         for path in ["rel", "/../x"] {
             let bad = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, &format!(r#""createContainer":[{{"path":"{path}"}}]"#));
-            assert!(container_spec(bad.as_bytes(), "/r", "/hako/c1").is_err());
+            assert!(container_spec(bad.as_bytes(), "/r", "/hako/c1", "0").is_err());
         }
         // The pod's network namespace becomes the sandbox's (the guest's).
         assert_eq!(v["linux"]["namespaces"], serde_json::json!([{"type": "pid"}]));
@@ -345,7 +356,7 @@ mod tests {
 
     fn with_linux(linux: &str) -> Result<GuestSpec, SpecError> {
         let spec = format!(r#"{{"ociVersion":"1","process":{{"args":["a"],"cwd":"/"}},"linux":{linux}}}"#);
-        container_spec(spec.as_bytes(), "/r", "/c")
+        container_spec(spec.as_bytes(), "/r", "/c", "0")
     }
 
     #[test]
@@ -392,13 +403,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        assert!(matches!(container_spec(b"{", "/r", "/c"), Err(SpecError::Json(_))));
-        assert!(matches!(container_spec(b"[]", "/r", "/c"), Err(SpecError::Invalid(_))));
+        assert!(matches!(container_spec(b"{", "/r", "/c", "0"), Err(SpecError::Json(_))));
+        assert!(matches!(container_spec(b"[]", "/r", "/c", "0"), Err(SpecError::Invalid(_))));
         let no_args = r#"{"ociVersion":"1","process":{"args":[],"cwd":"/"}}"#;
-        assert!(container_spec(no_args.as_bytes(), "/r", "/c").is_err());
+        assert!(container_spec(no_args.as_bytes(), "/r", "/c", "0").is_err());
         let rel_cwd = r#"{"ociVersion":"1","process":{"args":["a"],"cwd":"x"}}"#;
-        assert!(container_spec(rel_cwd.as_bytes(), "/r", "/c").is_err());
+        assert!(container_spec(rel_cwd.as_bytes(), "/r", "/c", "0").is_err());
         let big = vec![b' '; MAX_SPEC_BYTES + 1];
-        assert!(matches!(container_spec(&big, "/r", "/c"), Err(SpecError::TooLarge(_))));
+        assert!(matches!(container_spec(&big, "/r", "/c", "0"), Err(SpecError::TooLarge(_))));
     }
 }

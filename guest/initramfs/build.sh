@@ -61,6 +61,10 @@ ldconfig -X -r "$stage"
 echo "root:x:0:" > "$stage/etc/group"
 chmod 0755 "$stage/init" "$stage/usr/bin/crun"
 find "$stage" -exec touch -h -d @0 {} +
+# mktemp made the stage 0700; as the guest's root it must be searchable by
+# every user, or a container with a user namespace (whose root is not the
+# guest's) cannot even reach /proc.
+chmod 0755 "$stage"
 echo "initramfs: writing cpio archive"
 mkdir -p "$(dirname "$out")"
 (cd "$stage" && find . -print0 | LC_ALL=C sort -z | cpio --null --create --format=newc --reproducible --owner=0:0 --quiet) > "$out.tmp"

@@ -129,6 +129,7 @@ export function registerOciCommands(
     .option('--process-label <label>', 'refused: the guest runs no SELinux')
     .option('--apparmor <profile>', 'refused: the guest runs no AppArmor')
     .option('--preserve-fds <n>', 'only 0: host descriptors cannot enter the VM')
+    .option('--cpu-affinity <cpus>', "the process's CPUs in the VM, as 0-3,7")
     .passThroughOptions()
     .action((id: string, command: string[], o: Opts) =>
       oci(
@@ -151,6 +152,7 @@ export function registerOciCommands(
               processLabel: str(o, 'processLabel'),
               apparmor: str(o, 'apparmor'),
               preserveFds: str(o, 'preserveFds'),
+              cpuAffinity: str(o, 'cpuAffinity'),
             },
             command[0] === '--' ? command.slice(1) : command,
           ),

@@ -11,6 +11,7 @@ export interface ExecFlags {
   readonly processLabel?: string | undefined;
   readonly apparmor?: string | undefined;
   readonly preserveFds?: string | undefined;
+  readonly cpuAffinity?: string | undefined;
 }
 
 type Proc = Record<string, unknown>;
@@ -79,5 +80,11 @@ export function applyExecFlags(proc: Proc, f: ExecFlags): Proc {
     out = { ...out, capabilities: next };
   }
   if (f.noNewPrivs) out = { ...out, noNewPrivileges: true };
+  if (f.cpuAffinity !== undefined) {
+    // The guest checks the CPUs against the VM's; here only the form.
+    if (!/^\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*$/.test(f.cpuAffinity))
+      throw bad(`--cpu-affinity ${f.cpuAffinity}: not a CPU list such as 0-3,7`);
+    out = { ...out, execCPUAffinity: { initial: f.cpuAffinity, final: f.cpuAffinity } };
+  }
   return out;
 }

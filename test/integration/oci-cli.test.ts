@@ -106,15 +106,44 @@ test('runc-style foreground run forwards SIGTERM to the container, whose trap ru
   );
 });
 
-test('any host name Linux takes is set as given: an id and a hostname with "_", 64 bytes long', async () => {
+test("the process's ioPriority, scheduler and execCPUAffinity apply in the guest; exec --cpu-affinity; CPUs the VM lacks are refused by name", async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) => {
-      const hostname = `test-tmpkm_3vk0t-${'x'.repeat(47)}`;
-      makeBundle(dir, { args: ['hostname'] });
-      patchSpec(dir, (spec) => (spec['hostname'] = hostname));
-      const r = await runHako(root, ['run', '--bundle', dir, 'test-tmpkm_3vk0t']);
-      assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout.toString(), `${hostname}\n`);
+      const show = 'grep Cpus_allowed_list /proc/self/status; grep -E "^policy" /proc/self/sched; ionice';
+      makeBundle(dir, { args: ['sh', '-c', `${show}; sleep 60`] });
+      patchSpec(dir, (spec) => {
+        const p = spec['process'] as Record<string, unknown>;
+        p['ioPriority'] = { class: 'IOPRIO_CLASS_IDLE', priority: 0 };
+        p['scheduler'] = { policy: 'SCHED_BATCH', nice: 5 };
+        p['execCPUAffinity'] = { final: '1' };
+      });
+      // The VM has 2 vCPUs (the default), so CPU 1 exists in it.
+      await ok(root, ['run', '-d', '--bundle', dir, 't1']);
+      const ex = await ok(root, ['exec', '--cpu-affinity', '0', 't1', 'sh', '-c', show]);
+      assert.match(ex, /^Cpus_allowed_list:\s+0\n/);
+      const log = await ok(root, [
+        'exec',
+        't1',
+        'sh',
+        '-c',
+        'grep Cpus_allowed_list /proc/1/status; cat /proc/1/sched | grep -E "^policy"',
+      ]);
+      assert.match(log, /^Cpus_allowed_list:\s+1\npolicy\s+:\s+3\n$/);
+      const io = await ok(root, ['exec', 't1', 'ionice', '-p', '1']);
+      assert.equal(io, 'idle\n');
+      const missing = await runHako(root, ['exec', '--cpu-affinity', '7', 't1', 'true']);
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /execCPUAffinity: CPU 7 is not in the VM, which has CPUs 0-1/);
+      await ok(root, ['delete', '--force', 't1']);
+      patchSpec(dir, (spec) => {
+        (spec['process'] as Record<string, unknown>)['scheduler'] = {
+          policy: 'SCHED_OTHER',
+          flags: ['SCHED_FLAG_RESET_ON_FORK'],
+        };
+      });
+      const refused = await runHako(root, ['run', '--bundle', dir, 't2']);
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stderr, /process\.scheduler: flag SCHED_FLAG_RESET_ON_FORK cannot be honoured/);
     }),
   );
 });

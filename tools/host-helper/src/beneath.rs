@@ -54,6 +54,13 @@ pub fn components(path: &str) -> Result<Vec<&str>, PathError> {
 }
 
 /// A directory that paths are confined to.
+/// The mode of the staging directories the helper makes: search but no
+/// listing for others. A container with a user namespace is set up by crun
+/// as a user the guest does not map to root, and must still traverse the
+/// path to its rootfs and volumes; the sandbox directory above (0700) keeps
+/// the host's other users out.
+pub const STAGING_DIR_MODE: u32 = 0o711;
+
 pub struct Root {
     fd: OwnedFd,
 }
@@ -109,7 +116,7 @@ impl Root {
     pub fn make_file(&self, path: &str, mode: u32) -> Result<OwnedFd, PathError> {
         let parts = components(path)?;
         let (name, parents) = parts.split_last().ok_or_else(|| PathError::NotRelative(path.to_string()))?;
-        let parent = if parents.is_empty() { None } else { Some(self.mkdir_all(&parents.join("/"), 0o700)?) };
+        let parent = if parents.is_empty() { None } else { Some(self.mkdir_all(&parents.join("/"), STAGING_DIR_MODE)?) };
         let dir = parent.as_ref().map_or(self.fd(), |d| d.as_fd());
         let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW;
         let file = openat2(dir, name, flags, mode, CONFINED).map_err(|e| PathError::io(path, e))?;

@@ -2,7 +2,7 @@
 //! JSON array on stdin and applied in order; the first failure stops the
 //! batch. One process per batch keeps a container's staging to one exec.
 //!
-//!   {"op":"mkdir","path":P}                  directories, as mkdir -p (0700)
+//!   {"op":"mkdir","path":P}                  directories, as mkdir -p (0711)
 //!   {"op":"file","path":P}                   an empty regular file (0600)
 //!   {"op":"bind","source":ABS,"path":P,"recursive":B,"readonly":B}
 //!   {"op":"share","host":P,"view":P}         the staging tree (mounts.rs)
@@ -11,7 +11,7 @@
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::beneath::{PathError, Root};
+use crate::beneath::{PathError, Root, STAGING_DIR_MODE};
 use crate::mounts::{self, BindOptions, MountError};
 use crate::remove::{self, RemoveError};
 
@@ -43,7 +43,7 @@ fn flag(op: &Value, name: &str) -> bool {
 fn apply(root: &Root, op: &Value, index: usize) -> Result<(), OpError> {
     match field(op, index, "op")? {
         "mkdir" => {
-            root.mkdir_all(field(op, index, "path")?, 0o700)?;
+            root.mkdir_all(field(op, index, "path")?, STAGING_DIR_MODE)?;
         }
         "file" => {
             root.make_file(field(op, index, "path")?, 0o600)?;

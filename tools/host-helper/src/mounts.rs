@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 
 use thiserror::Error;
 
-use crate::beneath::{PathError, Root};
+use crate::beneath::{PathError, Root, STAGING_DIR_MODE};
 use crate::sys::{
     attach, clone_tree, detach, set_mount_attrs, Propagation, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
@@ -67,8 +67,8 @@ pub fn bind(root: &Root, source: &str, target: &str, o: BindOptions) -> Result<(
 /// mounts (a slave), for the shared-fs daemon to serve. The guest can then
 /// write inside the rootfs and volumes mounted there, and nowhere else.
 pub fn share(root: &Root, host: &str, view: &str) -> Result<(), MountError> {
-    let host_dir = root.mkdir_all(host, 0o700)?;
-    let view_dir = root.mkdir_all(view, 0o700)?;
+    let host_dir = root.mkdir_all(host, STAGING_DIR_MODE)?;
+    let view_dir = root.mkdir_all(view, STAGING_DIR_MODE)?;
     let own = clone_tree(Some(host_dir.as_fd()), "", false).map_err(failed("copy", host))?;
     set_mount_attrs(own.as_fd(), SHARE_ATTRS, Propagation::Private, false).map_err(failed("set attributes of", host))?;
     attach(own.as_fd(), host_dir.as_fd()).map_err(failed("mount", host))?;
