@@ -79,31 +79,37 @@ async function enableV2Controllers(root: string, path: string): Promise<void> {
   await write(join(dir, 'cgroup.subtree_control'), wanted.map((c) => `+${c}`).join(' '));
 }
 
-/** Makes cgroup `path` with `limits`; returns its directories. */
+/** Makes cgroup `path` (and its missing parents) with `limits`, those given; returns its directories. */
 export async function createCgroup(
   layout: CgroupLayout,
   path: string,
-  limits: CgroupLimits,
+  limits: Partial<CgroupLimits>,
 ): Promise<string[]> {
   const dirs = cgroupDirs(layout, path);
   if (layout.version === 2) await enableV2Controllers(layout.root, path);
   for (const d of dirs) await mkdir(d, { recursive: true });
-  const mem = String(limits.memoryBytes);
+  const mem = limits.memoryBytes !== undefined ? String(limits.memoryBytes) : undefined;
   if (layout.version === 2) {
     const [dir] = dirs as [string];
-    await write(join(dir, 'memory.max'), mem);
-    await write(join(dir, 'memory.swap.max'), '0').catch(() => undefined);
-    await write(join(dir, 'cpu.max'), `${limits.cpuQuotaUs} 100000`);
-    await write(join(dir, 'pids.max'), String(limits.pids));
+    if (mem !== undefined) {
+      await write(join(dir, 'memory.max'), mem);
+      await write(join(dir, 'memory.swap.max'), '0').catch(() => undefined);
+    }
+    if (limits.cpuQuotaUs !== undefined) await write(join(dir, 'cpu.max'), `${limits.cpuQuotaUs} 100000`);
+    if (limits.pids !== undefined) await write(join(dir, 'pids.max'), String(limits.pids));
     return dirs;
   }
   const { memory, cpu, pids } = layout.roots;
-  await write(join(memory, path, 'memory.limit_in_bytes'), mem);
-  // With swap accounting, memory plus swap is bounded by the same figure.
-  await writeFile(join(memory, path, 'memory.memsw.limit_in_bytes'), mem).catch(() => undefined);
-  await write(join(cpu, path, 'cpu.cfs_period_us'), '100000');
-  await write(join(cpu, path, 'cpu.cfs_quota_us'), String(limits.cpuQuotaUs));
-  await write(join(pids, path, 'pids.max'), String(limits.pids));
+  if (mem !== undefined) {
+    await write(join(memory, path, 'memory.limit_in_bytes'), mem);
+    // With swap accounting, memory plus swap is bounded by the same figure.
+    await writeFile(join(memory, path, 'memory.memsw.limit_in_bytes'), mem).catch(() => undefined);
+  }
+  if (limits.cpuQuotaUs !== undefined) {
+    await write(join(cpu, path, 'cpu.cfs_period_us'), '100000');
+    await write(join(cpu, path, 'cpu.cfs_quota_us'), String(limits.cpuQuotaUs));
+  }
+  if (limits.pids !== undefined) await write(join(pids, path, 'pids.max'), String(limits.pids));
   return dirs;
 }
 

@@ -8,28 +8,32 @@
 //   virtiofsd  root (it serves files as the guest's users), but with only
 //              the capabilities it uses (no mknod, no setfcap; its own
 //              filter and namespaces), no_new_privs, no core dumps;
-//   both       a host cgroup of the sandbox's own, limits sized from the VM.
+//   both       a host cgroup of the sandbox's own, limits sized from the VM,
+//              under the cgroup the spec names if it names one
+//              (spec-cgroup.ts).
 // Each part is named in the sandbox's record before it is made, so cleanup
 // from disk alone undoes it.
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HakoConfig } from '../config/schema.js';
 import { HakoError, messageOf } from '../errors.js';
-import {
-  cgroupDirs,
-  createCgroup,
-  destroyCgroup,
-  parseLayout,
-  type CgroupLayout,
-  type CgroupLimits,
-} from './cgroups.js';
+import { cgroupDirs, createCgroup, destroyCgroup, parseLayout, type CgroupLayout } from './cgroups.js';
 import { UNCONFINED, type JailPlan } from './jail.js';
+import { limitsFor, type VmSize } from './limits.js';
+import { specCgroupPath, specLimits } from './spec-cgroup.js';
 import { releaseUid, reserveUid, UIDS_DIR, vmmDir } from './vmm-uids.js';
 
 /** What a sandbox's confinement consists of, recorded before it is made. */
 export interface JailRecord {
-  readonly cgroup?: { readonly path: string; readonly dirs: readonly string[] } | undefined;
+  readonly cgroup?:
+    | {
+        readonly path: string;
+        readonly dirs: readonly string[];
+        /** The spec's cgroupsPath, the parent of `path`: made if missing, removed when empty. */
+        readonly specParent?: string | undefined;
+      }
+    | undefined;
   readonly vmmUid?: number | undefined;
 }
 
@@ -42,17 +46,14 @@ export interface SandboxJail {
   readonly helper: JailPlan;
 }
 
-export interface VmSize {
-  readonly vcpus: number;
-  readonly memoryMiB: number;
-  readonly accel: 'kvm' | 'tcg';
-}
-
 export interface Confinement {
-  /** Names (and reserves) what will confine the sandbox in `dir`; the caller records it. */
-  plan(dir: string): Promise<JailRecord>;
-  /** Makes the recorded parts (the cgroup) and says how each process starts. */
-  apply(record: JailRecord, vm: VmSize): Promise<SandboxJail>;
+  /**
+   * Names (and reserves) what will confine the sandbox in `dir`; the caller
+   * records it. `cgroupsPath` is the spec's, if its first container has one.
+   */
+  plan(dir: string, cgroupsPath?: unknown): Promise<JailRecord>;
+  /** Makes the recorded parts (the cgroups) and says how each process starts; `resources` are the spec's. */
+  apply(record: JailRecord, vm: VmSize, resources?: unknown): Promise<SandboxJail>;
   /** Kills what is left in the sandbox's cgroup, removes it, gives its uid back; works from disk alone. */
   release(dir: string, record: JailRecord | undefined): Promise<void>;
 }
@@ -75,20 +76,6 @@ export const VIRTIOFSD_CAPS = [
 ];
 /** What QEMU keeps when it serves 9p itself and must act on files as root. */
 const QEMU_9P_CAPS = ['chown', 'dac_override', 'fowner', 'fsetid'];
-
-/** Memory a VMM needs beyond its guest's RAM: TCG's translated code, devices, the daemon. */
-export function overheadMiB(accel: 'kvm' | 'tcg'): number {
-  return accel === 'tcg' ? 512 : 256;
-}
-
-export function limitsFor(vm: VmSize): CgroupLimits {
-  return {
-    memoryBytes: (vm.memoryMiB + overheadMiB(vm.accel)) * (1 << 20),
-    // One CPU more than the vCPUs: QEMU's I/O thread and the shared-fs daemon.
-    cpuQuotaUs: (vm.vcpus + 1) * 100_000,
-    pids: 256 + 8 * vm.vcpus,
-  };
-}
 
 /** The cgroup name of the sandbox in `dir`, derived from the directory so that cleanup finds it. */
 export function cgroupPath(parent: string, dir: string): string {
@@ -130,10 +117,11 @@ export class HostConfinement implements Confinement {
     return this.#layout;
   }
 
-  async plan(dir: string): Promise<JailRecord> {
+  async plan(dir: string, cgroupsPath?: unknown): Promise<JailRecord> {
     const s = this.#o.security;
     let cgroup: JailRecord['cgroup'];
     if (s.cgroupParent !== '') {
+      const specParent = specCgroupPath(cgroupsPath, s.cgroupParent);
       const layout = await this.#cgroupLayout();
       if (!layout) {
         throw new HakoError(
@@ -141,8 +129,8 @@ export class HostConfinement implements Confinement {
           'no cgroup hierarchy with the memory, cpu and pids controllers is mounted: set [security] cgroup_parent = "" to run sandboxes without a cgroup of their own',
         );
       }
-      const path = cgroupPath(s.cgroupParent, dir);
-      cgroup = { path, dirs: cgroupDirs(layout, path) };
+      const path = cgroupPath(specParent ?? s.cgroupParent, dir);
+      cgroup = { path, dirs: cgroupDirs(layout, path), ...(specParent ? { specParent } : {}) };
     }
     // QEMU serving 9p acts on the sandbox's files itself: it keeps root's uid.
     const vmmUid =
@@ -152,13 +140,22 @@ export class HostConfinement implements Confinement {
     return { ...(cgroup ? { cgroup } : {}), ...(vmmUid !== undefined ? { vmmUid } : {}) };
   }
 
-  async apply(record: JailRecord, vm: VmSize): Promise<SandboxJail> {
+  async apply(record: JailRecord, vm: VmSize, resources?: unknown): Promise<SandboxJail> {
     const cgroups = record.cgroup?.dirs ?? [];
     if (record.cgroup) {
       const layout = await this.#cgroupLayout();
       if (!layout) throw new HakoError('HOST_NOT_READY', 'the cgroup hierarchy went away');
       try {
-        await createCgroup(layout, record.cgroup.path, limitsFor(vm));
+        const parent = record.cgroup.specParent;
+        const own = limitsFor(vm);
+        const outer = parent !== undefined ? specLimits(resources, vm) : {};
+        if (parent !== undefined) await createCgroup(layout, parent, outer);
+        // A child's CPU quota may not exceed its parent's (cgroup v1): the tighter of the two.
+        await createCgroup(layout, record.cgroup.path, {
+          memoryBytes: Math.min(own.memoryBytes, outer.memoryBytes ?? Infinity),
+          cpuQuotaUs: Math.min(own.cpuQuotaUs, outer.cpuQuotaUs ?? Infinity),
+          pids: own.pids,
+        });
       } catch (e) {
         throw new HakoError(
           'HOST_NOT_READY',
@@ -191,6 +188,12 @@ export class HostConfinement implements Confinement {
       cgroup = { path, dirs: cgroupDirs(layout, path) };
     }
     if (cgroup) await destroyCgroup(cgroup.path, cgroup.dirs);
+    // The spec's cgroup goes too once empty, as runc removes it; rmdir never
+    // takes a cgroup that still has processes or children.
+    const parentOf = cgroup?.path.slice(0, -cgroupPath('', dir).length);
+    if (layout && parentOf && record?.cgroup?.specParent === parentOf) {
+      for (const d of cgroupDirs(layout, parentOf)) await rmdir(d).catch(() => undefined);
+    }
     if (record?.vmmUid !== undefined) {
       await rm(vmmDir(record.vmmUid), { recursive: true, force: true });
       await releaseUid(record.vmmUid, dir, this.#o.uidsDir);

@@ -176,13 +176,16 @@ export class Sandbox implements ContainerHost {
   }
 
   /** Names, records, then makes what confines the sandbox's processes. */
-  async #confine(): Promise<SandboxJail> {
+  async #confine(first: ContainerRequest | undefined): Promise<SandboxJail> {
     const { confinement, config, accel } = this.#env;
-    const record = await confinement.plan(this.dir);
+    // The host cgroup the first container's spec names holds the sandbox (runc would put that container there).
+    const linux = (first?.spec['linux'] ?? {}) as { cgroupsPath?: unknown; resources?: unknown };
+    const record = await confinement.plan(this.dir, linux.cgroupsPath);
     this.#record.jail = record;
     await this.#save();
     const h = config.hypervisor;
-    return confinement.apply(record, { vcpus: h.vcpus, memoryMiB: h.memoryMiB, accel: accel.accel });
+    const vm = { vcpus: h.vcpus, memoryMiB: h.memoryMiB, accel: accel.accel };
+    return confinement.apply(record, vm, linux.resources);
   }
 
   async #boot(opts: SandboxOptions, first: ContainerRequest | undefined): Promise<void> {
@@ -190,7 +193,7 @@ export class Sandbox implements ContainerHost {
     const t0 = performance.now();
     // Derived from the directory (runDirFor), so cleanup finds it from disk.
     if (this.runDir !== this.dir) await mkdir(this.runDir, { recursive: true, mode: 0o700 });
-    const jail = await this.#confine();
+    const jail = await this.#confine(first);
     await this.#env.fs.apply(this.dir, shareOps());
     const fs = this.#makeSharedFs(viewDir(this.dir), opts.dieWithParent, jail.fsd);
     this.#fs = fs;

@@ -11,7 +11,9 @@ import { ID_PATTERN } from './ids.js';
 const Ref = z.object({ pid: z.number().int().positive(), startTime: z.string() });
 
 const JailRecord = z.object({
-  cgroup: z.object({ path: z.string(), dirs: z.array(z.string()).readonly() }).optional(),
+  cgroup: z
+    .object({ path: z.string(), dirs: z.array(z.string()).readonly(), specParent: z.string().optional() })
+    .optional(),
   vmmUid: z.number().int().nonnegative().optional(),
 });
 

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commandsNaming, inPrivateRoot, runHako, ROOT_ENTRIES, startHako } from '../helpers/hako.js';
@@ -454,6 +454,68 @@ test('a detached container that closes its stdout and stderr closes them for its
       assert.equal(await status(root, 'e2'), 'running');
       await ok(root, ['delete', '--force', 'e1']);
       await ok(root, ['delete', '--force', 'e2']);
+    }),
+  );
+});
+
+test("the spec's cgroupsPath holds the sandbox's QEMU and virtiofsd, with the container's limits plus the VM's overhead, and goes at delete", async () => {
+  const top = `/hako-test-${process.pid}`;
+  const parent = `${top}/pod`;
+  const path = `${parent}/ctr`;
+  const memory = (p: string) => `/sys/fs/cgroup/memory${p}`;
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) => {
+      try {
+        makeBundle(dir, { args: ['sleep', '60'] });
+        patchSpec(dir, (spec) => {
+          const linux = spec['linux'] as Record<string, unknown>;
+          linux['cgroupsPath'] = path;
+          linux['resources'] = { memory: { limit: 300 << 20 }, cpu: { quota: 50_000, period: 100_000 } };
+        });
+        await ok(root, ['run', '-d', '--bundle', dir, 'cg1']);
+        const procs = (await commandsNaming(root)).filter((p) =>
+          /qemu-system|virtiofsd/.test(p.argv[0] ?? ''),
+        );
+        assert.ok(procs.length >= 2);
+        for (const p of procs) {
+          const line = (await readFile(`/proc/${p.pid}/cgroup`, 'utf8'))
+            .split('\n')
+            .find((l) => /:memory:/.test(l));
+          assert.match(
+            line ?? '',
+            new RegExp(`:memory:${path}/[0-9a-f]{24}$`),
+            `${p.argv[0] ?? ''} in ${line ?? ''}`,
+          );
+        }
+        // 300 MiB for the container and the VM's overhead beyond its guest (512 MiB under TCG, 256 under KVM).
+        const limit = Number(readFileSync(`${memory(path)}/memory.limit_in_bytes`, 'utf8'));
+        assert.ok([300 + 512, 300 + 256].map((m) => m << 20).includes(limit), `limit ${limit}`);
+        const quota = readFileSync(`/sys/fs/cgroup/cpu${path}/cpu.cfs_quota_us`, 'utf8').trim();
+        assert.equal(quota, '150000');
+        await ok(root, ['delete', '--force', 'cg1']);
+        // As runc: the spec's cgroup goes at delete; its parents stay.
+        assert.ok(!existsSync(memory(path)), `${path} removed`);
+        assert.ok(existsSync(memory(parent)));
+        // A path that is not a plain cgroup is refused by name, and nothing is made.
+        patchSpec(dir, (spec) => ((spec['linux'] as Record<string, unknown>)['cgroupsPath'] = `${top}/../x`));
+        const bad = await runHako(root, ['create', '--bundle', dir, 'cg2'], { until: 'exit' });
+        assert.notEqual(bad.code, 0);
+        assert.match(bad.stderr, /linux\.cgroupsPath .*hako-test-\d+\/\.\.\/x.*is not a plain cgroup name/);
+        assert.deepEqual(
+          (await readdir(root)).filter((e) => !ROOT_ENTRIES.includes(e)),
+          [],
+        );
+      } finally {
+        for (const c of ['memory', 'cpu', 'pids']) {
+          for (const p of [path, parent, top]) {
+            try {
+              rmdirSync(`/sys/fs/cgroup/${c}${p}`);
+            } catch {
+              // Absent already.
+            }
+          }
+        }
+      }
     }),
   );
 });

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cgroupDirs, createCgroup, parseLayout } from '../../src/confinement/cgroups.js';
-import { cgroupPath, HostConfinement, limitsFor } from '../../src/confinement/confinement.js';
+import { cgroupPath, HostConfinement } from '../../src/confinement/confinement.js';
+import { limitsFor } from '../../src/confinement/limits.js';
+import { specCgroupPath, specLimits } from '../../src/confinement/spec-cgroup.js';
 import { jailedArgv } from '../../src/confinement/jail.js';
 import { releaseUid, reserveUid } from '../../src/confinement/vmm-uids.js';
 
@@ -178,4 +180,44 @@ test('a confined sandbox: QEMU under its own uid with no capabilities, virtiofsd
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the spec's cgroupsPath: cgroupfs and systemd forms become a cgroup path; a bad one is refused by name", () => {
+  assert.equal(specCgroupPath(undefined, '/hako'), undefined);
+  assert.equal(specCgroupPath('', '/hako'), undefined);
+  assert.equal(specCgroupPath('/kubepods/besteffort/pod1/abc', '/hako'), '/kubepods/besteffort/pod1/abc');
+  assert.equal(specCgroupPath('podman/x', '/hako'), '/hako/podman/x');
+  assert.equal(
+    specCgroupPath('kubepods-besteffort-pod1.slice:cri-containerd:abc', '/hako'),
+    '/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-abc.scope',
+  );
+  assert.equal(specCgroupPath(':docker:abc', '/hako'), '/system.slice/docker-abc.scope');
+  for (const [value, why] of [
+    ['/a/../etc', /"\.\." is not a plain cgroup name/],
+    ['/', /names the root cgroup/],
+    ['a:b', /neither a cgroup path nor slice:prefix:name/],
+    ['x.slice:p:', /needs a unit name/],
+    ['notaslice:p:n', /is not a systemd slice/],
+    ['/a b', /"a b" is not a plain cgroup name/],
+  ] as const) {
+    assert.throws(
+      () => specCgroupPath(value, '/hako'),
+      (e: Error) =>
+        e.message.startsWith(`linux.cgroupsPath ${JSON.stringify(value)}: `) && why.test(e.message),
+    );
+  }
+  assert.throws(() => specCgroupPath(5, '/hako'), /linux.cgroupsPath "5": must be a string/);
+});
+
+test("the spec's cgroup gets the container's limits plus the VM's overhead, only those the spec sets", () => {
+  const vm = { vcpus: 1, memoryMiB: 256, accel: 'tcg' } as const;
+  assert.deepEqual(specLimits(undefined, vm), {});
+  assert.deepEqual(
+    specLimits({ memory: { limit: 256 << 20 }, cpu: { quota: 50_000, period: 100_000 } }, vm),
+    {
+      memoryBytes: (256 + 512) << 20,
+      cpuQuotaUs: 150_000,
+    },
+  );
+  assert.deepEqual(specLimits({ memory: { limit: -1 }, cpu: { quota: -1 } }, vm), {});
 });
