@@ -3,7 +3,7 @@
 //! with a timeout after which crun is killed.
 use std::ffi::{CString, OsString};
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,7 +13,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::error::AgentError;
-use crate::limits::CRUN_TIMEOUT_SECS;
+use crate::limits::{CRUN_TIMEOUT_SECS, MAX_EXTRA_FDS};
 use crate::reaper::{Exit, Reaper};
 use crate::tuning::Tuning;
 
@@ -41,17 +41,46 @@ impl From<CrunError> for AgentError {
     }
 }
 
-/// The standard streams handed to crun (and through it, to the container).
+/// The standard streams handed to crun (and through it, to the container),
+/// and the descriptors the process gets at 3, 4, ... (--preserve-fds).
 pub struct Stdio3 {
     pub stdin: Stdio,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    pub extra: Vec<OwnedFd>,
 }
 
 impl Stdio3 {
     pub fn null() -> Stdio3 {
-        Stdio3 { stdin: Stdio::null(), stdout: Stdio::null(), stderr: Stdio::null() }
+        Stdio3 { stdin: Stdio::null(), stdout: Stdio::null(), stderr: Stdio::null(), extra: Vec::new() }
     }
+}
+
+/// Lowest descriptor number the sealed copy of crun is kept at, above any
+/// that an extra descriptor is placed on (3 + MAX_EXTRA_FDS).
+const SEALED_FD_MIN: i32 = 100;
+
+/// In crun's child, between fork and exec: puts `fds` at 3, 4, ... (not
+/// close-on-exec), first moving each above the targets so that none is
+/// overwritten before it is placed. System calls only.
+fn place_fds(fds: &[i32]) -> std::io::Result<()> {
+    let mut moved = [0i32; MAX_EXTRA_FDS];
+    let top = 3 + fds.len() as i32;
+    for (i, fd) in fds.iter().enumerate().take(MAX_EXTRA_FDS) {
+        // SAFETY: fcntl on a descriptor number; it touches no memory of ours.
+        let r = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, top) };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        moved[i] = r;
+    }
+    for (i, fd) in moved.iter().enumerate().take(fds.len().min(MAX_EXTRA_FDS)) {
+        // SAFETY: dup2 on descriptor numbers; it touches no memory of ours.
+        if unsafe { libc::dup2(*fd, 3 + i as i32) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Where crun connects to hand over a pty master, if the process has one.
@@ -75,8 +104,13 @@ fn sealed_copy(bin: &Path) -> std::io::Result<File> {
     use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
     use std::os::fd::FromRawFd;
     let name = CString::new("crun").map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let raw = memfd_create(&name, MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)?;
+    let first = memfd_create(&name, MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)?;
     // SAFETY: memfd_create just returned this descriptor and nothing else owns it.
+    let first = unsafe { File::from_raw_fd(first) };
+    // Kept high: crun's child places extra descriptors on low numbers before it executes this one.
+    let raw = fcntl(first.as_raw_fd(), FcntlArg::F_DUPFD_CLOEXEC(SEALED_FD_MIN))?;
+    drop(first);
+    // SAFETY: fcntl just returned this descriptor and nothing else owns it.
     let mut copy = unsafe { File::from_raw_fd(raw) };
     std::io::copy(&mut File::open(bin)?, &mut copy)?;
     // The seals crun checks for before it trusts its own executable.
@@ -141,7 +175,18 @@ impl Crun {
     /// (the container's process) to inherit.
     fn run_tuned(&self, op: &str, args: Vec<OsString>, stdio: Stdio3, log: &Path, tuning: &Tuning) -> Result<(), CrunError> {
         let _ = std::fs::remove_file(log);
+        let Stdio3 { stdin, stdout, stderr, extra } = stdio;
+        let mut args = args;
         let mut cmd = self.command();
+        if !extra.is_empty() {
+            args.insert(0, "--preserve-fds".into());
+            args.insert(1, extra.len().to_string().into());
+            let raw: Vec<i32> = extra.iter().map(|f| f.as_raw_fd()).collect();
+            // SAFETY: place_fds makes system calls only (no allocation, no locks).
+            unsafe {
+                cmd.pre_exec(move || place_fds(&raw));
+            }
+        }
         if !tuning.is_empty() {
             let tuning = tuning.clone();
             // SAFETY: the closure makes system calls only (no allocation, no locks).
@@ -155,10 +200,12 @@ impl Crun {
             .arg("--log-format=json")
             .arg(op)
             .args(args)
-            .stdin(stdio.stdin)
-            .stdout(stdio.stdout)
-            .stderr(stdio.stderr);
+            .stdin(stdin)
+            .stdout(stdout)
+            .stderr(stderr);
         let exit = self.spawn_and_wait(cmd, op)?;
+        // crun's child has its copies: ours close.
+        drop(extra);
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let _ = std::fs::remove_file(log);
         if exit.status == 0 {

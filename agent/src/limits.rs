@@ -15,6 +15,8 @@ pub const MAX_STREAM_CHUNK: usize = 1 << 20;
 /// Containers per sandbox and processes per container.
 pub const MAX_CONTAINERS: usize = 1024;
 pub const MAX_EXECS: usize = 1024;
+/// Most descriptors a process gets beyond its stdio (--preserve-fds).
+pub const MAX_EXTRA_FDS: usize = 32;
 /// Storages in one request; mount options per storage.
 pub const MAX_STORAGES: usize = 64;
 pub const MAX_OPTIONS: usize = 64;

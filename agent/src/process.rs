@@ -24,6 +24,8 @@ pub struct Process {
     /// None when the process has a terminal (stderr goes to it).
     pub stderr: Option<Arc<OutputStream>>,
     pub tty: Option<File>,
+    /// Its descriptors beyond stdio, by number from 3.
+    pub extra: Vec<ExtraStream>,
     exit: Mutex<Option<Exit>>,
     reaper: Arc<Reaper>,
 }
@@ -77,13 +79,37 @@ impl Process {
         if let Some(e) = &self.stderr {
             e.close();
         }
+        for x in &self.extra {
+            match x {
+                ExtraStream::Output(o) => o.close(),
+                ExtraStream::Input(i) => i.close(),
+            }
+        }
     }
+
+    /// Extra descriptor `fd` (3 or more).
+    pub fn extra(&self, fd: u32) -> Result<&ExtraStream> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|n| n.checked_sub(3))
+            .and_then(|i| self.extra.get(i))
+            .ok_or_else(|| AgentError::NotFound(format!("the process has no descriptor {fd}")))
+    }
+}
+
+/// A descriptor the process has beyond stdio: a pipe it writes (the host
+/// reads it) or one it reads (the host writes it).
+pub enum ExtraStream {
+    Output(Arc<OutputStream>),
+    Input(Stdin),
 }
 
 /// A process's stdio between "made" and "process started": the ends crun
 /// passes to the container, and ours.
 pub struct PendingStdio {
     ours: Ours,
+    /// Our ends of the extra descriptors' pipes, and whether each is an output.
+    extra: Vec<(bool, File)>,
 }
 
 enum Ours {
@@ -97,11 +123,28 @@ fn pipe() -> io::Result<(File, File)> {
     unsafe { Ok((File::from_raw_fd(r), File::from_raw_fd(w))) }
 }
 
-/// Makes the process's stdio: pipes, or a console socket for a terminal.
-pub fn prepare_stdio(terminal: bool, console_path: &Path) -> io::Result<(Stdio3, PendingStdio)> {
+/// Pipes for the extra descriptors (`outputs[i]`: the process writes fd 3 + i):
+/// the process's ends and ours.
+fn extra_pipes(outputs: &[bool]) -> io::Result<(Vec<OwnedFd>, Vec<(bool, File)>)> {
+    let mut theirs = Vec::with_capacity(outputs.len());
+    let mut ours = Vec::with_capacity(outputs.len());
+    for &output in outputs {
+        let (r, w) = pipe()?;
+        let (their, our) = if output { (w, r) } else { (r, w) };
+        theirs.push(OwnedFd::from(their));
+        ours.push((output, our));
+    }
+    Ok((theirs, ours))
+}
+
+/// Makes the process's stdio (pipes, or a console socket for a terminal)
+/// and its extra descriptors.
+pub fn prepare_stdio(terminal: bool, console_path: &Path, outputs: &[bool]) -> io::Result<(Stdio3, PendingStdio)> {
+    let (their_extra, extra) = extra_pipes(outputs)?;
     if terminal {
         let socket = ConsoleSocket::bind(console_path)?;
-        return Ok((Stdio3::null(), PendingStdio { ours: Ours::Terminal(socket) }));
+        let theirs = Stdio3 { extra: their_extra, ..Stdio3::null() };
+        return Ok((theirs, PendingStdio { ours: Ours::Terminal(socket), extra }));
     }
     let (in_r, in_w) = pipe()?;
     let (out_r, out_w) = pipe()?;
@@ -114,8 +157,9 @@ pub fn prepare_stdio(terminal: bool, console_path: &Path) -> io::Result<(Stdio3,
         stdin: Stdio::from(OwnedFd::from(in_r)),
         stdout: Stdio::from(OwnedFd::from(out_w)),
         stderr: Stdio::from(OwnedFd::from(err_w)),
+        extra: their_extra,
     };
-    Ok((theirs, PendingStdio { ours: Ours::Pipes { stdin: in_w, stdout: out_r, stderr: err_r } }))
+    Ok((theirs, PendingStdio { ours: Ours::Pipes { stdin: in_w, stdout: out_r, stderr: err_r }, extra }))
 }
 
 impl PendingStdio {
@@ -140,12 +184,21 @@ impl PendingStdio {
                 (master.try_clone()?, Arc::new(OutputStream::new(master.try_clone()?)?), None, Some(master))
             }
         };
+        let mut extra = Vec::with_capacity(self.extra.len());
+        for (output, file) in self.extra {
+            extra.push(if output {
+                ExtraStream::Output(Arc::new(OutputStream::new(file)?))
+            } else {
+                ExtraStream::Input(Stdin::new(Some(file))?)
+            });
+        }
         Ok(Process {
             pid,
             stdin: Stdin::new(Some(stdin))?,
             stdout,
             stderr,
             tty,
+            extra,
             exit: Mutex::new(None),
             reaper,
         })

@@ -15,7 +15,8 @@ use crate::error::{AgentError, Result};
 use crate::limits::{MAX_CONTAINERS, MAX_STREAM_CHUNK};
 use crate::log;
 use crate::mount::{is_under, mount_storage, unmount};
-use crate::process::{prepare_stdio, read_pid_file, Process};
+use crate::process::{prepare_stdio, read_pid_file, ExtraStream, Process};
+use crate::stdio::Stdin;
 use crate::proto::agent::Storage;
 use crate::reaper::{Exit, Reaper};
 use crate::spec;
@@ -54,6 +55,17 @@ pub struct Agent {
 pub enum Stream {
     Stdout,
     Stderr,
+    /// An extra descriptor (3 or more) the process writes.
+    Extra(u32),
+}
+
+/// How a container's process starts: at once (create and start in one
+/// step), and with which extra descriptors (`extra_outputs[i]`: whether the
+/// process writes fd 3 + i; else it reads it).
+#[derive(Clone, Copy)]
+pub struct Launch<'a> {
+    pub start: bool,
+    pub extra_outputs: &'a [bool],
 }
 
 impl Agent {
@@ -196,12 +208,13 @@ impl Agent {
         spec_json: &[u8],
         rootfs: &str,
         storages: &[Storage],
-        start: bool,
+        launch: Launch<'_>,
     ) -> Result<i32> {
+        let start = launch.start;
         self.reserve(id)?;
         let bundle = self.run_dir.join("containers").join(id);
         let mut mounts = vec![];
-        let made = self.make_container(id, &bundle, spec_json, rootfs, storages, &mut mounts, start);
+        let made = self.make_container(id, &bundle, spec_json, rootfs, storages, &mut mounts, launch);
         let mut st = self.lock();
         match made {
             Ok(init) => {
@@ -233,8 +246,9 @@ impl Agent {
         rootfs: &str,
         storages: &[Storage],
         mounts: &mut Vec<PathBuf>,
-        start: bool,
+        launch: Launch<'_>,
     ) -> Result<Process> {
+        let start = launch.start;
         std::fs::create_dir_all(bundle).map_err(|e| AgentError::Internal(format!("create bundle: {e}")))?;
         #[cfg(feature = "hostile")]
         if self.hostile.load(Ordering::SeqCst) && crate::hostile::fails(id) {
@@ -263,7 +277,7 @@ impl Agent {
         let terminal = spec::wants_terminal(&spec["process"]);
         write_json(&bundle.join("config.json"), &spec)?;
         let pid_file = bundle.join("init.pid");
-        let (theirs, ours) = prepare_stdio(terminal, &bundle.join("console.sock"))
+        let (theirs, ours) = prepare_stdio(terminal, &bundle.join("console.sock"), launch.extra_outputs)
             .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
         // A CPU affinity must be placed before the process runs: create, place, then start.
         let start_later = start && tuning.has_affinity();
@@ -372,7 +386,8 @@ impl Agent {
 
     // ---- processes ----------------------------------------------------------
 
-    pub fn exec_process(&self, id: &str, exec_id: &str, process_json: &[u8]) -> Result<i32> {
+    /// Starts an extra process; `extra_outputs` as in [`Launch`].
+    pub fn exec_process(&self, id: &str, exec_id: &str, process_json: &[u8], extra_outputs: &[bool]) -> Result<i32> {
         let c = self.container(id)?;
         if c.status() != Status::Running {
             return Err(AgentError::FailedPrecondition(format!("cannot exec in container {id}: it is not running")));
@@ -383,7 +398,7 @@ impl Agent {
         write_json(&file, &process)?;
         let pid_file = c.bundle.join(format!("exec-{exec_id}.pid"));
         let result = (|| {
-            let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(format!("exec-{exec_id}.sock")))
+            let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(format!("exec-{exec_id}.sock")), extra_outputs)
                 .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
             let log = c.bundle.join(format!("exec-{exec_id}.log"));
             self.crun.exec(id, &file, &pid_file, ours.console_path(), theirs, &log, &tuning)?;
@@ -425,14 +440,21 @@ impl Agent {
                 // With a terminal, stderr is merged into the terminal: at once EOF.
                 None => return Ok(vec![]),
             },
+            Stream::Extra(fd) => match p.extra(fd)? {
+                ExtraStream::Output(o) => o.clone(),
+                ExtraStream::Input(_) => {
+                    return Err(AgentError::InvalidArgument(format!("descriptor {fd} is the process's input")))
+                }
+            },
         };
         let len = if len == 0 { MAX_STREAM_CHUNK } else { len.min(MAX_STREAM_CHUNK) };
         buf.read(len).map_err(|e| AgentError::Internal(format!("read output: {e}")))
     }
 
-    pub fn write_stdin(&self, id: &str, exec_id: &str, data: &[u8]) -> Result<usize> {
+    /// Writes to stdin (`fd` 0) or to an extra descriptor the process reads.
+    pub fn write_stdin(&self, id: &str, exec_id: &str, fd: u32, data: &[u8]) -> Result<usize> {
         let p = self.container(id)?.process(exec_id)?;
-        p.stdin.write(data).map_err(|e| match e {
+        input_of(&p, fd)?.write(data).map_err(|e| match e {
             None => AgentError::FailedPrecondition("stdin is closed".into()),
             Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                 AgentError::FailedPrecondition("the process no longer reads its stdin".into())
@@ -441,8 +463,9 @@ impl Agent {
         })
     }
 
-    pub fn close_stdin(&self, id: &str, exec_id: &str) -> Result<()> {
-        self.container(id)?.process(exec_id)?.stdin.close();
+    pub fn close_stdin(&self, id: &str, exec_id: &str, fd: u32) -> Result<()> {
+        let p = self.container(id)?.process(exec_id)?;
+        input_of(&p, fd)?.close();
         Ok(())
     }
 
@@ -457,6 +480,12 @@ impl Agent {
                     e.close();
                 }
             }
+            Stream::Extra(fd) => match p.extra(fd)? {
+                ExtraStream::Output(o) => o.close(),
+                ExtraStream::Input(_) => {
+                    return Err(AgentError::InvalidArgument(format!("descriptor {fd} is the process's input")))
+                }
+            },
         }
         Ok(())
     }
@@ -465,6 +494,17 @@ impl Agent {
         let p = self.container(id)?.process(exec_id)?;
         let tty = p.tty.as_ref().ok_or_else(|| AgentError::FailedPrecondition("the process has no terminal".into()))?;
         crate::tty::resize(tty, rows, cols).map_err(|e| AgentError::Internal(format!("resize: {e}")))
+    }
+}
+
+/// The process's stdin (`fd` 0) or the extra descriptor `fd` it reads.
+fn input_of(p: &Process, fd: u32) -> Result<&Stdin> {
+    if fd == 0 {
+        return Ok(&p.stdin);
+    }
+    match p.extra(fd)? {
+        ExtraStream::Input(i) => Ok(i),
+        ExtraStream::Output(_) => Err(AgentError::InvalidArgument(format!("descriptor {fd} is the process's output"))),
     }
 }
 

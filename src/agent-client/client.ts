@@ -29,7 +29,8 @@ export interface ProcessExit {
 }
 
 export type StorageInit = MessageInitShape<typeof StorageSchema>;
-export type OutputStream = 'stdout' | 'stderr';
+/** stdout, stderr, or an extra descriptor (3 or more) the process writes. */
+export type OutputStream = 'stdout' | 'stderr' | number;
 
 function checkPid(method: string, pid: number): number {
   if (!Number.isInteger(pid) || pid <= 0)
@@ -94,6 +95,8 @@ export class AgentClient {
     storages: StorageInit[];
     /** Start the process at once (one crun invocation instead of two). */
     start?: boolean;
+    /** Descriptors beyond stdio, at 3, 4, ...: whether the process writes each. */
+    extraFds?: { output: boolean }[];
   }): Promise<number> {
     return checkPid('CreateContainer', (await this.#call(AgentService.method.createContainer, req)).pid);
   }
@@ -108,10 +111,15 @@ export class AgentClient {
   }
 
   /** Starts an extra process in a running container; returns its guest pid. */
-  async execProcess(containerId: string, execId: string, processJson: Uint8Array): Promise<number> {
+  async execProcess(
+    containerId: string,
+    execId: string,
+    processJson: Uint8Array,
+    extraFds: { output: boolean }[] = [],
+  ): Promise<number> {
     return checkPid(
       'ExecProcess',
-      (await this.#call(AgentService.method.execProcess, { containerId, execId, processJson })).pid,
+      (await this.#call(AgentService.method.execProcess, { containerId, execId, processJson, extraFds })).pid,
     );
   }
 
@@ -135,8 +143,9 @@ export class AgentClient {
 
   /** Long-polls for output; an empty result means end of stream. */
   async read(which: OutputStream, containerId: string, execId: string, len = MAX_READ): Promise<Uint8Array> {
-    const method = which === 'stdout' ? AgentService.method.readStdout : AgentService.method.readStderr;
-    const r = await this.#call(method, { containerId, execId, len }, null);
+    const method = which === 'stderr' ? AgentService.method.readStderr : AgentService.method.readStdout;
+    const fd = typeof which === 'number' ? which : 0;
+    const r = await this.#call(method, { containerId, execId, len, fd }, null);
     if (r.data.length > len) {
       throw new HakoError(
         'AGENT_PROTOCOL',
@@ -146,10 +155,11 @@ export class AgentClient {
     return r.data;
   }
 
-  async writeStdin(containerId: string, execId: string, data: Uint8Array): Promise<number> {
+  /** Writes to stdin (`fd` 0) or to an extra descriptor the process reads. */
+  async writeStdin(containerId: string, execId: string, data: Uint8Array, fd = 0): Promise<number> {
     if (data.length > MAX_WRITE)
       throw new RangeError(`stdin chunk of ${data.length} bytes is over ${MAX_WRITE}`);
-    const r = await this.#call(AgentService.method.writeStdin, { containerId, execId, data }, null);
+    const r = await this.#call(AgentService.method.writeStdin, { containerId, execId, data, fd }, null);
     if (r.len > data.length) {
       throw new HakoError(
         'AGENT_PROTOCOL',
@@ -159,13 +169,19 @@ export class AgentClient {
     return r.len;
   }
 
-  async closeStdin(containerId: string, execId: string): Promise<void> {
-    await this.#call(AgentService.method.closeStdin, { containerId, execId });
+  async closeStdin(containerId: string, execId: string, fd = 0): Promise<void> {
+    await this.#call(AgentService.method.closeStdin, { containerId, execId, fd });
   }
 
   /** The host no longer reads `which`: the process's next write to it fails (EPIPE). */
-  async closeOutput(containerId: string, execId: string, which: 'stdout' | 'stderr'): Promise<void> {
-    await this.#call(AgentService.method.closeOutput, { containerId, execId, stderr: which === 'stderr' });
+  async closeOutput(containerId: string, execId: string, which: OutputStream): Promise<void> {
+    const fd = typeof which === 'number' ? which : 0;
+    await this.#call(AgentService.method.closeOutput, {
+      containerId,
+      execId,
+      stderr: which === 'stderr',
+      fd,
+    });
   }
 
   async resizeTty(containerId: string, execId: string, rows: number, columns: number): Promise<void> {

@@ -82,6 +82,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .option('--no-pivot', 'accepted for compatibility')
     .option('--no-new-keyring', 'accepted for compatibility')
     .option('--keep', 'runc-style: keep the container record after it exits (else it is deleted)')
+    .option('--preserve-fds <n>', 'runc-style: relay descriptors 3 … 3+N-1 (pipes, files) to the process')
     .option('--no-subreaper', 'accepted for compatibility')
     .passThroughOptions()
     .action(async (command: string[], o: Record<string, unknown>) => {
@@ -111,6 +112,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
             keep: o['keep'] === true,
             pidFile: typeof o['pidFile'] === 'string' ? o['pidFile'] : undefined,
             consoleSocket: typeof o['consoleSocket'] === 'string' ? o['consoleSocket'] : undefined,
+            preserveFds: typeof o['preserveFds'] === 'string' ? o['preserveFds'] : undefined,
           },
           exit,
         );

@@ -20,6 +20,7 @@ import { stateCommand } from '../oci-cli/commands/state.js';
 import { updateCommand } from '../oci-cli/commands/update.js';
 import { execRelayMain } from '../oci-cli/exec-relay.js';
 import { relayMain } from '../oci-cli/relay.js';
+import { decodeFds } from '../oci-cli/preserved-fds.js';
 import { runcRunCommand } from '../oci-cli/commands/run.js';
 import type { GlobalOptions } from './wiring.js';
 import { logsCommand, rmCommand, runDetached, stopCommand, type DetachedOptions } from './detached.js';
@@ -70,13 +71,14 @@ export function registerOciCommands(
     .option('--pid-file <path>', 'write the pid standing for the container process here')
     .option('--no-pivot', 'accepted for compatibility (the guest always pivots)')
     .option('--no-new-keyring', 'accepted for compatibility')
-    .option('--preserve-fds <n>', 'accepted for compatibility')
+    .option('--preserve-fds <n>', 'relay descriptors 3 … 3+N-1 (pipes, files) to the process')
     .action((id: string, o: Opts) =>
       oci((ctx) =>
         createCommand(ctx, id, {
           bundle: str(o, 'bundle'),
           pidFile: str(o, 'pidFile'),
           consoleSocket: str(o, 'consoleSocket'),
+          preserveFds: str(o, 'preserveFds'),
         }),
       )(),
     );
@@ -128,7 +130,7 @@ export function registerOciCommands(
     .option('-g, --additional-gids <gid>', 'add a supplementary group (repeatable)', collect, [])
     .option('--process-label <label>', 'refused: the guest runs no SELinux')
     .option('--apparmor <profile>', 'refused: the guest runs no AppArmor')
-    .option('--preserve-fds <n>', 'only 0: host descriptors cannot enter the VM')
+    .option('--preserve-fds <n>', 'relay descriptors 3 … 3+N-1 (pipes, files) to the process')
     .option('--cpu-affinity <cpus>', "the process's CPUs in the VM, as 0-3,7")
     .passThroughOptions()
     .action((id: string, command: string[], o: Opts) =>
@@ -269,7 +271,10 @@ export function registerOciCommands(
     .command('__relay', { hidden: true })
     .argument('<id>')
     .option('--console-socket <path>')
-    .action((id: string, o: Opts) => relayMain(globals(), id, str(o, 'consoleSocket')));
+    .option('--extra-fds <list>')
+    .action((id: string, o: Opts) =>
+      relayMain(globals(), id, str(o, 'consoleSocket'), decodeFds(str(o, 'extraFds'))),
+    );
 
   program
     .command('__exec-relay', { hidden: true })
@@ -277,8 +282,15 @@ export function registerOciCommands(
     .argument('<execId>')
     .argument('<processFile>')
     .option('--console-socket <path>')
+    .option('--extra-fds <list>')
     .action((id: string, execId: string, processFile: string, o: Opts) =>
-      execRelayMain(globals(), { id, execId, processFile, consoleSocket: str(o, 'consoleSocket') }),
+      execRelayMain(globals(), {
+        id,
+        execId,
+        processFile,
+        consoleSocket: str(o, 'consoleSocket'),
+        extraFds: decodeFds(str(o, 'extraFds')),
+      }),
     );
 }
 
@@ -315,6 +327,7 @@ export async function runcRun(
     keep: boolean;
     pidFile: string | undefined;
     consoleSocket: string | undefined;
+    preserveFds?: string | undefined;
   },
   exit: (code: number) => void,
 ): Promise<void> {

@@ -10,6 +10,7 @@ export interface ExecFlags {
   readonly noNewPrivs: boolean;
   readonly processLabel?: string | undefined;
   readonly apparmor?: string | undefined;
+  /** Checked and relayed by the exec command (preserved-fds.ts). */
   readonly preserveFds?: string | undefined;
   readonly cpuAffinity?: string | undefined;
 }
@@ -45,9 +46,6 @@ export function applyExecFlags(proc: Proc, f: ExecFlags): Proc {
     throw bad('--process-label: the guest kernel runs no SELinux, so no label can be applied');
   if (f.apparmor !== undefined)
     throw bad('--apparmor: the guest kernel runs no AppArmor, so no profile can be applied');
-  if (f.preserveFds !== undefined && f.preserveFds !== '0') {
-    throw bad(`--preserve-fds ${f.preserveFds}: host descriptors cannot be passed into the container's VM`);
-  }
   let out: Proc = { ...proc };
   if (f.user !== undefined) {
     const m = /^([^:]*)(?::(.*))?$/.exec(f.user);

@@ -5,7 +5,8 @@
 // container's relay (proxy.ts).
 import { readFile, rm } from 'node:fs/promises';
 import { createLogger, type Logger } from '../log.js';
-import { ProcessIo, type IoHost } from '../runtime/process-io.js';
+import { ProcessIo, type ExtraFd, type IoHost } from '../runtime/process-io.js';
+import { HELPER_FD_BASE, relayFds } from './preserved-fds.js';
 import type { GlobalOptions } from '../cli/wiring.js';
 import { attachStdio } from './attach.js';
 import { callerOutputs, type CallerOutputs } from './spawn-helper.js';
@@ -20,6 +21,9 @@ export interface ExecRun {
   readonly process: Uint8Array;
   readonly consoleSocket: string | undefined;
   readonly outputs: () => CallerOutputs;
+  /** Preserved descriptors, held by this process from `extraBase` on. */
+  readonly extraFds: readonly ExtraFd[];
+  readonly extraBase: number;
 }
 
 /** Starts the exec and relays it; calls `started` once it runs; resolves with its exit status. */
@@ -32,12 +36,14 @@ export async function runExec(
   const ctx = await ociContext(g);
   const agent = await connectProxy(containerRunDir(ctx, e.id), ctx.config.agent.requestTimeoutMs);
   try {
-    const pid = await agent.execProcess(e.id, e.execId, e.process);
+    const pid = await agent.execProcess(e.id, e.execId, e.process, [...e.extraFds]);
     const host: IoHost = { agent, guard: (op) => op };
-    const attached = await attachStdio(new ProcessIo(host, e.id, e.execId), e.consoleSocket, log, e.outputs);
+    const io = new ProcessIo(host, e.id, e.execId);
+    const attached = await attachStdio(io, e.consoleSocket, log, e.outputs);
+    const extras = relayFds(io, e.extraFds, e.extraBase, (m) => log.log('debug', m));
     started({ ok: true, pid });
     const exit = await agent.waitProcess(e.id, e.execId);
-    await within(attached.output, OUTPUT_GRACE_MS);
+    await within(Promise.all([attached.output, extras]), OUTPUT_GRACE_MS);
     attached.close();
     await agent.deleteProcess(e.id, e.execId).catch(() => undefined);
     return exit.status;
@@ -49,7 +55,13 @@ export async function runExec(
 /** The detached exec helper (`hako __exec-relay`). */
 export async function execRelayMain(
   g: GlobalOptions,
-  o: { id: string; execId: string; processFile: string; consoleSocket: string | undefined },
+  o: {
+    id: string;
+    execId: string;
+    processFile: string;
+    consoleSocket: string | undefined;
+    extraFds: readonly ExtraFd[];
+  },
 ): Promise<never> {
   const report = reporter();
   const log = createLogger({
@@ -68,6 +80,8 @@ export async function execRelayMain(
         process: processJson,
         consoleSocket: o.consoleSocket,
         outputs: callerOutputs,
+        extraFds: o.extraFds,
+        extraBase: HELPER_FD_BASE,
       },
       log,
       report,

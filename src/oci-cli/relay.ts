@@ -25,6 +25,8 @@ import { runHooks } from './hooks.js';
 import { controlSocket, serveProxy } from './proxy.js';
 import { files, markCreated, requireContainer, writeExit, writeRelay } from './record.js';
 import { failure, reporter } from './status-pipe.js';
+import { HELPER_FD_BASE, relayFds } from './preserved-fds.js';
+import type { ExtraFd } from '../runtime/process-io.js';
 
 const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
   'SIGTERM',
@@ -41,6 +43,7 @@ export async function relayMain(
   g: GlobalOptions,
   id: string,
   consoleSocket: string | undefined,
+  extraFds: readonly ExtraFd[] = [],
 ): Promise<never> {
   const report = reporter();
   const ctx = await ociContext(g);
@@ -67,6 +70,7 @@ export async function relayMain(
       bundleDir,
       readonly: spec.root.readonly ?? false,
       layer: detached?.layer ?? false,
+      extraFds,
     };
     sandbox = await Sandbox.start(env, { id, adopt: true, dieWithParent: true }, first);
     const container = sandbox.container(id);
@@ -83,12 +87,13 @@ export async function relayMain(
       await runHooks(spec, hook, state, ctx.config.runtime.hookTimeoutMs);
     const outputs = detached ? () => logOutputs(files.output(dir)) : callerOutputs;
     const attached = await attachStdio(container.io(), consoleSocket, log, outputs);
+    const extras = relayFds(container.io(), extraFds, HELPER_FD_BASE, (m) => log.log('debug', m));
     const proxy = await serveProxy(sandbox.agent, controlSocket(sandbox.runDir));
     forwardSignals(container);
     await markCreated(dir);
     report({ ok: true, pid: process.pid });
     const exit = await container.wait().catch(() => ({ status: LOST_STATUS, signal: 0 }));
-    await within(attached.output, OUTPUT_GRACE_MS);
+    await within(Promise.all([attached.output, extras]), OUTPUT_GRACE_MS);
     await writeExit(dir, { status: exit.status, at: new Date().toISOString() });
     proxy.close();
     attached.close();

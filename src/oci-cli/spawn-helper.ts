@@ -31,7 +31,7 @@ export function globalArgs(g: GlobalOptions, root: string): string[] {
 const CALLER_FDS = { stdout: 4, stderr: 5 } as const;
 
 /** The stdio of a detached helper: the caller's stdin; its stdout and stderr at CALLER_FDS, unless a terminal is handed over instead. */
-export function helperStdio(consoleSocket: boolean): StdioOptions {
+export function helperStdio(consoleSocket: boolean): ('ignore' | 'inherit' | 'pipe' | number)[] {
   return consoleSocket
     ? ['ignore', 'ignore', 'ignore', 'pipe']
     : ['inherit', 'ignore', 'ignore', 'pipe', 1, 2];

@@ -21,6 +21,11 @@ function drained(sink: Writable): Promise<void> {
   });
 }
 
+/** A descriptor a process gets beyond stdio, relayed as a pipe: it writes it (output), or reads it. */
+export interface ExtraFd {
+  readonly output: boolean;
+}
+
 /** A terminal's default VEOF character, ^D. */
 const EOF_CHAR = 0x04;
 
@@ -72,17 +77,24 @@ export class ProcessIo {
    * closing the host's side is no end of input for the process: the end of
    * `source` is typed as the terminal's EOF character (^D) first.
    */
-  async pipeInput(source: Readable, o: { readonly terminal?: boolean } = {}): Promise<void> {
+  async pipeInput(
+    source: Readable,
+    o: {
+      readonly terminal?: boolean;
+      /** An extra descriptor the process reads, instead of stdin. */ readonly fd?: number;
+    } = {},
+  ): Promise<void> {
     const { agent } = this.host;
+    const fd = o.fd ?? 0;
     try {
       for await (const chunk of source) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
         for (let off = 0; off < buf.length; off += MAX_WRITE) {
-          await agent.writeStdin(this.containerId, this.execId, buf.subarray(off, off + MAX_WRITE));
+          await agent.writeStdin(this.containerId, this.execId, buf.subarray(off, off + MAX_WRITE), fd);
         }
       }
       if (o.terminal) await agent.writeStdin(this.containerId, this.execId, Buffer.from([EOF_CHAR]));
-      await agent.closeStdin(this.containerId, this.execId);
+      await agent.closeStdin(this.containerId, this.execId, fd);
     } catch (e) {
       // The process stopped reading or exited: its input no longer matters.
       if (isHakoError(e, 'FAILED_PRECONDITION') || isHakoError(e, 'NOT_FOUND')) return;

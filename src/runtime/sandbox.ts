@@ -29,6 +29,7 @@ import { checkId, checkSocketPath } from './ids.js';
 import { runDirFor } from './run-dir.js';
 import { startVm, usesTemplate } from './vm-start.js';
 import type { ContainerRecord, SandboxRecord } from './state-store.js';
+import type { ExtraFd } from './process-io.js';
 
 export type SandboxStatus = SandboxRecord['status'] | 'stopped';
 
@@ -60,6 +61,8 @@ export interface ContainerRequest {
   readonly bundleDir?: string;
   /** Also start it (in one step in the guest). */
   readonly start?: boolean;
+  /** Descriptors its process gets beyond stdio, at 3, 4, ... (relayed pipes). */
+  readonly extraFds?: readonly ExtraFd[];
 }
 
 /** A container whose host side is ready: what the agent is sent to create it. */
@@ -67,6 +70,7 @@ interface Staged {
   readonly id: string;
   readonly ociSpecJson: Uint8Array;
   readonly layer: boolean;
+  readonly extraFds: readonly ExtraFd[];
 }
 
 const DESTROY_TIMEOUT_MS = 5000;
@@ -374,7 +378,8 @@ export class Sandbox implements ContainerHost {
       await this.#save();
       const rootfs = { source: r.rootfs, readonly: r.readonly || layer };
       await this.#env.fs.apply(this.dir, stageOps(id, rootfs, plan.volumes));
-      return { id, ociSpecJson: new TextEncoder().encode(JSON.stringify(plan.spec)), layer };
+      const ociSpecJson = new TextEncoder().encode(JSON.stringify(plan.spec));
+      return { id, ociSpecJson, layer, extraFds: r.extraFds ?? [] };
     } catch (e) {
       await this.#forgetContainer(id).catch(() => undefined);
       throw e;
@@ -383,7 +388,7 @@ export class Sandbox implements ContainerHost {
 
   /** Creates (and with `start` starts) a staged container in the guest. */
   async #create(agent: AgentClient, staged: Staged, start: boolean): Promise<Container> {
-    const { id, ociSpecJson, layer } = staged;
+    const { id, ociSpecJson, layer, extraFds } = staged;
     await pausePoint('first-container');
     let pid: number;
     try {
@@ -394,6 +399,7 @@ export class Sandbox implements ContainerHost {
           rootfsPath: layer ? guestLayer(id) : guestRootfs(id),
           storages: layer ? [layerStorage(id)] : [],
           start,
+          extraFds: extraFds.map((x) => ({ output: x.output })),
         }),
         `create container ${id}`,
       );

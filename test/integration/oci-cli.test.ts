@@ -403,7 +403,11 @@ test('exec flags: --cap, --additional-gids, --no-new-privs and --user apply; wha
       for (const [flag, message] of [
         [['--apparmor', 'p'], /--apparmor: the guest kernel runs no AppArmor/],
         [['--process-label', 'l'], /--process-label: the guest kernel runs no SELinux/],
-        [['--preserve-fds', '2'], /--preserve-fds 2: host descriptors cannot be passed/],
+        // This process's fd 3 is none the caller passed (Node's own): refused, named.
+        [
+          ['--preserve-fds', '2'],
+          /--preserve-fds 2: descriptor 3 is anon_inode:\[eventpoll\] \(a special file\), not a pipe/,
+        ],
         [['--user', 'bob'], /--user bob: not a numeric id/],
         [['--cap', 'CAP_$$'], /--cap CAP_\$\$: not a capability name/],
       ] as const) {

@@ -4,9 +4,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { inPrivateRoot, runHako } from '../helpers/hako.js';
+import { inPrivateRoot } from '../helpers/hako.js';
+import { HAKO } from '../helpers/paths.js';
 import { makeBundle, patchSpec, withTempDir, type BundleOptions } from '../helpers/fixtures.js';
 
 interface Outcome {
@@ -14,32 +15,31 @@ interface Outcome {
   readonly stdout: string;
 }
 
-type Runtime = (args: readonly string[], until?: 'close' | 'exit') => Promise<Outcome & { stderr: string }>;
+type Runtime = (
+  args: readonly string[],
+  until?: 'close' | 'exit',
+  /** Descriptors the runtime gets at 3, 4, … */
+  extra?: readonly number[],
+) => Promise<Outcome & { stderr: string }>;
 
-function runcIn(root: string): Runtime {
-  return (args, until = 'close') =>
+/** A runtime binary with its state in `root`: runc and `hako` take the same global flag. */
+function runtimeIn(bin: string, root: string): Runtime {
+  return (args, until = 'close', extra = []) =>
     new Promise((resolve, reject) => {
-      const child = spawn('runc', ['--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(bin, ['--root', root, ...args], { stdio: ['ignore', 'pipe', 'pipe', ...extra] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
+      child.stdout?.on('data', (b: Buffer) => out.push(b));
+      child.stderr?.on('data', (b: Buffer) => err.push(b));
       child.on('error', reject);
       child.on(until, (code: number | null) => {
         setTimeout(() => {
           resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
-          child.stdout.destroy();
-          child.stderr.destroy();
+          child.stdout?.destroy();
+          child.stderr?.destroy();
         }, 50);
       });
     });
-}
-
-function hakoIn(root: string): Runtime {
-  return async (args, until = 'close') => {
-    const r = await runHako(root, args, { until });
-    return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr };
-  };
 }
 
 /** Runs `fn` once with runc and once with Hako, each on its own bundle made by `bundle`. */
@@ -54,7 +54,7 @@ async function both(
         const dir = join(tmp, name);
         mkdirSync(dir);
         bundle(dir);
-        const rt = name === 'runc' ? runcIn(join(tmp, 'runc-state')) : hakoIn(hakoRoot);
+        const rt = name === 'runc' ? runtimeIn('runc', join(tmp, 'runc-state')) : runtimeIn(HAKO, hakoRoot);
         results[name] = await fn(rt, dir, name);
       }
     }),
@@ -214,4 +214,41 @@ test('state while running and after the process exits, and a poststop hook at de
   );
   assert.deepEqual(hako, runc);
   assert.equal((runc as { stopped: { status: string } }).stopped.status, 'stopped');
+});
+
+test('--preserve-fds: a file opened for writing and one for reading reach run and exec at fds 3 and 4, as with runc', async () => {
+  const { runc, hako } = await both(
+    (dir) => {
+      makeBundle(dir, { args: ['sh', '-c', 'cat <&4 >&3; echo run-done >&3; exec sleep 60'] });
+      writeFileSync(join(dir, 'in.txt'), 'from the caller\n');
+    },
+    async (rt, dir) => {
+      const id = unique('fds');
+      const out = openSync(join(dir, 'out.txt'), 'w');
+      const input = openSync(join(dir, 'in.txt'), 'r');
+      const execOut = openSync(join(dir, 'exec.txt'), 'w');
+      try {
+        const run = await rt(['run', '-d', '--preserve-fds', '2', '--bundle', dir, id], 'exit', [out, input]);
+        const ex = await rt(
+          ['exec', '--preserve-fds', '1', id, 'sh', '-c', 'echo via-exec >&3; ls /proc/self/fd/4'],
+          'close',
+          [execOut],
+        );
+        // The container's writes reach the file while it runs.
+        for (let i = 0; i < 50 && !readFileSync(join(dir, 'out.txt'), 'utf8').includes('run-done'); i++)
+          await new Promise((r) => setTimeout(r, 100));
+        return {
+          run: run.code,
+          exec: ex.code,
+          out: readFileSync(join(dir, 'out.txt'), 'utf8'),
+          execOut: readFileSync(join(dir, 'exec.txt'), 'utf8'),
+        };
+      } finally {
+        for (const fd of [out, input, execOut]) closeSync(fd);
+        await rt(['delete', '--force', id]);
+      }
+    },
+  );
+  assert.deepEqual(hako, runc);
+  assert.deepEqual(runc, { run: 0, exec: 1, out: 'from the caller\nrun-done\n', execOut: 'via-exec\n' });
 });

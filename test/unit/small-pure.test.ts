@@ -1,5 +1,12 @@
 // Accelerator choice, kernel command line, container transitions, errors.
 import { test } from 'node:test';
+import {
+  decodeFds,
+  encodeFds,
+  preservedFds,
+  withPreservedFds,
+  type FdPort,
+} from '../../src/oci-cli/preserved-fds.js';
 import assert from 'node:assert/strict';
 import { chooseAccel, type KvmProbe } from '../../src/hypervisor/accel.js';
 import { guestAslr, guestWarmUp, hostTscKhz, kernelCmdline } from '../../src/runtime/kernel-cmdline.js';
@@ -149,4 +156,39 @@ test('--memory and --cpus: parsing, and the VM they make', async () => {
   assert.deepEqual(vmSize({}, defaults), defaults);
   assert.deepEqual(vmSize({ memoryBytes: 256 << 20, cpus: 1.5 }, defaults), { vcpus: 2, memoryMiB: 320 });
   assert.deepEqual(vmSize({ memoryBytes: 8 << 20, cpus: 0.5 }, defaults), { vcpus: 1, memoryMiB: 128 });
+});
+
+test('--preserve-fds: pipes and files relayed by direction; sockets, devices, both-way and closed descriptors refused by name', () => {
+  const port = (kinds: Record<number, [ReturnType<FdPort['kind']>, number]>): FdPort => ({
+    kind: (fd) => kinds[fd]?.[0],
+    accessMode: (fd) => kinds[fd]?.[1] ?? 2,
+    describe: (fd) => `thing-${fd}`,
+  });
+  assert.deepEqual(preservedFds(undefined), []);
+  assert.deepEqual(preservedFds('0'), []);
+  assert.deepEqual(preservedFds('2', port({ 3: ['fifo', 1], 4: ['file', 0] })), [
+    { output: true },
+    { output: false },
+  ]);
+  const refused: [string, Record<number, [ReturnType<FdPort['kind']>, number]>, RegExp][] = [
+    ['1', { 3: ['socket', 1] }, /descriptor 3 is thing-3 \(a socket\), not a pipe or a regular file/],
+    ['1', { 3: ['character device', 1] }, /descriptor 3 is thing-3 \(a character device\)/],
+    ['1', { 3: ['file', 2] }, /descriptor 3 is open for reading and writing/],
+    ['2', { 3: ['file', 1] }, /descriptor 4 is not open/],
+    ['33', {}, /--preserve-fds 33: not a count from 0 to 32/],
+    ['x', {}, /--preserve-fds x: not a count/],
+  ];
+  for (const [n, kinds, message] of refused) assert.throws(() => preservedFds(n, port(kinds)), message);
+  assert.equal(encodeFds([{ output: true }, { output: false }]), 'w,r');
+  assert.deepEqual(decodeFds('w,r'), [{ output: true }, { output: false }]);
+  assert.throws(() => decodeFds('w,x'), /not a list of w and r/);
+  assert.deepEqual(withPreservedFds(['ignore', 'ignore', 'ignore', 'pipe'], [{ output: true }]), [
+    'ignore',
+    'ignore',
+    'ignore',
+    'pipe',
+    'ignore',
+    'ignore',
+    3,
+  ]);
 });

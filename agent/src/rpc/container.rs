@@ -7,7 +7,7 @@ use crate::proto::agent::{
     CreateContainerRequest, CreateContainerResponse, Empty, PauseContainerRequest, RemoveContainerRequest, ResumeContainerRequest,
     StartContainerRequest, StatsContainerRequest, StatsContainerResponse, UpdateContainerRequest,
 };
-use crate::sandbox::Agent;
+use crate::sandbox::{Agent, Launch};
 
 const DEFAULT_REMOVE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -16,7 +16,9 @@ pub fn create(a: &Agent, r: CreateContainerRequest) -> Result<CreateContainerRes
     validate::string(&r.rootfs_path, "rootfs_path")?;
     validate::storages(&r.storages)?;
     let mut resp = CreateContainerResponse::new();
-    resp.pid = a.create_container(&r.container_id, &r.oci_spec_json, &r.rootfs_path, &r.storages, r.start)?;
+    let extra_outputs = validate::extra_fds(&r.extra_fds)?;
+    let launch = Launch { start: r.start, extra_outputs: &extra_outputs };
+    resp.pid = a.create_container(&r.container_id, &r.oci_spec_json, &r.rootfs_path, &r.storages, launch)?;
     Ok(resp)
 }
 

@@ -14,7 +14,8 @@ pub fn exec(a: &Agent, r: ExecProcessRequest) -> Result<ExecProcessResponse> {
     }
     validate::exec_id(&r.exec_id)?;
     let mut resp = ExecProcessResponse::new();
-    resp.pid = a.exec_process(&r.container_id, &r.exec_id, &r.process_json)?;
+    let extra_outputs = validate::extra_fds(&r.extra_fds)?;
+    resp.pid = a.exec_process(&r.container_id, &r.exec_id, &r.process_json, &extra_outputs)?;
     Ok(resp)
 }
 

@@ -18,7 +18,7 @@ pub fn write_stdin(a: &Agent, r: WriteStreamRequest) -> Result<WriteStreamRespon
     if r.data.len() > MAX_STREAM_CHUNK {
         return Err(AgentError::InvalidArgument(format!("stdin chunk larger than {MAX_STREAM_CHUNK} bytes")));
     }
-    let n = a.write_stdin(&r.container_id, &r.exec_id, &r.data)?;
+    let n = a.write_stdin(&r.container_id, &r.exec_id, validate::stream_fd(r.fd)?, &r.data)?;
     let mut resp = WriteStreamResponse::new();
     resp.len = n as u32;
     Ok(resp)
@@ -26,6 +26,10 @@ pub fn write_stdin(a: &Agent, r: WriteStreamRequest) -> Result<WriteStreamRespon
 
 fn read(a: &Agent, r: ReadStreamRequest, which: Stream) -> Result<ReadStreamResponse> {
     ids(&r.container_id, &r.exec_id)?;
+    let which = match validate::stream_fd(r.fd)? {
+        0 => which,
+        fd => Stream::Extra(fd),
+    };
     let mut resp = ReadStreamResponse::new();
     resp.data = a.read_stream(&r.container_id, &r.exec_id, which, r.len as usize)?;
     Ok(resp)
@@ -41,13 +45,18 @@ pub fn read_stderr(a: &Agent, r: ReadStreamRequest) -> Result<ReadStreamResponse
 
 pub fn close_stdin(a: &Agent, r: CloseStdinRequest) -> Result<Empty> {
     ids(&r.container_id, &r.exec_id)?;
-    a.close_stdin(&r.container_id, &r.exec_id)?;
+    a.close_stdin(&r.container_id, &r.exec_id, validate::stream_fd(r.fd)?)?;
     Ok(Empty::new())
 }
 
 pub fn close_output(a: &Agent, r: CloseOutputRequest) -> Result<Empty> {
     ids(&r.container_id, &r.exec_id)?;
-    a.close_output(&r.container_id, &r.exec_id, if r.stderr { Stream::Stderr } else { Stream::Stdout })?;
+    let which = match validate::stream_fd(r.fd)? {
+        0 if r.stderr => Stream::Stderr,
+        0 => Stream::Stdout,
+        fd => Stream::Extra(fd),
+    };
+    a.close_output(&r.container_id, &r.exec_id, which)?;
     Ok(Empty::new())
 }
 

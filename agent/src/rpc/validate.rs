@@ -1,8 +1,8 @@
 //! Field checks shared by the RPC handlers. Every message from the host is
 //! checked here before the agent acts on it.
 use crate::error::{AgentError, Result};
-use crate::limits::{MAX_ID_LEN, MAX_STORAGES, MAX_STRING};
-use crate::proto::agent::Storage;
+use crate::limits::{MAX_EXTRA_FDS, MAX_ID_LEN, MAX_STORAGES, MAX_STRING};
+use crate::proto::agent::{ExtraFd, Storage};
 
 fn id_chars_ok(s: &str) -> bool {
     let mut chars = s.chars();
@@ -52,6 +52,22 @@ pub fn storages(list: &[Storage]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The extra descriptors a process asks for: whether each is an output.
+pub fn extra_fds(list: &[ExtraFd]) -> Result<Vec<bool>> {
+    if list.len() > MAX_EXTRA_FDS {
+        return Err(AgentError::InvalidArgument(format!("more than {MAX_EXTRA_FDS} extra descriptors")));
+    }
+    Ok(list.iter().map(|x| x.output).collect())
+}
+
+/// A stream's descriptor number: 0 (the call's own stream) or an extra one (3 or more).
+pub fn stream_fd(fd: u32) -> Result<u32> {
+    if fd == 0 || (3..3 + MAX_EXTRA_FDS as u32).contains(&fd) {
+        return Ok(fd);
+    }
+    Err(AgentError::InvalidArgument(format!("descriptor {fd} is neither 0 nor an extra descriptor (3 to {})", 2 + MAX_EXTRA_FDS)))
 }
 
 pub fn signal(value: u32) -> Result<i32> {

@@ -16,11 +16,14 @@ import { containerDir, type OciContext } from '../context.js';
 import { rfc3339Nano, writeRecord } from '../record.js';
 import { globalArgs, helperStdio, spawnHelper } from '../spawn-helper.js';
 import { awaitReport } from '../status-pipe.js';
+import { encodeFds, preservedFds, withPreservedFds } from '../preserved-fds.js';
 
 export interface CreateOptions {
   readonly bundle?: string | undefined;
   readonly pidFile?: string | undefined;
   readonly consoleSocket?: string | undefined;
+  /** runc's --preserve-fds: descriptors 3 … 3+N-1 relayed to the process. */
+  readonly preserveFds?: string | undefined;
   /** Instead of a bundle: docker-style `hako run -d`. */
   readonly generated?: Generated;
 }
@@ -98,6 +101,7 @@ async function checkBundle(bundle: Bundle, consoleSocket: string | undefined, de
 /** Creates the container; returns its relay (a child of this process). */
 export async function createContainer(ctx: OciContext, id: string, o: CreateOptions): Promise<ChildProcess> {
   const dir = containerDir(ctx, id);
+  const extraFds = preservedFds(o.preserveFds);
   const given = o.generated ? undefined : await readBundle(o.bundle ?? process.cwd());
   if (given) await checkBundle(given, o.consoleSocket, false);
   try {
@@ -133,8 +137,10 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
     });
     const args = [...globalArgs(ctx.g, ctx.root), '__relay', id];
     if (o.consoleSocket !== undefined) args.push('--console-socket', resolve(o.consoleSocket));
+    if (extraFds.length > 0) args.push('--extra-fds', encodeFds(extraFds));
     // A generated container's output goes to its log, never to our caller.
-    const relay = spawnHelper(args, helperStdio(o.consoleSocket !== undefined || o.generated !== undefined));
+    const stdio = helperStdio(o.consoleSocket !== undefined || o.generated !== undefined);
+    const relay = spawnHelper(args, withPreservedFds(stdio, extraFds));
     await awaitReport(relay, 'the container relay').catch((e: unknown) => {
       relay.kill('SIGKILL');
       throw e;

@@ -16,6 +16,7 @@ import { globalArgs, helperStdio, ownOutputs, spawnHelper } from '../spawn-helpe
 import { awaitReport } from '../status-pipe.js';
 import { applyExecFlags, type ExecFlags } from '../exec-flags.js';
 import { writePidFile } from './create.js';
+import { encodeFds, preservedFds, withPreservedFds } from '../preserved-fds.js';
 
 export interface ExecOptions extends ExecFlags {
   readonly process?: string | undefined;
@@ -75,6 +76,7 @@ export async function execCommand(
       'cannot allocate tty if runc will detach without setting console socket',
     );
   }
+  const extraFds = preservedFds(o.preserveFds);
   const execId = `exec-${randomBytes(6).toString('hex')}`;
   const body = new TextEncoder().encode(JSON.stringify({ ...proc, terminal }));
   const consoleSocket = o.consoleSocket !== undefined ? resolve(o.consoleSocket) : undefined;
@@ -88,7 +90,7 @@ export async function execCommand(
     if (o.pidFile !== undefined) await writePidFile(o.pidFile, process.pid);
     return runExec(
       ctx.g,
-      { id, execId, process: body, consoleSocket, outputs: ownOutputs },
+      { id, execId, process: body, consoleSocket, outputs: ownOutputs, extraFds, extraBase: 3 },
       log,
       () => undefined,
     );
@@ -97,7 +99,8 @@ export async function execCommand(
   await writeFile(file, body, { mode: 0o600 });
   const args2 = [...globalArgs(ctx.g, ctx.root), '__exec-relay', id, execId, file];
   if (consoleSocket !== undefined) args2.push('--console-socket', consoleSocket);
-  const helper = spawnHelper(args2, helperStdio(consoleSocket !== undefined));
+  if (extraFds.length > 0) args2.push('--extra-fds', encodeFds(extraFds));
+  const helper = spawnHelper(args2, withPreservedFds(helperStdio(consoleSocket !== undefined), extraFds));
   await awaitReport(helper, 'the exec relay');
   helper.stdio[3]?.destroy();
   if (o.pidFile !== undefined && helper.pid !== undefined) await writePidFile(o.pidFile, helper.pid);
