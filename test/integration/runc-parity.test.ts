@@ -4,7 +4,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { inPrivateRoot } from '../helpers/hako.js';
 import { HAKO } from '../helpers/paths.js';
@@ -251,4 +260,51 @@ test('--preserve-fds: a file opened for writing and one for reading reach run an
   );
   assert.deepEqual(hako, runc);
   assert.deepEqual(runc, { run: 0, exec: 1, out: 'from the caller\nrun-done\n', execOut: 'via-exec\n' });
+});
+
+test('an overlay mount of host directories: reads through, writes and whiteouts land in upperdir, as with runc', async () => {
+  const { runc, hako } = await both(
+    (dir) => {
+      makeBundle(dir, { args: ['sh', '-c', 'cat /o/a /o/b; echo new > /o/c; rm /o/b; ls /o'] });
+      for (const d of ['lower', 'ov/upper', 'ov/work']) mkdirSync(join(dir, d), { recursive: true });
+      writeFileSync(join(dir, 'lower', 'a'), 'from a\n');
+      writeFileSync(join(dir, 'lower', 'b'), 'from b\n');
+      patchSpec(dir, (spec) => {
+        (spec['mounts'] as unknown[]).push({
+          destination: '/o',
+          type: 'overlay',
+          source: 'overlay',
+          options: [
+            `lowerdir=${join(dir, 'lower')}`,
+            `upperdir=${join(dir, 'ov/upper')}`,
+            `workdir=${join(dir, 'ov/work')}`,
+          ],
+        });
+      });
+    },
+    async (rt, dir) => {
+      const r = await rt(['run', '--bundle', dir, unique('ovl')]);
+      const upper = join(dir, 'ov/upper');
+      const whiteout = statSync(join(upper, 'b'));
+      return {
+        code: r.code,
+        stdout: r.stdout,
+        stderr: r.code === 0 ? '' : r.stderr,
+        upper: readdirSync(upper).sort(),
+        c: readFileSync(join(upper, 'c'), 'utf8'),
+        whiteout: whiteout.isCharacterDevice() && whiteout.rdev === 0,
+        lower: readdirSync(join(dir, 'lower')).sort(),
+      };
+    },
+  );
+  assert.deepEqual(hako, runc);
+  assert.deepEqual(runc, {
+    code: 0,
+    stdout: 'from a\nfrom b\na\nc\n',
+    stderr: '',
+    upper: ['b', 'c'],
+    c: 'new\n',
+    whiteout: true,
+    lower: ['a', 'b'],
+  });
 });

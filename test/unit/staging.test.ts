@@ -96,7 +96,7 @@ test('the fake helper refuses a link on the way and a removal into a mount, as t
   }
 });
 
-test('mounts the VM cannot carry are refused by name: idmapped mounts, an overlay of host directories', async () => {
+test('mounts the VM cannot carry are refused by name: idmapped mounts', async () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [
       {
@@ -112,17 +112,63 @@ test('mounts the VM cannot carry are refused by name: idmapped mounts, an overla
       { destination: '/id2', type: 'bind', source: '/tmp', options: ['rbind', 'idmap'] },
       /mount \/id2: idmapped/,
     ],
-    [
-      {
-        destination: '/ov',
-        type: 'overlay',
-        source: 'overlay',
-        options: ['lowerdir=/a:/b', 'upperdir=/u', 'workdir=/w'],
-      },
-      /mount \/ov: an overlay of host directories cannot be carried/,
-    ],
   ];
   for (const [mount, message] of cases) {
     await assert.rejects(planVolumes({ mounts: [mount] }, undefined, '/run/hako/shared/c/mounts'), message);
+  }
+});
+
+test('an overlay of host directories: lower dirs staged read-only, upper and work through their parent, userxattr; bad ones refused by name', async () => {
+  const root = mkdtempSync('/tmp/hko-');
+  try {
+    for (const d of ['l1', 'l2', 'c/up', 'c/wk', 'other/wk']) mkdirSync(join(root, d), { recursive: true });
+    const mount = (options: string[]) => ({
+      destination: '/ov',
+      type: 'overlay',
+      source: 'overlay',
+      options,
+    });
+    const guest = '/run/hako/shared/c/mounts';
+    const plan = await planVolumes(
+      {
+        mounts: [
+          mount([
+            `lowerdir=${root}/l1:${root}/l2`,
+            `upperdir=${root}/c/up`,
+            `workdir=${root}/c/wk`,
+            'index=off',
+          ]),
+        ],
+      },
+      undefined,
+      guest,
+    );
+    assert.deepEqual(plan.volumes, [
+      { source: `${root}/l1`, name: 'mount-0', isDir: true, readonly: true, recursive: false },
+      { source: `${root}/l2`, name: 'mount-1', isDir: true, readonly: true, recursive: false },
+      { source: `${root}/c`, name: 'mount-2', isDir: true, readonly: false, recursive: false },
+    ]);
+    assert.deepEqual((plan.spec['mounts'] as { options: string[] }[])[0]?.options, [
+      `lowerdir=${guest}/mount-0:${guest}/mount-1`,
+      `upperdir=${guest}/mount-2/up`,
+      `workdir=${guest}/mount-2/wk`,
+      'userxattr',
+      'index=off',
+    ]);
+    const refused: [string[], RegExp][] = [
+      [
+        [`lowerdir=${root}/l1`, `upperdir=${root}/c/up`, `workdir=${root}/other/wk`],
+        /must be two directories of one parent/,
+      ],
+      [[`lowerdir=${root}/l1`, `upperdir=${root}/c/up`], /upperdir and workdir go together/],
+      [['upperdir=/x', 'workdir=/y'], /lowerdir is required/],
+      [[`lowerdir=${root}/l1,x`], /is not a plain directory path/],
+      [[`lowerdir=${root}/nope:${root}/l1`], /overlay mount \/ov: lowerdir .*nope does not exist/],
+    ];
+    for (const [options, message] of refused) {
+      await assert.rejects(planVolumes({ mounts: [mount(options)] }, undefined, guest), message);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
