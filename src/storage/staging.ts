@@ -30,6 +30,8 @@ export interface Volume {
   readonly isDir: boolean;
   readonly recursive: boolean;
   readonly readonly: boolean;
+  /** Mounts made later in the host's source reach the container (rslave, rshared). */
+  readonly follow?: boolean;
 }
 
 export interface RootfsShare {
@@ -59,7 +61,8 @@ export function stageOps(id: string, rootfs: RootfsShare, volumes: readonly Volu
   for (const v of volumes) {
     const path = `${dir}/mounts/${v.name}`;
     ops.push(v.isDir ? { op: 'mkdir', path } : { op: 'file', path });
-    ops.push({ op: 'bind', source: v.source, path, recursive: v.recursive, readonly: v.readonly });
+    const follow = v.follow === true ? { follow: true } : {};
+    ops.push({ op: 'bind', source: v.source, path, recursive: v.recursive, readonly: v.readonly, ...follow });
   }
   return ops;
 }

@@ -49,8 +49,15 @@ type Stage = (
   path: string,
   /** Names it in an error. */
   where: string,
-  o: { readonly: boolean; recursive: boolean },
+  o: { readonly: boolean; recursive: boolean; follow?: boolean },
 ) => Promise<{ guest: string; isDir: boolean }>;
+
+/**
+ * The propagation under which the host's later mounts in a source reach the
+ * container. The other way (rshared: the container's mounts reaching the
+ * host) cannot be: the container's mounts are the guest kernel's.
+ */
+const FOLLOWING = ['rslave', 'slave', 'rshared', 'shared'];
 
 const OVERLAY_DIRS = /^(lowerdir|upperdir|workdir)=/;
 
@@ -131,7 +138,11 @@ export async function planVolumes(
   const out: SpecMount[] = [];
   const volumes: Volume[] = [];
   // Each source becomes a volume; a relative one is resolved against the bundle, and stays in it.
-  const stage = async (path: string, where: string, o: { readonly: boolean; recursive: boolean }) => {
+  const stage = async (
+    path: string,
+    where: string,
+    o: { readonly: boolean; recursive: boolean; follow?: boolean },
+  ) => {
     if (!isAbsolute(path) && bundleDir === undefined) {
       throw new HakoError(
         'BUNDLE_INVALID',
@@ -155,7 +166,8 @@ export async function planVolumes(
       }
     }
     const name = `mount-${volumes.length}`;
-    volumes.push({ source, name, isDir, ...o });
+    const { follow, ...rest } = o;
+    volumes.push({ source, name, isDir, ...rest, ...(follow === true ? { follow } : {}) });
     return { guest: `${guestMountsDir}/${name}`, isDir };
   };
   for (const m of mounts) {
@@ -172,6 +184,7 @@ export async function planVolumes(
     const { guest } = await stage(m.source, `bind mount source ${m.source} (for ${String(m.destination)})`, {
       recursive: opts.includes('rbind'),
       readonly: opts.includes('ro'),
+      follow: opts.some((o) => FOLLOWING.includes(o)),
     });
     out.push({ ...m, source: guest });
   }

@@ -22,6 +22,8 @@ export type FsOp =
       readonly recursive: boolean;
       /** Read-only all the way down. */
       readonly readonly: boolean;
+      /** Receives the mounts the host makes in the source later (a slave of it), passed on to the shared view. */
+      readonly follow?: boolean;
     }
   /** `host` becomes a shared mount, `view` its read-only copy (a slave). */
   | { readonly op: 'share'; readonly host: string; readonly view: string }

@@ -3,10 +3,11 @@
 // in a private state root, and compares what a caller sees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
+  existsSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -307,4 +308,48 @@ test('an overlay mount of host directories: reads through, writes and whiteouts 
     whiteout: true,
     lower: ['a', 'b'],
   });
+});
+
+test('rslave and rshared binds: a mount the host makes in the source after start reaches the container, as with runc', async () => {
+  const { runc, hako } = await both(
+    (dir) => {
+      // The source is a shared mount of the test's own, as a host's / usually is.
+      for (const d of ['src', 'res']) mkdirSync(join(dir, d));
+      execFileSync('mount', ['--bind', join(dir, 'src'), join(dir, 'src')]);
+      execFileSync('mount', ['--make-shared', join(dir, 'src')]);
+      mkdirSync(join(dir, 'src', 'sub'));
+      const wait = (at: string) =>
+        `for i in $(seq 300); do [ -f ${at}/sub/flag ] && break; sleep 0.1; done; cat ${at}/sub/flag > /res${at}`;
+      makeBundle(dir, { args: ['sh', '-c', `${wait('/slave')}; ${wait('/shared')}`] });
+      patchSpec(dir, (spec) => {
+        (spec['mounts'] as unknown[]).push(
+          { destination: '/slave', type: 'bind', source: join(dir, 'src'), options: ['rbind', 'rslave'] },
+          { destination: '/shared', type: 'bind', source: join(dir, 'src'), options: ['rbind', 'rshared'] },
+          { destination: '/res', type: 'bind', source: join(dir, 'res'), options: ['rbind'] },
+        );
+      });
+    },
+    async (rt, dir) => {
+      const id = unique('prop');
+      const src = join(dir, 'src');
+      try {
+        assert.equal((await rt(['run', '-d', '--bundle', dir, id], 'exit')).code, 0);
+        execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', join(src, 'sub')]);
+        writeFileSync(join(src, 'sub', 'flag'), 'mounted after start\n');
+        for (let i = 0; i < 200; i++) {
+          const s = JSON.parse((await rt(['state', id])).stdout) as { status: string };
+          if (s.status === 'stopped') break;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        const read = (f: string) =>
+          existsSync(join(dir, 'res', f)) ? readFileSync(join(dir, 'res', f), 'utf8') : '';
+        return { slave: read('slave'), shared: read('shared') };
+      } finally {
+        await rt(['delete', '--force', id]);
+        execFileSync('umount', ['-R', src]);
+      }
+    },
+  );
+  assert.deepEqual(hako, runc);
+  assert.deepEqual(runc, { slave: 'mounted after start\n', shared: 'mounted after start\n' });
 });

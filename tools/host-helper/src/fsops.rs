@@ -4,7 +4,7 @@
 //!
 //!   {"op":"mkdir","path":P}                  directories, as mkdir -p (0711)
 //!   {"op":"file","path":P}                   an empty regular file (0600)
-//!   {"op":"bind","source":ABS,"path":P,"recursive":B,"readonly":B}
+//!   {"op":"bind","source":ABS,"path":P,"recursive":B,"readonly":B,"follow":B}
 //!   {"op":"share","host":P,"view":P}         the staging tree (mounts.rs)
 //!   {"op":"unmount","path":P}                detach what is mounted on P
 //!   {"op":"remove","path":P}                 remove P, never into a mount
@@ -49,7 +49,11 @@ fn apply(root: &Root, op: &Value, index: usize) -> Result<(), OpError> {
             root.make_file(field(op, index, "path")?, 0o600)?;
         }
         "bind" => {
-            let o = BindOptions { recursive: flag(op, "recursive"), readonly: flag(op, "readonly") };
+            let o = BindOptions {
+                recursive: flag(op, "recursive"),
+                readonly: flag(op, "readonly"),
+                follow: flag(op, "follow"),
+            };
             mounts::bind(root, field(op, index, "source")?, field(op, index, "path")?, o)?;
         }
         "share" => mounts::share(root, field(op, index, "host")?, field(op, index, "view")?)?,

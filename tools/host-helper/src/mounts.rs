@@ -2,8 +2,9 @@
 //! copied into a detached tree (open_tree), its attributes and propagation
 //! are set on that copy alone (mount_setattr), and it is attached onto a
 //! target opened beneath the root (move_mount). No step looks a target up
-//! by name after it was checked, and the copy is private: unmounting it
-//! never propagates back to the source's own submounts.
+//! by name after it was checked, and the copy is private (or, to follow
+//! the source, its slave): unmounting it never propagates back to the
+//! source's own submounts.
 use std::os::fd::AsFd;
 
 use thiserror::Error;
@@ -37,6 +38,11 @@ pub struct BindOptions {
     pub recursive: bool,
     /// Read-only all the way down, submounts included.
     pub readonly: bool,
+    /// Receives the mounts made in the source later: a slave of the source
+    /// (if it is shared), and shared itself, so that the view and the
+    /// shared-fs daemon, attached after, receive them in turn. Nothing
+    /// flows back: a slave never propagates to its master.
+    pub follow: bool,
 }
 
 /// The attributes every mount of a staging tree gets: the host never needs
@@ -57,7 +63,11 @@ pub fn bind(root: &Root, source: &str, target: &str, o: BindOptions) -> Result<(
     let tree = clone_tree(None, source, o.recursive)
         .map_err(|e| MountError::Source { path: source.to_string(), source: e })?;
     let attrs = SHARE_ATTRS | if o.readonly { MOUNT_ATTR_RDONLY } else { 0 };
-    set_mount_attrs(tree.as_fd(), attrs, Propagation::Private, true).map_err(failed("set attributes of", source))?;
+    let propagation = if o.follow { Propagation::Slave } else { Propagation::Private };
+    set_mount_attrs(tree.as_fd(), attrs, propagation, true).map_err(failed("set attributes of", source))?;
+    if o.follow {
+        set_mount_attrs(tree.as_fd(), 0, Propagation::Shared, true).map_err(failed("share", source))?;
+    }
     attach(tree.as_fd(), to.as_fd()).map_err(failed("attach onto", target))
 }
 
