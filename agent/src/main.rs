@@ -16,6 +16,8 @@ mod init;
 mod limits;
 mod log;
 mod mount;
+mod netconf;
+mod netlink;
 mod network;
 mod oom;
 mod pool;

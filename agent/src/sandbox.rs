@@ -290,6 +290,14 @@ impl Agent {
         ours.finish(pid, self.reaper.clone()).map_err(|e| AgentError::Internal(format!("stdio: {e}")))
     }
 
+    /// Configures the guest's network (the pod's, carried into the VM).
+    pub fn update_network(&self, c: &crate::proto::agent::NetworkConfig) -> Result<()> {
+        if !self.owns_guest {
+            return Err(AgentError::Unimplemented("not in a guest: the network is the host's".into()));
+        }
+        Ok(crate::netconf::apply(c)?)
+    }
+
     pub fn start_container(&self, id: &str) -> Result<()> {
         let c = self.container(id)?;
         c.apply(Event::Start, || Ok(self.crun.start(id, &c.bundle)?))?;

@@ -57,6 +57,7 @@ impl Handler for Dispatcher {
         match method {
             "CreateSandbox" => call(payload, |r| sandbox::create(a, r)),
             "DestroySandbox" => call(payload, |r| sandbox::destroy(a, r)),
+            "UpdateNetwork" => call(payload, |r| sandbox::update_network(a, r)),
             "CreateContainer" => call(payload, |r| container::create(a, r)),
             "StartContainer" => call(payload, |r| container::start(a, r)),
             "RemoveContainer" => call(payload, |r| container::remove(a, r)),

@@ -1,7 +1,7 @@
 //! CreateSandbox and DestroySandbox.
 use super::validate;
 use crate::error::Result;
-use crate::proto::agent::{CreateSandboxRequest, DestroySandboxRequest, Empty, GetOOMEventRequest, OOMEvent};
+use crate::proto::agent::{CreateSandboxRequest, DestroySandboxRequest, Empty, GetOOMEventRequest, NetworkConfig, OOMEvent};
 use crate::sandbox::Agent;
 
 pub fn create(a: &Agent, r: CreateSandboxRequest) -> Result<Empty> {
@@ -9,6 +9,12 @@ pub fn create(a: &Agent, r: CreateSandboxRequest) -> Result<Empty> {
     validate::hostname(&r.hostname)?;
     validate::storages(&r.storages)?;
     a.create_sandbox(&r.sandbox_id, &r.hostname, &r.storages, r.host_time_unix_nano)?;
+    Ok(Empty::new())
+}
+
+pub fn update_network(a: &Agent, r: NetworkConfig) -> Result<Empty> {
+    crate::netconf::check(&r)?;
+    a.update_network(&r)?;
     Ok(Empty::new())
 }
 
