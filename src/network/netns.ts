@@ -1,0 +1,46 @@
+// Reads a pod's network namespace: `ip -j` run inside it (nsenter --net,
+// which enters the network namespace alone: `ip netns exec` would also
+// remount /sys). The namespace is named by a path (CNI's
+// /var/run/netns/cni-…, or /proc/PID/ns/net).
+import { stat } from 'node:fs/promises';
+import { HakoError } from '../errors.js';
+import type { Runner } from '../sys/runner.js';
+import { podNetwork, type PodNetwork } from './pod-network.js';
+
+const IP_TIMEOUT_MS = 10_000;
+
+/** Runs `ip ARGS` in the namespace at `netns`; its JSON output. */
+export async function ipJson(runner: Runner, netns: string, args: readonly string[]): Promise<unknown> {
+  const r = await runner.run(['nsenter', `--net=${netns}`, 'ip', '-j', ...args], {
+    timeoutMs: IP_TIMEOUT_MS,
+  });
+  if (r.code !== 0) {
+    throw new HakoError(
+      'INVALID_ARGUMENT',
+      `network namespace ${netns}: ip ${args.join(' ')}: ${r.stderr.trim()}`,
+    );
+  }
+  try {
+    return JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as unknown;
+  } catch {
+    throw new HakoError('INTERNAL', `network namespace ${netns}: ip ${args.join(' ')} printed no JSON`);
+  }
+}
+
+/** The pod's network in the namespace at `netns`; a path that names no namespace is refused, named. */
+export async function readPodNetwork(runner: Runner, netns: string): Promise<PodNetwork> {
+  try {
+    await stat(netns);
+  } catch {
+    throw new HakoError('INVALID_ARGUMENT', `network namespace ${netns} does not exist`);
+  }
+  // One call first: a path that names no namespace fails here, named once.
+  const links = await ipJson(runner, netns, ['-d', 'link', 'show']);
+  const [addrs, routes4, routes6, neighbors] = await Promise.all([
+    ipJson(runner, netns, ['addr', 'show']),
+    ipJson(runner, netns, ['route', 'show', 'table', 'main']),
+    ipJson(runner, netns, ['-6', 'route', 'show', 'table', 'main']),
+    ipJson(runner, netns, ['neigh', 'show', 'nud', 'permanent']),
+  ]);
+  return podNetwork(links, addrs, routes4, routes6, neighbors, netns);
+}
