@@ -9,6 +9,26 @@ import { podNetwork, type PodNetwork } from './pod-network.js';
 
 const IP_TIMEOUT_MS = 10_000;
 
+/**
+ * Refuses a path that names nothing, or the host's own network namespace:
+ * its interfaces would be redirected into the VM.
+ */
+export async function checkPodNetns(netns: string): Promise<void> {
+  let st;
+  try {
+    st = await stat(netns);
+  } catch {
+    throw new HakoError('INVALID_ARGUMENT', `network namespace ${netns} does not exist`);
+  }
+  const host = await stat('/proc/self/ns/net');
+  if (st.dev === host.dev && st.ino === host.ino) {
+    throw new HakoError(
+      'INVALID_ARGUMENT',
+      `network namespace ${netns} is the host's own: only a pod's namespace is carried into the VM`,
+    );
+  }
+}
+
 /** Runs `ip ARGS` in the namespace at `netns`; its JSON output. */
 export async function ipJson(runner: Runner, netns: string, args: readonly string[]): Promise<unknown> {
   const r = await runner.run(['nsenter', `--net=${netns}`, 'ip', '-j', ...args], {
@@ -29,11 +49,7 @@ export async function ipJson(runner: Runner, netns: string, args: readonly strin
 
 /** The pod's network in the namespace at `netns`; a path that names no namespace is refused, named. */
 export async function readPodNetwork(runner: Runner, netns: string): Promise<PodNetwork> {
-  try {
-    await stat(netns);
-  } catch {
-    throw new HakoError('INVALID_ARGUMENT', `network namespace ${netns} does not exist`);
-  }
+  await checkPodNetns(netns);
   // One call first: a path that names no namespace fails here, named once.
   const links = await ipJson(runner, netns, ['-d', 'link', 'show']);
   const [addrs, routes4, routes6, neighbors] = await Promise.all([

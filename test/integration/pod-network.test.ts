@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readPodNetwork } from '../../src/network/netns.js';
+import { makeTaps, removeTaps } from '../../src/network/tcfilter.js';
 import { RealRunner } from '../../src/sys/runner.js';
 
 function sh(...argv: string[]): void {
@@ -91,5 +92,56 @@ test('a namespace path that does not exist, or names no namespace, or holds a tu
   await withNetns(async (pod) => {
     sh('nsenter', `--net=${pod}`, 'ip', 'tuntap', 'add', 'dev', 'tun7', 'mode', 'tun');
     await assert.rejects(readPodNetwork(runner, pod), /interface tun7 \(tun\) cannot be carried into the VM/);
+  });
+});
+
+test("taps and tc mirred redirects are made in the pod's namespace, with the interface's MTU, and removed without a trace", async () => {
+  await withNetns(async (pod, peer) => {
+    const runner = new RealRunner();
+    const inPod = (...a: string[]) => execFileSync('nsenter', [`--net=${pod}`, ...a], { encoding: 'utf8' });
+    sh(
+      'ip',
+      'link',
+      'add',
+      'hkva',
+      'netns',
+      pod.split('/').pop() ?? '',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'hkvb',
+      'netns',
+      peer.split('/').pop() ?? '',
+    );
+    inPod('ip', 'link', 'set', 'hkva', 'name', 'eth0', 'mtu', '1450', 'up');
+    const before = inPod('ip', '-j', 'link', 'show');
+    const net = await readPodNetwork(runner, pod);
+    const links = await makeTaps(runner, pod, net.interfaces, 2);
+    assert.deepEqual(links, [{ device: 'eth0', tap: 'tap0_hako' }]);
+    const tap = JSON.parse(inPod('ip', '-j', '-d', 'link', 'show', 'tap0_hako')) as {
+      mtu: number;
+      flags: string[];
+    }[];
+    assert.equal(tap[0]?.mtu, 1450);
+    assert.match(
+      inPod('tc', 'filter', 'show', 'dev', 'eth0', 'ingress'),
+      /mirred \(Egress Redirect to device tap0_hako\)/,
+    );
+    assert.match(
+      inPod('tc', 'filter', 'show', 'dev', 'tap0_hako', 'ingress'),
+      /mirred \(Egress Redirect to device eth0\)/,
+    );
+    // Read again, the pod's network is still only its own interface.
+    assert.deepEqual(
+      (await readPodNetwork(runner, pod)).interfaces.map((i) => i.name),
+      ['eth0'],
+    );
+    await removeTaps(runner, pod, links);
+    assert.equal(inPod('ip', '-j', 'link', 'show'), before);
+    assert.doesNotMatch(inPod('tc', 'qdisc', 'show', 'dev', 'eth0'), /ingress/);
+    // Twice is fine (cleanup after a crash may repeat it), and so is the host's namespace: refused, untouched.
+    await removeTaps(runner, pod, links);
+    await assert.rejects(readPodNetwork(runner, '/proc/self/ns/net'), /is the host's own/);
   });
 });
