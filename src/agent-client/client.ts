@@ -2,6 +2,7 @@
 // checked: the guest is untrusted, so a read may not return more than was
 // asked, a write may not claim more than was sent, and an exit status must
 // be a real one.
+import type { PodNetwork } from '../network/pod-network.js';
 import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { HakoError } from '../errors.js';
 import {
@@ -99,6 +100,29 @@ export class AgentClient {
     extraFds?: { output: boolean }[];
   }): Promise<number> {
     return checkPid('CreateContainer', (await this.#call(AgentService.method.createContainer, req)).pid);
+  }
+
+  /** Configures the guest's network: the pod's, read from its namespace. */
+  async updateNetwork(net: PodNetwork): Promise<void> {
+    await this.#call(AgentService.method.updateNetwork, {
+      interfaces: net.interfaces.map((i) => ({
+        mac: i.mac,
+        name: i.name,
+        mtu: i.mtu,
+        addresses: i.addresses.map((a) => ({ address: a.address, prefixLen: a.prefixLen })),
+      })),
+      routes: net.routes.map((r) => ({
+        ...(r.destination
+          ? { destination: { address: r.destination.address, prefixLen: r.destination.prefixLen } }
+          : {}),
+        gateway: r.gateway ?? '',
+        device: r.device,
+        source: r.source ?? '',
+        scope: r.scope,
+        ipv6: r.ipv6,
+      })),
+      neighbors: net.neighbors.map((n) => ({ address: n.address, mac: n.mac, device: n.device })),
+    });
   }
 
   async startContainer(containerId: string): Promise<void> {

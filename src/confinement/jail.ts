@@ -34,14 +34,19 @@ export const UNCONFINED: JailPlan = { noNewPrivs: false, cgroups: [], noCore: fa
 /** A descriptor the helper makes (as root) and passes at a fixed number. */
 export interface PassedFd {
   readonly fd: number;
-  /** A listening or connected Unix socket, or a file opened r, w (created) or rw. */
-  readonly how: 'listen' | 'connect' | 'r' | 'w' | 'rw';
+  /**
+   * A listening or connected Unix socket, a file opened r, w (created) or
+   * rw, or a queue of a tap (`path`: NETNS:IFNAME, with :mq for a
+   * multi-queue tap).
+   */
+  readonly how: 'listen' | 'connect' | 'r' | 'w' | 'rw' | 'tap';
   readonly path: string;
 }
 
 function fdArg(p: PassedFd): string[] {
   if (p.how === 'listen') return ['--listen', `${p.fd}=${p.path}`];
   if (p.how === 'connect') return ['--connect', `${p.fd}=${p.path}`];
+  if (p.how === 'tap') return ['--tap', `${p.fd}=${p.path}`];
   return ['--open', `${p.fd}=${p.path}:${p.how}`];
 }
 

@@ -19,6 +19,18 @@ export type Device =
       readonly readonly: boolean;
     }
   | { readonly kind: 'rng'; readonly id: string }
+  /**
+   * A virtio-net NIC on a tap in a pod's network namespace (tcfilter.ts);
+   * the host helper opens each of its queues there for QEMU.
+   */
+  | {
+      readonly kind: 'net';
+      readonly id: string;
+      readonly mac: string;
+      readonly netns: string;
+      readonly tap: string;
+      readonly queues: number;
+    }
   /** A PCIe root port a device can be hot-plugged into later (q35 only). */
   | { readonly kind: 'hotplug-port'; readonly id: string }
   /**

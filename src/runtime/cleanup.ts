@@ -13,12 +13,16 @@ import type { ConfinedFs, FsOp } from '../sys/confined-fs.js';
 import { HOST_TREE, VIEW_TREE } from '../storage/staging.js';
 import { isRunning, killAndWait, refOf, type ProcessRef, type ProcessTable } from '../sys/procs.js';
 import type { StateStore } from './state-store.js';
+import { removeTaps } from '../network/tcfilter.js';
+import type { Runner } from '../sys/runner.js';
 
 export interface CleanupDeps {
   readonly store: StateStore;
   readonly procs: ProcessTable;
   readonly fs: ConfinedFs;
   readonly confinement: Confinement;
+  /** Runs `ip` and `tc` in a pod's namespace (its taps go). */
+  readonly runner: Runner;
 }
 
 /** Processes (not us) whose argv mentions any of `dirs` (as `dir/`), in one pass over /proc. */
@@ -71,6 +75,8 @@ export async function cleanupSandbox(
   // whose command line names nothing of it) dies here.
   const jail = record !== undefined && record !== 'corrupt' ? record.jail : undefined;
   await deps.confinement.release(dir, jail);
+  const network = record !== undefined && record !== 'corrupt' ? record.network : undefined;
+  if (network) await removeTaps(deps.runner, network.netns, network.links);
   if (await unmountAll(deps.fs, dir)) {
     // A removal never enters a mount: if one were left, this would fail instead.
     await deps.fs.apply(dir, [

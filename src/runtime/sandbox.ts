@@ -2,6 +2,10 @@
 // holding containers. Lifecycle: creating → running → stopping → stopped.
 // Every step that creates something is recorded on disk first, so stop()
 // and cleanupSandbox() can undo it; a failed start undoes itself.
+import { podNetnsPath } from '../network/spec-netns.js';
+import { readPodNetwork } from '../network/netns.js';
+import type { PodNetwork } from '../network/pod-network.js';
+import { makeTaps, tapName } from '../network/tcfilter.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentClient, StorageInit } from '../agent-client/client.js';
@@ -12,7 +16,7 @@ import { pausePoint } from '../test-pause.js';
 import { HakoError, messageOf } from '../errors.js';
 import type { SandboxJail } from '../confinement/confinement.js';
 import type { JailPlan } from '../confinement/jail.js';
-import type { Vm, VmExit } from '../hypervisor/types.js';
+import type { Device, Vm, VmExit } from '../hypervisor/types.js';
 import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
 import { Virtiofs } from '../storage/virtiofs.js';
@@ -217,11 +221,13 @@ export class Sandbox implements ContainerHost {
       reason: this.#env.accel.reason,
       template: usesTemplate(this.#env, fs.devices()),
     });
+    const network = await this.#carryNetwork(first);
     const vm = await startVm(this.#env, {
       id: this.id,
       dir: this.runDir,
       transport,
       fsDevices: fs.devices(),
+      netDevices: network?.devices ?? [],
       dieWithParent: opts.dieWithParent,
       jail,
       startFs,
@@ -253,14 +259,50 @@ export class Sandbox implements ContainerHost {
     staged?.catch(() => undefined);
     // Settled before anything is undone: a bind mount made after cleanup
     // would outlive the sandbox.
-    await this.#handshake(vm, transport, fs, opts, t0).catch(async (e: unknown) => {
-      await staged?.catch(() => undefined);
-      throw e;
-    });
+    await this.#handshake(vm, transport, fs, opts, t0)
+      .then(async () => {
+        if (network) await this.guard(this.agent.updateNetwork(network.pod), 'configure the network');
+      })
+      .catch(async (e: unknown) => {
+        await staged?.catch(() => undefined);
+        throw e;
+      });
     if (!staged) return;
     const ready = await staged;
     // Left staged (stop() removes it) if its caller gave up meanwhile.
     if (!opts.abandoned?.()) await this.#create(this.agent, ready, first?.start ?? false);
+  }
+
+  /**
+   * The pod's network, when the first container's spec names a network
+   * namespace (a pod's, made by CNI, podman, docker or a hook): read, its
+   * taps recorded and made, and the VM's NICs for them. None for a
+   * namespace with no interface but loopback.
+   */
+  async #carryNetwork(
+    first: ContainerRequest | undefined,
+  ): Promise<{ devices: Device[]; pod: PodNetwork } | undefined> {
+    const netns = podNetnsPath(first?.spec);
+    if (netns === undefined) return undefined;
+    const { runner, config } = this.#env;
+    const pod = await readPodNetwork(runner, netns);
+    if (pod.interfaces.length === 0) return undefined;
+    const queues = Math.max(1, config.hypervisor.vcpus);
+    this.#record.network = {
+      netns,
+      links: pod.interfaces.map((i, n) => ({ device: i.name, tap: tapName(n) })),
+    };
+    await this.#save();
+    await makeTaps(runner, netns, pod.interfaces, queues);
+    const devices: Device[] = pod.interfaces.map((i, n) => ({
+      kind: 'net',
+      id: `net${n}`,
+      mac: i.mac,
+      netns,
+      tap: tapName(n),
+      queues,
+    }));
+    return { devices, pod };
   }
 
   /** Connects to the agent, checks it and creates the sandbox in the guest. */

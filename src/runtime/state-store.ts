@@ -33,6 +33,13 @@ export const SandboxRecordSchema = z.object({
   fsDaemon: Ref.optional(),
   /** What confines its processes (cgroup, uid), recorded before it is made. */
   jail: JailRecord.optional(),
+  /** The pod's network namespace and the taps Hako makes in it, recorded before they are made. */
+  network: z
+    .object({
+      netns: z.string(),
+      links: z.array(z.object({ device: z.string(), tap: z.string() })).readonly(),
+    })
+    .optional(),
   containers: z.array(ContainerRecord),
 });
 

@@ -23,6 +23,8 @@ export interface VmStart {
   /** The agent's port, and the kernel arguments that name it. */
   readonly transport: { devices(): Device[]; kernelArgs(): string[] };
   readonly fsDevices: readonly Device[];
+  /** The pod's NICs (cold-plugged: such a VM boots, no template). */
+  readonly netDevices: readonly Device[];
   readonly dieWithParent: boolean;
   readonly jail: SandboxJail;
   readonly startFs: () => Promise<void>;
@@ -42,7 +44,7 @@ export function usesTemplate(env: SandboxEnv, fsDevices: readonly Device[]): boo
 }
 
 export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
-  if (!usesTemplate(env, o.fsDevices)) return boot(env, o, o.startFs());
+  if (!usesTemplate(env, o.fsDevices) || o.netDevices.length > 0) return boot(env, o, o.startFs());
   // The template and its clones have the same devices, the shared fs apart.
   const devices = [...o.transport.devices(), RNG, HOTPLUG_PORT, GENERATION_ID];
   const common = {
@@ -104,7 +106,7 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
 /** Boots the VM with every device, its shared fs included, once `fsReady`. */
 async function boot(env: SandboxEnv, o: VmStart, fsReady: Promise<void>): Promise<Vm> {
   await fsReady;
-  const devices = [...o.transport.devices(), ...o.fsDevices, RNG];
+  const devices = [...o.transport.devices(), ...o.fsDevices, ...o.netDevices, RNG];
   const spec = vmSpec(env, {
     transportArgs: o.transport.kernelArgs(),
     id: o.id,

@@ -40,7 +40,7 @@ export async function deleteAction(flags: ShimFlags): Promise<Uint8Array> {
     const fs = new HelperFs(runner, helperBinary());
     const { config } = await loadConfig(state.configPath).catch(() => loadConfig(undefined));
     const confinement = confinementFor(config);
-    await cleanupSandbox({ store, procs: new RealProcessTable(), fs, confinement }, state.sandboxId);
+    await cleanupSandbox({ store, procs: new RealProcessTable(), fs, confinement, runner }, state.sandboxId);
     await unlink(state.socket).catch(() => undefined);
   }
   if (!live) {

@@ -3,7 +3,11 @@
 // of the host's network is touched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { commandsNaming, inPrivateRoot, runHako } from '../helpers/hako.js';
+import { makeBundle, withTempDir } from '../helpers/fixtures.js';
 import { readPodNetwork } from '../../src/network/netns.js';
 import { makeTaps, removeTaps } from '../../src/network/tcfilter.js';
 import { RealRunner } from '../../src/sys/runner.js';
@@ -144,4 +148,155 @@ test("taps and tc mirred redirects are made in the pod's namespace, with the int
     await removeTaps(runner, pod, links);
     await assert.rejects(readPodNetwork(runner, '/proc/self/ns/net'), /is the host's own/);
   });
+});
+
+test("a container whose spec names a pod's namespace gets its interface in the VM: it reaches the peer, the peer reaches it, and nothing stays in the namespace", async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) =>
+      withNetns(async (pod, peer) => {
+        const inPod = (...a: string[]) =>
+          execFileSync('nsenter', [`--net=${pod}`, ...a], { encoding: 'utf8' });
+        const inPeer = (...a: string[]) =>
+          execFileSync('nsenter', [`--net=${peer}`, ...a], { encoding: 'utf8' });
+        sh(
+          'ip',
+          'link',
+          'add',
+          'hkva',
+          'netns',
+          pod.split('/').pop() ?? '',
+          'type',
+          'veth',
+          'peer',
+          'name',
+          'hkvb',
+          'netns',
+          peer.split('/').pop() ?? '',
+        );
+        inPod(
+          'ip',
+          'link',
+          'set',
+          'hkva',
+          'name',
+          'eth0',
+          'mtu',
+          '1400',
+          'address',
+          '02:42:0a:58:00:02',
+          'up',
+        );
+        inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
+        inPod('ip', 'route', 'add', 'default', 'via', '10.88.0.1');
+        inPeer('ip', 'link', 'set', 'hkvb', 'up');
+        inPeer('ip', 'addr', 'add', '10.88.0.1/16', 'dev', 'hkvb');
+        const before = { links: inPod('ip', '-j', 'link', 'show'), qdiscs: inPod('tc', 'qdisc', 'show') };
+        // The peer serves a file (a server the test runs in its own namespace).
+        mkdirSync(join(dir, 'www'));
+        writeFileSync(join(dir, 'www', 'f'), 'hello from the peer\n');
+        const server = spawn(
+          'nsenter',
+          [`--net=${peer}`, 'busybox', 'httpd', '-f', '-p', '10.88.0.1:8080', '-h', join(dir, 'www')],
+          { stdio: 'ignore' },
+        );
+        const bundle = join(dir, 'b');
+        makeBundle(bundle, {
+          args: [
+            'sh',
+            '-c',
+            'mkdir -p /www && echo hello from the pod > /www/g && exec httpd -f -p 8080 -h /www',
+          ],
+          networkPath: pod,
+        });
+        try {
+          const run = await runHako(root, ['run', '-d', '--bundle', bundle, 'net1'], { until: 'exit' });
+          assert.equal(run.code, 0, run.stderr);
+          const ex = await runHako(root, [
+            'exec',
+            'net1',
+            'sh',
+            '-c',
+            'ip -o addr show eth0; ip link show eth0; wget -qO- http://10.88.0.1:8080/f',
+          ]);
+          assert.equal(ex.code, 0, ex.stderr);
+          const out = ex.stdout.toString();
+          assert.match(out, /eth0\s+inet 10\.88\.0\.2\/16/);
+          assert.match(out, /mtu 1400/);
+          assert.match(out, /link\/ether 02:42:0a:58:00:02/);
+          assert.match(out, /hello from the peer\n$/);
+          let fromPeer = '';
+          for (let i = 0; i < 50 && !fromPeer.includes('hello'); i++) {
+            try {
+              // (busybox wget's own -T crashes here: the call has a timeout of its own.)
+              fromPeer = execFileSync(
+                'nsenter',
+                [`--net=${peer}`, 'busybox', 'wget', '-q', '-O-', 'http://10.88.0.2:8080/g'],
+                {
+                  encoding: 'utf8',
+                  timeout: 5000,
+                },
+              );
+            } catch {
+              await new Promise((r) => setTimeout(r, 200));
+            }
+          }
+          assert.equal(fromPeer, 'hello from the pod\n');
+          assert.match(inPod('ip', 'link', 'show'), /tap0_hako/);
+        } finally {
+          await runHako(root, ['delete', '--force', 'net1']);
+          server.kill('SIGKILL');
+        }
+        assert.deepEqual(
+          { links: inPod('ip', '-j', 'link', 'show'), qdiscs: inPod('tc', 'qdisc', 'show') },
+          before,
+        );
+      }),
+    ),
+  );
+});
+
+test("after kill -9 of the relay and of QEMU, delete --force removes the taps from the pod's namespace (from disk alone)", async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) =>
+      withNetns(async (pod, peer) => {
+        const inPod = (...a: string[]) =>
+          execFileSync('nsenter', [`--net=${pod}`, ...a], { encoding: 'utf8' });
+        sh(
+          'ip',
+          'link',
+          'add',
+          'hkva',
+          'netns',
+          pod.split('/').pop() ?? '',
+          'type',
+          'veth',
+          'peer',
+          'name',
+          'hkvb',
+          'netns',
+          peer.split('/').pop() ?? '',
+        );
+        inPod('ip', 'link', 'set', 'hkva', 'name', 'eth0', 'up');
+        inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
+        const before = { links: inPod('ip', '-j', 'link', 'show'), qdiscs: inPod('tc', 'qdisc', 'show') };
+        const bundle = join(dir, 'b');
+        makeBundle(bundle, { args: ['sleep', '600'], networkPath: pod });
+        const pidFile = join(dir, 'pid');
+        const run = await runHako(root, ['run', '-d', '--pid-file', pidFile, '--bundle', bundle, 'net2'], {
+          until: 'exit',
+        });
+        assert.equal(run.code, 0, run.stderr);
+        assert.match(inPod('ip', 'link', 'show'), /tap0_hako/);
+        const relay = Number(readFileSync(pidFile, 'utf8'));
+        const qemu = (await commandsNaming(root)).filter((p) => p.argv[0]?.includes('qemu-system'));
+        for (const pid of [relay, ...qemu.map((p) => p.pid)]) process.kill(pid, 'SIGKILL');
+        const del = await runHako(root, ['delete', '--force', 'net2']);
+        assert.equal(del.code, 0, del.stderr);
+        assert.deepEqual(
+          { links: inPod('ip', '-j', 'link', 'show'), qdiscs: inPod('tc', 'qdisc', 'show') },
+          before,
+        );
+      }),
+    ),
+  );
 });

@@ -236,6 +236,7 @@ function start(deps: ReturnType<typeof rig>['env'], dir: string) {
       kernelArgs: () => ['hako.port=hako.agent'],
     },
     fsDevices: [{ kind: 'vhost-user-fs', id: 'fs0', tag: 'hako', socketPath: join(dir, 'fs.sock') }],
+    netDevices: [],
     dieWithParent: false,
     startFs: () => {
       fsStarts++;

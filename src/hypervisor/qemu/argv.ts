@@ -131,6 +131,18 @@ export function deviceArgs(spec: VmSpec, d: Device, fds: QemuFds): string[] {
         '-device',
         `${virtio(spec, 'virtio-9p')},fsdev=${d.id},mount_tag=${d.tag}`,
       ];
+    case 'net': {
+      const fdList = fds.queues(d.id, d.queues).join(':');
+      // Multi-queue: one queue pair per vCPU, 2N+2 MSI-X vectors (virtio-net's rule).
+      const vectors = spec.machine === 'microvm' ? '' : `,vectors=${2 * d.queues + 2}`;
+      const mq = d.queues > 1 ? `,mq=on${vectors}` : '';
+      return [
+        '-netdev',
+        `tap,id=${d.id},fds=${fdList},vhost=off`,
+        '-device',
+        `${virtio(spec, 'virtio-net')},netdev=${d.id},mac=${d.mac}${mq}`,
+      ];
+    }
     case 'vm-generation-id':
       return ['-device', `vmgenid,id=${d.id},guid=auto`];
     case 'hotplug-port':

@@ -11,6 +11,8 @@ export interface QemuFds {
   qmp(): number;
   /** A device's socket (a serial port's, listening; a vhost-user daemon's, connected). */
   of(id: string): number;
+  /** The descriptors of a NIC's tap queues. */
+  queues(id: string, count: number): number[];
   /** The RAM file (memoryFile), read-write. */
   memory(): number;
   /** A template's state: written when saving, read when restoring. */
@@ -41,6 +43,10 @@ export function planQemuFds(
   for (const d of [...spec.devices, ...(o.hotplug ?? [])]) {
     if (d.kind === 'serial-port') add(`dev:${d.id}`, 'listen', d.socketPath);
     if (d.kind === 'vhost-user-fs') add(`dev:${d.id}`, 'connect', d.socketPath);
+    if (d.kind === 'net') {
+      const mq = d.queues > 1 ? ':mq' : '';
+      for (let q = 0; q < d.queues; q++) add(`dev:${d.id}:${q}`, 'tap', `${d.netns}:${d.tap}${mq}`);
+    }
   }
   if (spec.memoryFile) add('memory', 'rw', spec.memoryFile.path);
   if (o.migration) add('migration', o.migration.how, o.migration.path);
@@ -53,6 +59,7 @@ export function planQemuFds(
     passed,
     qmp: () => get('qmp'),
     of: (id) => get(`dev:${id}`),
+    queues: (id, count) => Array.from({ length: count }, (_, q) => get(`dev:${id}:${q}`)),
     memory: () => get('memory'),
     migration: () => get('migration'),
     kernel: () => get('kernel'),

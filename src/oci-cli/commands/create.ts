@@ -38,8 +38,9 @@ export async function writePidFile(path: string, pid: number): Promise<void> {
 
 export async function removeContainerState(ctx: OciContext, id: string): Promise<void> {
   const store = new FsStateStore(ctx.root);
-  const fs = new HelperFs(new RealRunner(), helperBinary());
-  await cleanupSandbox({ store, procs: ctx.procs, fs, confinement: confinementFor(ctx.config) }, id);
+  const runner = new RealRunner();
+  const fs = new HelperFs(runner, helperBinary());
+  await cleanupSandbox({ store, procs: ctx.procs, fs, confinement: confinementFor(ctx.config), runner }, id);
 }
 
 /**

@@ -1,6 +1,7 @@
 //! `exec`: starts a host process (QEMU, virtiofsd) confined. As root it
 //! first opens what the process needs and could not open itself once
-//! confined (listening and connected Unix sockets, files), as descriptors
+//! confined (listening and connected Unix sockets, files, a queue of a tap
+//! in a pod's network namespace), as descriptors
 //! of fixed numbers, and marks every other descriptor it inherited
 //! close-on-exec; then joins the sandbox's cgroups, limits core dumps,
 //! optionally leaves the host's network, IPC and mount namespaces (with
@@ -90,6 +91,9 @@ pub enum Passed {
     Connect(String),
     /// A file opened read-only, write-only (created, truncated) or read-write.
     Open(String, Access),
+    /// A queue of the tap device named, in the network namespace at the
+    /// path (a pod's): the VMM needs neither that namespace nor CAP_NET_ADMIN.
+    Tap { netns: String, ifname: String, multi_queue: bool },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +149,17 @@ fn passed(flag: &str, v: &str) -> Result<(i32, Passed), JailError> {
     let p = match flag {
         "--listen" => Passed::Listen(rest.to_string()),
         "--connect" => Passed::Connect(rest.to_string()),
+        "--tap" => {
+            let (rest, multi_queue) = match rest.strip_suffix(":mq") {
+                Some(r) => (r, true),
+                None => (rest, false),
+            };
+            let (netns, ifname) = rest.rsplit_once(':').ok_or_else(|| JailError::Usage("--tap takes FD=NETNS:IFNAME[:mq]".into()))?;
+            if ifname.is_empty() || ifname.len() > 15 || !netns.starts_with('/') {
+                return Err(JailError::Usage(format!("--tap: {rest:?} is not NETNS:IFNAME")));
+            }
+            Passed::Tap { netns: netns.to_string(), ifname: ifname.to_string(), multi_queue }
+        }
         _ => {
             let (path, mode) = rest.rsplit_once(':').ok_or_else(|| JailError::Usage("--open takes FD=PATH:r|w|rw".into()))?;
             let access = match mode {
@@ -182,7 +197,7 @@ pub fn parse(args: &[String]) -> Result<Plan, JailError> {
             "--no-core" => plan.no_core = true,
             "--isolate" => plan.isolate = true,
             "--cgroup" => plan.cgroups.push(value("--cgroup")?),
-            flag @ ("--listen" | "--connect" | "--open") => plan.fds.push(passed(flag, &value(flag)?)?),
+            flag @ ("--listen" | "--connect" | "--open" | "--tap") => plan.fds.push(passed(flag, &value(flag)?)?),
             other => return Err(JailError::Usage(format!("unknown option {other:?}"))),
         }
     }
@@ -268,6 +283,45 @@ fn open(path: &str, access: Access) -> Result<OwnedFd, JailError> {
     Ok(OwnedFd::from(f))
 }
 
+// From linux/if_tun.h.
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+const IFF_TAP: libc::c_short = 0x0002;
+const IFF_NO_PI: libc::c_short = 0x1000;
+const IFF_VNET_HDR: libc::c_short = 0x4000;
+const IFF_MULTI_QUEUE: libc::c_short = 0x0100;
+
+fn open_ns(path: &str) -> Result<OwnedFd, JailError> {
+    let f = std::fs::File::open(path).map_err(os(format!("open {path}")))?;
+    Ok(OwnedFd::from(f))
+}
+
+fn enter_net(ns: &OwnedFd, what: &str) -> Result<(), JailError> {
+    // SAFETY: setns on a namespace descriptor we own.
+    check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, what)
+}
+
+/// Opens a queue of tap `ifname` in the network namespace at `netns`, then
+/// comes back to this process's own namespace.
+fn tap(netns: &str, ifname: &str, multi_queue: bool) -> Result<OwnedFd, JailError> {
+    let own = open_ns("/proc/self/ns/net")?;
+    let pod = open_ns(netns)?;
+    enter_net(&pod, &format!("enter the network namespace {netns}"))?;
+    let opened = (|| {
+        let f = std::fs::OpenOptions::new().read(true).write(true).open("/dev/net/tun").map_err(os("open /dev/net/tun"))?;
+        // SAFETY: ifreq is plain old data, for which all zeroes is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(ifname.bytes()) {
+            *dst = src as libc::c_char;
+        }
+        req.ifr_ifru.ifru_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | if multi_queue { IFF_MULTI_QUEUE } else { 0 };
+        // SAFETY: TUNSETIFF reads an ifreq, which `req` is.
+        check(unsafe { libc::ioctl(f.as_raw_fd(), TUNSETIFF, &req) }, &format!("attach to tap {ifname} in {netns}"))?;
+        Ok(OwnedFd::from(f))
+    })();
+    enter_net(&own, "come back to the helper's network namespace")?;
+    opened
+}
+
 const SYS_CLOSE_RANGE: libc::c_long = 436;
 const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
 
@@ -326,6 +380,7 @@ fn pass_fds(fds: &[(i32, Passed)]) -> Result<(), JailError> {
             Passed::Listen(path) => listen(path)?,
             Passed::Connect(path) => connect(path)?,
             Passed::Open(path, access) => open(path, *access)?,
+            Passed::Tap { netns, ifname, multi_queue } => tap(netns, ifname, *multi_queue)?,
         };
         // Out of the way of every target number first.
         // SAFETY: duplicating a descriptor we own.
