@@ -113,6 +113,22 @@ fn nics() -> HashMap<[u8; 6], u32> {
     out
 }
 
+/// How long a NIC hot-plugged into a VM restored from a template may take to appear.
+const NIC_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The guest's NICs, once every MAC `c` names is among them (or the wait is over).
+fn wait_for_nics(c: &NetworkConfig) -> HashMap<[u8; 6], u32> {
+    let wanted: Vec<[u8; 6]> = c.interfaces.iter().filter_map(|i| parse_mac(&i.mac)).collect();
+    let deadline = std::time::Instant::now() + NIC_WAIT;
+    loop {
+        let found = nics();
+        if wanted.iter().all(|m| found.contains_key(m)) || std::time::Instant::now() >= deadline {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Checks the whole configuration before anything is changed.
 pub fn check(c: &NetworkConfig) -> Result<(), NetconfError> {
     if c.interfaces.len() > MAX_INTERFACES || c.routes.len() > MAX_ROUTES || c.neighbors.len() > MAX_NEIGHBORS {
@@ -168,7 +184,7 @@ pub fn check(c: &NetworkConfig) -> Result<(), NetconfError> {
 /// Applies a checked configuration.
 pub fn apply(c: &NetworkConfig) -> Result<(), NetconfError> {
     check(c)?;
-    let nics = nics();
+    let nics = wait_for_nics(c);
     let mut nl = Netlink::open()?;
     let mut index_of = HashMap::new();
     for i in &c.interfaces {

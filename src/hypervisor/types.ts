@@ -32,7 +32,11 @@ export type Device =
       readonly queues: number;
     }
   /** A PCIe root port a device can be hot-plugged into later (q35 only). */
-  | { readonly kind: 'hotplug-port'; readonly id: string }
+  | {
+      readonly kind: 'hotplug-port';
+      readonly id: string;
+      /** Unique per port (PCIe chassis number). */ readonly chassis: number;
+    }
   /**
    * A generation id, new at every QEMU start (ACPI vmgenid): a guest restored
    * from a template is told it is a new VM and reseeds its random generator.

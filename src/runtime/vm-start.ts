@@ -1,6 +1,6 @@
 // How a sandbox's VM starts: from a VM template (templates.ts) when the
-// configuration allows it and the shared fs can be hot-plugged, else by
-// booting the guest kernel. Either way the shared-fs daemon is started (by
+// configuration allows it and the shared fs can be hot-plugged (with the
+// pod's NICs, hot-plugged too), else by booting the guest kernel. Either way the shared-fs daemon is started (by
 // `startFs`) before QEMU, which connects to it.
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -33,7 +33,14 @@ export interface VmStart {
 }
 
 const RNG: Device = { kind: 'rng', id: 'rng0' };
-const HOTPLUG_PORT: Device = { kind: 'hotplug-port', id: 'hotplug0' };
+/** Most NICs a VM from a template takes (one hot-plug port each); a pod with more boots. */
+export const TEMPLATE_NICS = 4;
+/** A port for the shared fs, and one per NIC. */
+const HOTPLUG_PORTS: Device[] = Array.from({ length: 1 + TEMPLATE_NICS }, (_, i) => ({
+  kind: 'hotplug-port',
+  id: `hotplug${i}`,
+  chassis: i + 1,
+}));
 const GENERATION_ID: Device = { kind: 'vm-generation-id', id: 'vmgenid0' };
 
 /** Whether this VM can start from a template: its shared fs must be one hot-pluggable device. */
@@ -44,9 +51,10 @@ export function usesTemplate(env: SandboxEnv, fsDevices: readonly Device[]): boo
 }
 
 export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
-  if (!usesTemplate(env, o.fsDevices) || o.netDevices.length > 0) return boot(env, o, o.startFs());
-  // The template and its clones have the same devices, the shared fs apart.
-  const devices = [...o.transport.devices(), RNG, HOTPLUG_PORT, GENERATION_ID];
+  if (!usesTemplate(env, o.fsDevices) || o.netDevices.length > TEMPLATE_NICS)
+    return boot(env, o, o.startFs());
+  // The template and its clones have the same devices, the shared fs and the NICs apart.
+  const devices = [...o.transport.devices(), RNG, ...HOTPLUG_PORTS, GENERATION_ID];
   const common = {
     transportArgs: o.transport.kernelArgs(),
     machine: 'q35' as const,
@@ -84,7 +92,8 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
       dieWithParent: o.dieWithParent,
       memoryFile: { path: join(clone.dir, 'memory') },
     });
-    return await env.hypervisor.restore(spec, clone, o.fsDevices, env.config.agent.dialTimeoutMs);
+    const hotplug = [...o.fsDevices, ...o.netDevices];
+    return await env.hypervisor.restore(spec, clone, hotplug, env.config.agent.dialTimeoutMs);
   } catch (e) {
     if (!isHakoError(e, 'TEMPLATE_INVALID')) throw e;
     // Its state cannot be loaded: the template is removed, for the next

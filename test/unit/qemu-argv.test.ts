@@ -88,7 +88,7 @@ const templateSpec: VmSpec = {
   devices: [
     { kind: 'serial-port', id: 'agent', name: 'hako.agent', socketPath: '/t/agent.sock' },
     { kind: 'rng', id: 'rng0' },
-    { kind: 'hotplug-port', id: 'hotplug0' },
+    { kind: 'hotplug-port', id: 'hotplug0', chassis: 1 },
     { kind: 'vm-generation-id', id: 'vmgenid0' },
   ],
   memoryFile: { path: '/t/memory' },

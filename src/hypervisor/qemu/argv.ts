@@ -102,6 +102,11 @@ export function serialPortId(id: string): string {
   return `${id}-port`;
 }
 
+/** A NIC's backend: its tap queues, by the descriptors the helper opened. */
+export function netdevArgs(d: Extract<Device, { kind: 'net' }>, fds: QemuFds): string[] {
+  return ['-netdev', `tap,id=${d.id},fds=${fds.queues(d.id, d.queues).join(':')},vhost=off`];
+}
+
 /** The chardev of a vhost-user-fs device: a socket connected to its daemon. */
 export function vhostUserChardev(d: Extract<Device, { kind: 'vhost-user-fs' }>, fds: QemuFds): string[] {
   return ['-chardev', `socket,id=${d.id},fd=${fds.of(d.id)}`];
@@ -132,13 +137,11 @@ export function deviceArgs(spec: VmSpec, d: Device, fds: QemuFds): string[] {
         `${virtio(spec, 'virtio-9p')},fsdev=${d.id},mount_tag=${d.tag}`,
       ];
     case 'net': {
-      const fdList = fds.queues(d.id, d.queues).join(':');
       // Multi-queue: one queue pair per vCPU, 2N+2 MSI-X vectors (virtio-net's rule).
       const vectors = spec.machine === 'microvm' ? '' : `,vectors=${2 * d.queues + 2}`;
       const mq = d.queues > 1 ? `,mq=on${vectors}` : '';
       return [
-        '-netdev',
-        `tap,id=${d.id},fds=${fdList},vhost=off`,
+        ...netdevArgs(d, fds),
         '-device',
         `${virtio(spec, 'virtio-net')},netdev=${d.id},mac=${d.mac}${mq}`,
       ];
@@ -146,7 +149,7 @@ export function deviceArgs(spec: VmSpec, d: Device, fds: QemuFds): string[] {
     case 'vm-generation-id':
       return ['-device', `vmgenid,id=${d.id},guid=auto`];
     case 'hotplug-port':
-      return ['-device', `pcie-root-port,id=${d.id},bus=pcie.0,chassis=1`];
+      return ['-device', `pcie-root-port,id=${d.id},bus=pcie.0,chassis=${d.chassis}`];
     case 'rng':
       return [
         '-object',
@@ -159,7 +162,7 @@ export function deviceArgs(spec: VmSpec, d: Device, fds: QemuFds): string[] {
 
 /**
  * The command line; `hotplug` devices (added over QMP later) get only their
- * chardevs here, connected from the start.
+ * backends here (a chardev, a netdev), connected from the start.
  */
 export function buildArgv(
   qemuPath: string,
@@ -167,7 +170,9 @@ export function buildArgv(
   fds: QemuFds,
   hotplug: readonly Device[] = [],
 ): string[] {
-  const chardevs = hotplug.flatMap((d) => (d.kind === 'vhost-user-fs' ? vhostUserChardev(d, fds) : []));
+  const chardevs = hotplug.flatMap((d) =>
+    d.kind === 'vhost-user-fs' ? vhostUserChardev(d, fds) : d.kind === 'net' ? netdevArgs(d, fds) : [],
+  );
   return [
     qemuPath,
     ...machineArgs(spec, fds),

@@ -248,8 +248,10 @@ export class QemuHypervisor implements Hypervisor {
     hotplug: readonly Device[],
     timeoutMs: number,
   ): Promise<Vm> {
-    const port = spec.devices.find((d) => d.kind === 'hotplug-port');
-    if (hotplug.length > 0 && !port) throw new HakoError('INTERNAL', 'no port to hot-plug devices into');
+    // One port per hot-plugged device, in order.
+    const ports = spec.devices.filter((d) => d.kind === 'hotplug-port');
+    if (hotplug.length > ports.length)
+      throw new HakoError('INTERNAL', `${hotplug.length} devices to hot-plug, ${ports.length} ports`);
     const fds = planQemuFds(spec, { hotplug, migration: { path: statePath(template), how: 'r' } });
     // Paused (-S) until the devices a template cannot hold are in.
     const vm = await this.#spawn(spec, fds, ['-S', '-incoming', 'defer'], hotplug);
@@ -271,8 +273,8 @@ export class QemuHypervisor implements Hypervisor {
           },
         );
       }
-      for (const d of hotplug) {
-        for (const c of hotplugCommands(d, port?.id ?? '')) await qmp.execute(c.execute, c.arguments);
+      for (const [i, d] of hotplug.entries()) {
+        for (const c of hotplugCommands(d, ports[i]?.id ?? '')) await qmp.execute(c.execute, c.arguments);
       }
       await qmp.execute('cont');
     });

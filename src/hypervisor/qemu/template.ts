@@ -74,12 +74,28 @@ export function portOpened(qmp: QmpClient, portId: string): Promise<void> {
 
 /**
  * The QMP commands that hot-plug a device onto `port` (a hotplug-port's id).
- * Its chardev is on QEMU's command line, connected from the start.
+ * Its backend (chardev, netdev) is on QEMU's command line, from the start.
  */
 export function hotplugCommands(
   d: Device,
   port: string,
 ): { execute: string; arguments: Record<string, unknown> }[] {
+  if (d.kind === 'net') {
+    const mq = d.queues > 1 ? { mq: true, vectors: 2 * d.queues + 2 } : {};
+    return [
+      {
+        execute: 'device_add',
+        arguments: {
+          driver: 'virtio-net-pci',
+          id: `${d.id}-dev`,
+          netdev: d.id,
+          mac: d.mac,
+          bus: port,
+          ...mq,
+        },
+      },
+    ];
+  }
   if (d.kind !== 'vhost-user-fs') {
     throw new HakoError('INTERNAL', `cannot hot-plug a ${d.kind} device`);
   }
