@@ -292,7 +292,10 @@ test("after kill -9 of the relay and of QEMU, delete --force removes the taps fr
         // A VM from a template (the default), its NIC hot-plugged: the tap's queues are on the command line.
         assert.equal(qemu.length, 1);
         assert.ok(qemu[0]?.argv.includes('-incoming'), 'restored from a template');
-        assert.ok(qemu[0]?.argv.some((a) => /^tap,id=net0,fds=\d+:\d+,vhost=off$/.test(a)), 'two tap queues (2 vCPUs)');
+        assert.ok(
+          qemu[0]?.argv.some((a) => /^tap,id=net0,fds=\d+:\d+,vhost=off$/.test(a)),
+          'two tap queues (2 vCPUs)',
+        );
         for (const pid of [relay, ...qemu.map((p) => p.pid)]) process.kill(pid, 'SIGKILL');
         const del = await runHako(root, ['delete', '--force', 'net2']);
         assert.equal(del.code, 0, del.stderr);
