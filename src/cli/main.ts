@@ -70,6 +70,10 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .option('-u, --user <UID[:GID]>', 'run as this user (numeric)')
     .option('-m, --memory <size>', "the container's memory (e.g. 256m); the VM is sized for it")
     .option('--cpus <n>', "the container's CPUs (e.g. 1.5); the VM gets as many vCPUs, rounded up")
+    .option(
+      '--network <mode>',
+      'none (loopback only, the default for now) or ns:PATH (join a network namespace)',
+    )
     .option('--bundle <dir>', 'an OCI bundle (config.json + rootfs)')
     .option('--rootfs <dir>', 'a root filesystem directory (default: the built-in busybox image)')
     .option('--read-only', 'mount the root filesystem read-only')
@@ -87,9 +91,19 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .passThroughOptions()
     .action(async (command: string[], o: Record<string, unknown>) => {
       const dockerFlag =
-        ['rm', 'interactive', 'tty', 'workdir', 'rootfs', 'readOnly', 'name', 'user', 'memory', 'cpus'].some(
-          (k) => o[k] !== undefined,
-        ) ||
+        [
+          'rm',
+          'interactive',
+          'tty',
+          'workdir',
+          'rootfs',
+          'readOnly',
+          'name',
+          'user',
+          'memory',
+          'cpus',
+          'network',
+        ].some((k) => o[k] !== undefined) ||
         (o['env'] as string[]).length > 0 ||
         (o['volume'] as string[]).length > 0;
       const bundle =
@@ -127,6 +141,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
         ...(typeof o['user'] === 'string' ? { user: o['user'] } : {}),
         ...(typeof o['memory'] === 'string' ? { memory: o['memory'] } : {}),
         ...(typeof o['cpus'] === 'string' ? { cpus: o['cpus'] } : {}),
+        ...(typeof o['network'] === 'string' ? { network: o['network'] } : {}),
         readonly: o['readOnly'] === true,
         hostname: o['hostname'] as string,
         ...(typeof o['workdir'] === 'string' ? { workdir: o['workdir'] } : {}),

@@ -98,6 +98,33 @@ export function withVmSize(config: HakoConfig, size: VmSize): HakoConfig {
   return { ...config, hypervisor: { ...config.hypervisor, ...size } };
 }
 
+/**
+ * `--network`: `none` (loopback only) or `ns:PATH` (an existing network
+ * namespace, carried into the VM as a pod's is). Returns the namespace's
+ * path, or undefined for none.
+ */
+export function parseNetwork(value: string | undefined): string | undefined {
+  if (value === undefined || value === 'none') return undefined;
+  if (value.startsWith('ns:')) {
+    const path = value.slice(3);
+    if (!path.startsWith('/')) throw bad(`--network ${value}: the namespace's path must be absolute`);
+    return path;
+  }
+  throw bad(
+    `--network ${value}: supported are none (loopback only) and ns:PATH (an existing network namespace); outbound networking for hako run is not built yet`,
+  );
+}
+
+/** `spec` whose container joins the network namespace at `netns` (the sandbox carries it into the VM). */
+export function withNetwork(spec: OciSpec, netns: string | undefined): OciSpec {
+  if (netns === undefined) return spec;
+  const linux = spec.linux ?? {};
+  const namespaces = ((linux['namespaces'] as { type: string }[] | undefined) ?? []).filter(
+    (n) => n.type !== 'network',
+  );
+  return { ...spec, linux: { ...linux, namespaces: [...namespaces, { type: 'network', path: netns }] } };
+}
+
 /** `spec` with the volumes mounted (recursive binds, as docker's), the user set and the limits. */
 export function applyRunFlags(
   spec: OciSpec,

@@ -6,7 +6,15 @@ import { HakoError } from '../errors.js';
 import { defaultSpec } from '../oci/default-spec.js';
 import { readBundle, type OciSpec } from '../oci/spec.js';
 import { availableParallelism } from 'node:os';
-import { applyRunFlags, parseCpus, parseMemory, parseVolume, type Sizing } from './run-flags.js';
+import {
+  applyRunFlags,
+  parseCpus,
+  parseMemory,
+  parseNetwork,
+  parseVolume,
+  withNetwork,
+  type Sizing,
+} from './run-flags.js';
 
 export interface RunFlags {
   readonly bundle?: string;
@@ -24,6 +32,8 @@ export interface RunFlags {
   readonly memory?: string;
   /** --cpus */
   readonly cpus?: string;
+  /** --network none | ns:PATH */
+  readonly network?: string;
 }
 
 export interface RunTarget {
@@ -100,7 +110,8 @@ export async function resolveRunTarget(
     ...(flags.memory !== undefined ? { memoryBytes: parseMemory(flags.memory) } : {}),
     ...(flags.cpus !== undefined ? { cpus: parseCpus(flags.cpus, availableParallelism()) } : {}),
   };
-  const withFlags = (spec: OciSpec) => applyRunFlags(spec, volumes, flags.user, sizing);
+  const netns = parseNetwork(flags.network);
+  const withFlags = (spec: OciSpec) => withNetwork(applyRunFlags(spec, volumes, flags.user, sizing), netns);
   if (flags.bundle !== undefined) {
     const bundle = await readBundle(flags.bundle);
     await requireDir(bundle.rootfs, `rootfs (root.path of ${bundle.dir}/config.json)`);

@@ -307,3 +307,70 @@ test("after kill -9 of the relay and of QEMU, delete --force removes the taps fr
     ),
   );
 });
+
+test('hako run --network ns:PATH joins a namespace the VM carries; --network none keeps loopback; anything else exits 125, named', async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) =>
+      withNetns(async (pod, peer) => {
+        const inPod = (...a: string[]) =>
+          execFileSync('nsenter', [`--net=${pod}`, ...a], { encoding: 'utf8' });
+        const inPeer = (...a: string[]) =>
+          execFileSync('nsenter', [`--net=${peer}`, ...a], { encoding: 'utf8' });
+        sh(
+          'ip',
+          'link',
+          'add',
+          'hkva',
+          'netns',
+          pod.split('/').pop() ?? '',
+          'type',
+          'veth',
+          'peer',
+          'name',
+          'hkvb',
+          'netns',
+          peer.split('/').pop() ?? '',
+        );
+        inPod('ip', 'link', 'set', 'hkva', 'name', 'eth0', 'up');
+        inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
+        inPeer('ip', 'link', 'set', 'hkvb', 'up');
+        inPeer('ip', 'addr', 'add', '10.88.0.1/16', 'dev', 'hkvb');
+        mkdirSync(join(dir, 'www'));
+        writeFileSync(join(dir, 'www', 'f'), 'hello from the peer\n');
+        const server = spawn(
+          'nsenter',
+          [`--net=${peer}`, 'busybox', 'httpd', '-f', '-p', '10.88.0.1:8080', '-h', join(dir, 'www')],
+          { stdio: 'ignore' },
+        );
+        try {
+          const r = await runHako(root, [
+            'run',
+            '--network',
+            `ns:${pod}`,
+            '--',
+            'wget',
+            '-qO-',
+            'http://10.88.0.1:8080/f',
+          ]);
+          assert.equal(r.code, 0, r.stderr);
+          assert.equal(r.stdout.toString(), 'hello from the peer\n');
+        } finally {
+          server.kill('SIGKILL');
+        }
+        const none = await runHako(root, ['run', '--network', 'none', '--', 'sh', '-c', 'ls /sys/class/net']);
+        // Loopback (and the kernel's own sit0), no Ethernet interface.
+        assert.match(none.stdout.toString(), /^lo\n/);
+        assert.doesNotMatch(none.stdout.toString(), /eth/);
+        for (const [value, message] of [
+          ['bridge', /--network bridge: supported are none .* and ns:PATH/],
+          ['ns:relative', /--network ns:relative: the namespace's path must be absolute/],
+          ['ns:/var/run/netns/hako-nope', /network namespace \/var\/run\/netns\/hako-nope does not exist/],
+        ] as const) {
+          const bad = await runHako(root, ['run', '--network', value, '--', 'true']);
+          assert.equal(bad.code, 125, bad.stderr);
+          assert.match(bad.stderr, message);
+        }
+      }),
+    ),
+  );
+});
