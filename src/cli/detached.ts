@@ -39,6 +39,7 @@ export async function runDetached(
       layer: target.layer,
       autoRemove: o.rm,
       vm: vmSize(target.sizing, ctx.config.hypervisor),
+      ...(target.userNetwork ? { network: target.userNetwork } : {}),
     },
   });
   try {

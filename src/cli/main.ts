@@ -72,7 +72,13 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .option('--cpus <n>', "the container's CPUs (e.g. 1.5); the VM gets as many vCPUs, rounded up")
     .option(
       '--network <mode>',
-      'none (loopback only, the default for now) or ns:PATH (join a network namespace)',
+      'none (loopback only, the default for now), user (outbound, through passt) or ns:PATH (join a network namespace)',
+    )
+    .option(
+      '-p, --publish <[HOSTIP:]HOSTPORT:CONTAINERPORT[/udp]>',
+      'publish a port (HOSTIP: 127.0.0.1); implies --network user',
+      collect,
+      [],
     )
     .option('--bundle <dir>', 'an OCI bundle (config.json + rootfs)')
     .option('--rootfs <dir>', 'a root filesystem directory (default: the built-in busybox image)')
@@ -105,7 +111,8 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
           'network',
         ].some((k) => o[k] !== undefined) ||
         (o['env'] as string[]).length > 0 ||
-        (o['volume'] as string[]).length > 0;
+        (o['volume'] as string[]).length > 0 ||
+        (o['publish'] as string[]).length > 0;
       const bundle =
         typeof o['b'] === 'string' ? o['b'] : typeof o['bundle'] === 'string' ? o['bundle'] : undefined;
       const style = chooseRunStyle({
@@ -142,6 +149,7 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
         ...(typeof o['memory'] === 'string' ? { memory: o['memory'] } : {}),
         ...(typeof o['cpus'] === 'string' ? { cpus: o['cpus'] } : {}),
         ...(typeof o['network'] === 'string' ? { network: o['network'] } : {}),
+        publish: o['publish'] as string[],
         readonly: o['readOnly'] === true,
         hostname: o['hostname'] as string,
         ...(typeof o['workdir'] === 'string' ? { workdir: o['workdir'] } : {}),

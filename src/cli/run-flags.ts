@@ -5,6 +5,7 @@
 // tenant: MemTotal and nproc in the container follow them. The VM gets the
 // container's memory plus GUEST_OVERHEAD_MIB for its kernel, agent and
 // crun; the container's guest cgroup gets exactly the limits.
+import { parsePort, type PortMap } from '../network/user-net.js';
 import { isAbsolute, normalize } from 'node:path';
 import { HakoError } from '../errors.js';
 import type { OciSpec } from '../oci/spec.js';
@@ -98,26 +99,38 @@ export function withVmSize(config: HakoConfig, size: VmSize): HakoConfig {
   return { ...config, hypervisor: { ...config.hypervisor, ...size } };
 }
 
+/** What `--network` and `-p` ask for. */
+export type NetworkChoice =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'ns'; readonly path: string }
+  | { readonly kind: 'user'; readonly ports: readonly PortMap[] };
+
 /**
- * `--network`: `none` (loopback only) or `ns:PATH` (an existing network
- * namespace, carried into the VM as a pod's is). Returns the namespace's
- * path, or undefined for none.
+ * `--network`: `none` (loopback only), `user` (outbound, through passt;
+ * `-p` publishes ports and implies it) or `ns:PATH` (an existing network
+ * namespace, carried into the VM as a pod's is).
  */
-export function parseNetwork(value: string | undefined): string | undefined {
-  if (value === undefined || value === 'none') return undefined;
-  if (value.startsWith('ns:')) {
-    const path = value.slice(3);
-    if (!path.startsWith('/')) throw bad(`--network ${value}: the namespace's path must be absolute`);
-    return path;
+export function parseNetwork(value: string | undefined, publish: readonly string[] = []): NetworkChoice {
+  const ports = publish.map(parsePort);
+  const mode = value ?? (ports.length > 0 ? 'user' : 'none');
+  if (ports.length > 0 && mode !== 'user')
+    throw bad(`-p needs --network user (the default with -p), not ${mode}`);
+  if (mode === 'none') return { kind: 'none' };
+  if (mode === 'user') return { kind: 'user', ports };
+  if (mode.startsWith('ns:')) {
+    const path = mode.slice(3);
+    if (!path.startsWith('/')) throw bad(`--network ${mode}: the namespace's path must be absolute`);
+    return { kind: 'ns', path };
   }
   throw bad(
-    `--network ${value}: supported are none (loopback only) and ns:PATH (an existing network namespace); outbound networking for hako run is not built yet`,
+    `--network ${mode}: supported are none (loopback only), user (outbound, through passt) and ns:PATH (an existing network namespace)`,
   );
 }
 
 /** `spec` whose container joins the network namespace at `netns` (the sandbox carries it into the VM). */
-export function withNetwork(spec: OciSpec, netns: string | undefined): OciSpec {
-  if (netns === undefined) return spec;
+export function withNetwork(spec: OciSpec, choice: NetworkChoice): OciSpec {
+  if (choice.kind !== 'ns') return spec;
+  const netns = choice.path;
   const linux = spec.linux ?? {};
   const namespaces = ((linux['namespaces'] as { type: string }[] | undefined) ?? []).filter(
     (n) => n.type !== 'network',

@@ -1,6 +1,7 @@
 // Turns `hako run` flags into the container to run: its OCI spec and its
 // root filesystem on the host. Everything is checked here, before any VM is
 // started, so that bad input costs nothing and leaves nothing behind.
+import type { PortMap } from '../network/user-net.js';
 import { stat } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import { defaultSpec } from '../oci/default-spec.js';
@@ -32,8 +33,10 @@ export interface RunFlags {
   readonly memory?: string;
   /** --cpus */
   readonly cpus?: string;
-  /** --network none | ns:PATH */
+  /** --network none | user | ns:PATH */
   readonly network?: string;
+  /** -p [HOSTIP:]HOSTPORT:CONTAINERPORT[/udp] (implies --network user) */
+  readonly publish?: readonly string[];
 }
 
 export interface RunTarget {
@@ -52,6 +55,8 @@ export interface RunTarget {
   readonly bundleDir?: string;
   /** --memory and --cpus: the VM is sized for them (run-flags.ts vmSize). */
   readonly sizing: Sizing;
+  /** `--network user`: the sandbox's own outbound network, with these ports published. */
+  readonly userNetwork?: { readonly ports: readonly PortMap[] };
 }
 
 function parseEnv(entries: readonly string[], hostEnv: NodeJS.ProcessEnv): string[] {
@@ -110,8 +115,9 @@ export async function resolveRunTarget(
     ...(flags.memory !== undefined ? { memoryBytes: parseMemory(flags.memory) } : {}),
     ...(flags.cpus !== undefined ? { cpus: parseCpus(flags.cpus, availableParallelism()) } : {}),
   };
-  const netns = parseNetwork(flags.network);
-  const withFlags = (spec: OciSpec) => withNetwork(applyRunFlags(spec, volumes, flags.user, sizing), netns);
+  const network = parseNetwork(flags.network, flags.publish);
+  const withFlags = (spec: OciSpec) => withNetwork(applyRunFlags(spec, volumes, flags.user, sizing), network);
+  const userNetwork = network.kind === 'user' ? { userNetwork: { ports: network.ports } } : {};
   if (flags.bundle !== undefined) {
     const bundle = await readBundle(flags.bundle);
     await requireDir(bundle.rootfs, `rootfs (root.path of ${bundle.dir}/config.json)`);
@@ -144,6 +150,7 @@ export async function resolveRunTarget(
       layer: false,
       bundleDir: bundle.dir,
       sizing,
+      ...userNetwork,
     };
   }
   if (command.length === 0)
@@ -172,5 +179,6 @@ export async function resolveRunTarget(
     terminal: flags.tty,
     layer: flags.rootfs === undefined,
     sizing,
+    ...userNetwork,
   };
 }

@@ -44,6 +44,7 @@ export async function runCommand(
       layer: target.layer,
       start: true,
       ...(target.bundleDir !== undefined ? { bundleDir: target.bundleDir } : {}),
+      ...(target.userNetwork ? { userNetwork: target.userNetwork } : {}),
     };
     // A signal that comes while the VM boots abandons the run: the container
     // is then not created (or, if it already was, ends with its sandbox).

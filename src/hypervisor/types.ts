@@ -31,6 +31,8 @@ export type Device =
       readonly tap: string;
       readonly queues: number;
     }
+  /** A virtio-net NIC on a user-mode network daemon's stream socket (passt). */
+  | { readonly kind: 'net-stream'; readonly id: string; readonly mac: string; readonly socketPath: string }
   /** A PCIe root port a device can be hot-plugged into later (q35 only). */
   | {
       readonly kind: 'hotplug-port';

@@ -30,6 +30,22 @@ const OciRecordSchema = z.object({
       vm: z
         .object({ vcpus: z.number().int().min(1).max(256), memoryMiB: z.number().int().min(64) })
         .optional(),
+      /** `--network user`, with the ports it publishes. */
+      network: z
+        .object({
+          ports: z
+            .array(
+              z.object({
+                hostIp: z.string(),
+                hostPort: z.number().int().min(1).max(65535),
+                containerPort: z.number().int().min(1).max(65535),
+                protocol: z.enum(['tcp', 'udp']),
+              }),
+            )
+            .max(64)
+            .readonly(),
+        })
+        .optional(),
     })
     .optional(),
 });

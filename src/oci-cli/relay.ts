@@ -71,6 +71,7 @@ export async function relayMain(
       readonly: spec.root.readonly ?? false,
       layer: detached?.layer ?? false,
       extraFds,
+      ...(detached?.network ? { userNetwork: detached.network } : {}),
     };
     sandbox = await Sandbox.start(env, { id, adopt: true, dieWithParent: true }, first);
     const container = sandbox.container(id);

@@ -6,7 +6,7 @@
 // the directory, and removes it. Idempotent.
 import { readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { runDirFor } from './run-dir.js';
+import { netDirFor, runDirFor } from './run-dir.js';
 import { HakoError } from '../errors.js';
 import type { Confinement } from '../confinement/confinement.js';
 import type { ConfinedFs, FsOp } from '../sys/confined-fs.js';
@@ -65,7 +65,8 @@ export async function cleanupSandbox(
   if (record !== undefined && record !== 'corrupt') {
     for (const r of [record.vm, record.fsDaemon]) if (r) recorded.push(r);
   }
-  const found = await processesNaming(runDir === dir ? [dir] : [dir, runDir], deps.procs);
+  const netDir = netDirFor(dir);
+  const found = await processesNaming(runDir === dir ? [dir, netDir] : [dir, runDir, netDir], deps.procs);
   for (const ref of [...recorded, ...found]) {
     if (!(await killAndWait(deps.procs, ref))) {
       throw new HakoError('INTERNAL', `process ${ref.pid} of sandbox ${id} does not die`);
@@ -90,6 +91,7 @@ export async function cleanupSandbox(
     await deps.store.remove(id);
   }
   if (runDir !== dir) await rm(runDir, { recursive: true, force: true });
+  await rm(netDir, { recursive: true, force: true });
 }
 
 /** Only the topmost of `points`: detaching one takes everything below it. */

@@ -2,6 +2,7 @@
 // holding containers. Lifecycle: creating → running → stopping → stopped.
 // Every step that creates something is recorded on disk first, so stop()
 // and cleanupSandbox() can undo it; a failed start undoes itself.
+import { randomMac, startPasst, userNetworkConfig, type PortMap } from '../network/user-net.js';
 import { podNetnsPath } from '../network/spec-netns.js';
 import { readPodNetwork } from '../network/netns.js';
 import type { PodNetwork } from '../network/pod-network.js';
@@ -30,7 +31,7 @@ import { GUEST_SHARED_DIR, guestContainerDir, guestLayer, guestRootfs } from './
 import { detachOps, shareOps, stageOps, unstageOps, viewDir } from '../storage/staging.js';
 import { planVolumes } from '../storage/volumes.js';
 import { checkId, checkSocketPath } from './ids.js';
-import { runDirFor } from './run-dir.js';
+import { netDirFor, runDirFor } from './run-dir.js';
 import { startVm, usesTemplate } from './vm-start.js';
 import type { ContainerRecord, SandboxRecord } from './state-store.js';
 import type { ExtraFd } from './process-io.js';
@@ -67,6 +68,11 @@ export interface ContainerRequest {
   readonly start?: boolean;
   /** Descriptors its process gets beyond stdio, at 3, 4, ... (relayed pipes). */
   readonly extraFds?: readonly ExtraFd[];
+  /**
+   * Without a pod namespace in its spec: the sandbox's own user-mode network
+   * (passt), outbound, with these ports published (`hako run --network user`).
+   */
+  readonly userNetwork?: { readonly ports: readonly PortMap[] };
 }
 
 /** A container whose host side is ready: what the agent is sent to create it. */
@@ -221,7 +227,7 @@ export class Sandbox implements ContainerHost {
       reason: this.#env.accel.reason,
       template: usesTemplate(this.#env, fs.devices()),
     });
-    const network = await this.#carryNetwork(first);
+    const network = await this.#carryNetwork(first, opts.dieWithParent);
     const vm = await startVm(this.#env, {
       id: this.id,
       dir: this.runDir,
@@ -281,10 +287,20 @@ export class Sandbox implements ContainerHost {
    */
   async #carryNetwork(
     first: ContainerRequest | undefined,
+    dieWithParent: boolean,
   ): Promise<{ devices: Device[]; pod: PodNetwork } | undefined> {
     const netns = podNetnsPath(first?.spec);
-    if (netns === undefined) return undefined;
     const { runner, config } = this.#env;
+    if (netns === undefined && first?.userNetwork) {
+      const mac = randomMac();
+      const pod = await userNetworkConfig(runner, mac);
+      const { socketPath } = await startPasst(runner, netDirFor(this.dir), first.userNetwork.ports, {
+        dieWithParent,
+        logFile: join(this.runDir, 'passt.log'),
+      });
+      return { devices: [{ kind: 'net-stream', id: 'net0', mac, socketPath }], pod };
+    }
+    if (netns === undefined) return undefined;
     const pod = await readPodNetwork(runner, netns);
     if (pod.interfaces.length === 0) return undefined;
     const queues = Math.max(1, config.hypervisor.vcpus);

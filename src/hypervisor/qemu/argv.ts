@@ -102,8 +102,10 @@ export function serialPortId(id: string): string {
   return `${id}-port`;
 }
 
-/** A NIC's backend: its tap queues, by the descriptors the helper opened. */
-export function netdevArgs(d: Extract<Device, { kind: 'net' }>, fds: QemuFds): string[] {
+/** A NIC's backend: its tap queues, or its daemon's stream socket, by the descriptors the helper opened. */
+export function netdevArgs(d: Extract<Device, { kind: 'net' | 'net-stream' }>, fds: QemuFds): string[] {
+  if (d.kind === 'net-stream')
+    return ['-netdev', `stream,id=${d.id},server=off,addr.type=fd,addr.str=${fds.of(d.id)}`];
   return ['-netdev', `tap,id=${d.id},fds=${fds.queues(d.id, d.queues).join(':')},vhost=off`];
 }
 
@@ -146,6 +148,8 @@ export function deviceArgs(spec: VmSpec, d: Device, fds: QemuFds): string[] {
         `${virtio(spec, 'virtio-net')},netdev=${d.id},mac=${d.mac}${mq}`,
       ];
     }
+    case 'net-stream':
+      return [...netdevArgs(d, fds), '-device', `${virtio(spec, 'virtio-net')},netdev=${d.id},mac=${d.mac}`];
     case 'vm-generation-id':
       return ['-device', `vmgenid,id=${d.id},guid=auto`];
     case 'hotplug-port':
@@ -171,7 +175,11 @@ export function buildArgv(
   hotplug: readonly Device[] = [],
 ): string[] {
   const chardevs = hotplug.flatMap((d) =>
-    d.kind === 'vhost-user-fs' ? vhostUserChardev(d, fds) : d.kind === 'net' ? netdevArgs(d, fds) : [],
+    d.kind === 'vhost-user-fs'
+      ? vhostUserChardev(d, fds)
+      : d.kind === 'net' || d.kind === 'net-stream'
+        ? netdevArgs(d, fds)
+        : [],
   );
   return [
     qemuPath,

@@ -43,6 +43,7 @@ export function planQemuFds(
   for (const d of [...spec.devices, ...(o.hotplug ?? [])]) {
     if (d.kind === 'serial-port') add(`dev:${d.id}`, 'listen', d.socketPath);
     if (d.kind === 'vhost-user-fs') add(`dev:${d.id}`, 'connect', d.socketPath);
+    if (d.kind === 'net-stream') add(`dev:${d.id}`, 'connect', d.socketPath);
     if (d.kind === 'net') {
       const mq = d.queues > 1 ? ':mq' : '';
       for (let q = 0; q < d.queues; q++) add(`dev:${d.id}:${q}`, 'tap', `${d.netns}:${d.tap}${mq}`);

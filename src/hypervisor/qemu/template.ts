@@ -80,6 +80,14 @@ export function hotplugCommands(
   d: Device,
   port: string,
 ): { execute: string; arguments: Record<string, unknown> }[] {
+  if (d.kind === 'net-stream') {
+    return [
+      {
+        execute: 'device_add',
+        arguments: { driver: 'virtio-net-pci', id: `${d.id}-dev`, netdev: d.id, mac: d.mac, bus: port },
+      },
+    ];
+  }
   if (d.kind === 'net') {
     const mq = d.queues > 1 ? { mq: true, vectors: 2 * d.queues + 2 } : {};
     return [

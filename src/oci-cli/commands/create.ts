@@ -16,6 +16,7 @@ import { containerDir, type OciContext } from '../context.js';
 import { rfc3339Nano, writeRecord } from '../record.js';
 import { globalArgs, helperStdio, spawnHelper } from '../spawn-helper.js';
 import { awaitReport } from '../status-pipe.js';
+import type { PortMap } from '../../network/user-net.js';
 import { encodeFds, preservedFds, withPreservedFds } from '../preserved-fds.js';
 
 export interface CreateOptions {
@@ -56,6 +57,8 @@ export interface Generated {
   readonly autoRemove: boolean;
   /** Its VM's size, when not the configured default. */
   readonly vm?: { readonly vcpus: number; readonly memoryMiB: number };
+  /** `--network user`: its own outbound network, with these ports published. */
+  readonly network?: { readonly ports: readonly PortMap[] };
 }
 
 /** The bundle directory of a generated container. */
@@ -132,6 +135,7 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
               layer: o.generated.layer,
               autoRemove: o.generated.autoRemove,
               ...(o.generated.vm ? { vm: o.generated.vm } : {}),
+              ...(o.generated.network ? { network: o.generated.network } : {}),
             },
           }
         : {}),
