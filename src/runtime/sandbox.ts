@@ -207,6 +207,9 @@ export class Sandbox implements ContainerHost {
     const t0 = performance.now();
     // Derived from the directory (runDirFor), so cleanup finds it from disk.
     if (this.runDir !== this.dir) await mkdir(this.runDir, { recursive: true, mode: 0o700 });
+    // The network (taps, or passt) is made while the rest is set up; awaited before QEMU starts.
+    const networkReady = this.#carryNetwork(first, opts.dieWithParent);
+    networkReady.catch(() => undefined);
     const jail = await this.#confine(first);
     await this.#env.fs.apply(this.dir, shareOps());
     const fs = this.#makeSharedFs(viewDir(this.dir), opts.dieWithParent, jail.fsd);
@@ -227,7 +230,7 @@ export class Sandbox implements ContainerHost {
       reason: this.#env.accel.reason,
       template: usesTemplate(this.#env, fs.devices()),
     });
-    const network = await this.#carryNetwork(first, opts.dieWithParent);
+    const network = await networkReady;
     const vm = await startVm(this.#env, {
       id: this.id,
       dir: this.runDir,
@@ -293,12 +296,13 @@ export class Sandbox implements ContainerHost {
     const { runner, config } = this.#env;
     if (netns === undefined && first?.userNetwork) {
       const mac = randomMac();
-      const pod = await userNetworkConfig(runner, mac);
+      const podP = userNetworkConfig(runner, mac);
+      podP.catch(() => undefined);
       const { socketPath } = await startPasst(runner, netDirFor(this.dir), first.userNetwork.ports, {
         dieWithParent,
         logFile: join(this.runDir, 'passt.log'),
       });
-      return { devices: [{ kind: 'net-stream', id: 'net0', mac, socketPath }], pod };
+      return { devices: [{ kind: 'net-stream', id: 'net0', mac, socketPath }], pod: await podP };
     }
     if (netns === undefined) return undefined;
     const pod = await readPodNetwork(runner, netns);
