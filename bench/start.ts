@@ -132,12 +132,22 @@ async function main(): Promise<void> {
       ? text.replace(/^\[hypervisor\.qemu\]$/m, `[hypervisor.qemu]\n${mitigations}`)
       : `${text}\n[hypervisor.qemu]\n${mitigations}\n`,
   );
-  const hakoRun = (cfg: string[]) => [HAKO, '--root', root, ...cfg, 'run', '--', 'true'];
+  const hakoRun = (cfg: readonly string[], flags: readonly string[] = []) => [
+    HAKO,
+    '--root',
+    root,
+    ...cfg,
+    'run',
+    ...flags,
+    '--',
+    'true',
+  ];
   const bare: number[] = [];
   const run: number[] = [];
   const cold: number[] = [];
   const unconfined: number[] = [];
   const mitigated: number[] = [];
+  const networked: number[] = [];
   const argv = await bareBootArgv(root);
   // Warm-up (page cache, first QEMU start, the VM template), not counted.
   await timeUntilOutput(argv, MARKER);
@@ -146,18 +156,20 @@ async function main(): Promise<void> {
   await timeCommand(hakoRun(['--config', coldConfig]));
   await timeCommand(hakoRun(['--config', unconfinedConfig]));
   await timeCommand(hakoRun(['--config', mitigationsConfig]));
-  const variants = [
-    [[], run],
-    [['--config', coldConfig], cold],
-    [['--config', unconfinedConfig], unconfined],
-    [['--config', mitigationsConfig], mitigated],
-  ] as const;
+  await timeCommand(hakoRun([], ['--network', 'user']));
+  const variants: readonly (readonly [readonly string[], number[], readonly string[]])[] = [
+    [[], run, []],
+    [['--config', coldConfig], cold, []],
+    [['--config', unconfinedConfig], unconfined, []],
+    [['--config', mitigationsConfig], mitigated, []],
+    [[], networked, ['--network', 'user']],
+  ];
   for (let i = 0; i < RUNS; i++) {
     bare.push(await timeUntilOutput(argv, MARKER));
     // In a rotating order, so that no variant always runs first after the bare boot.
     const order = variants.map((_, k) => variants[(k + i) % variants.length]!);
-    for (const [cfg, into] of order) {
-      const r = await timeCommand(hakoRun([...cfg]));
+    for (const [cfg, into, flags] of order) {
+      const r = await timeCommand(hakoRun(cfg, flags));
       if (r.code !== 0) throw new Error(`hako run failed: ${r.stderr}`);
       into.push(r.ms);
     }
@@ -197,6 +209,10 @@ async function main(): Promise<void> {
   );
   console.log(`hako run, guest mitigations off        ${fmt(m)} ms   ${list(mitigated)}`);
   const over = (xs: number[]) => median(xs.map((x, i) => x / (run[i] ?? NaN)));
+  console.log(`hako run --network user (passt)        ${fmt(median(networked))} ms   ${list(networked)}`);
+  console.log(
+    `ratio --network user / none            ${fmt(median(networked) / h, 3)}   (per-run ${fmt(over(networked), 3)}; vs bare boot ${fmt(median(networked) / b, 2)})`,
+  );
   console.log(
     `ratio mitigations off / on (default)   ${fmt(m / h, 3)}   (per-run ${fmt(over(mitigated), 3)})`,
   );

@@ -1,19 +1,31 @@
-// Reading a real network namespace the test makes (a veth pair between two
-// namespaces of its own, as CNI's bridge plugin leaves a pod's): nothing
-// of the host's network is touched.
+// A pod's network carried into the VM, on namespaces the test makes itself:
+// a "pod" namespace whose eth0 is a veth to a "peer" namespace (as CNI's
+// bridge plugin leaves a pod's). All traffic stays between the two;
+// nothing of the host's network is touched.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { commandsNaming, inPrivateRoot, runHako } from '../helpers/hako.js';
-import { makeBundle, withTempDir } from '../helpers/fixtures.js';
 import { readPodNetwork } from '../../src/network/netns.js';
 import { makeTaps, removeTaps } from '../../src/network/tcfilter.js';
 import { RealRunner } from '../../src/sys/runner.js';
+import { commandsNaming, inPrivateRoot, runHako } from '../helpers/hako.js';
+import { makeBundle, withTempDir } from '../helpers/fixtures.js';
 
 function sh(...argv: string[]): void {
   execFileSync(argv[0] ?? '', argv.slice(1), { stdio: 'pipe' });
+}
+
+interface Pod {
+  /** The pod's namespace, by path; 10.88.0.2/16 on its eth0. */
+  readonly pod: string;
+  /** The peer's namespace; 10.88.0.1/16 on its hkvb. */
+  readonly peer: string;
+  inPod(...argv: string[]): string;
+  inPeer(...argv: string[]): string;
+  /** The pod namespace's links and qdiscs, to compare before and after. */
+  snapshot(): { links: string; qdiscs: string };
 }
 
 async function withNetns(fn: (pod: string, peer: string) => Promise<void>): Promise<void> {
@@ -29,29 +41,71 @@ async function withNetns(fn: (pod: string, peer: string) => Promise<void>): Prom
   }
 }
 
-test("a pod's namespace is read as CNI left it: interface, addresses, routes, permanent neighbours", async () => {
+/** A pod namespace and its peer, joined by a veth (eth0 in the pod, with `mtu` and `mac`). */
+async function withPod(o: { mtu?: number; mac?: string }, fn: (p: Pod) => Promise<void>): Promise<void> {
   await withNetns(async (pod, peer) => {
-    const inPod = (...a: string[]) => sh('nsenter', `--net=${pod}`, ...a);
+    const inNs =
+      (ns: string) =>
+      (...a: string[]) =>
+        execFileSync('nsenter', [`--net=${ns}`, ...a], { encoding: 'utf8' });
+    const p: Pod = {
+      pod,
+      peer,
+      inPod: inNs(pod),
+      inPeer: inNs(peer),
+      snapshot: () => ({
+        links: p.inPod('ip', '-j', 'link', 'show'),
+        qdiscs: p.inPod('tc', 'qdisc', 'show'),
+      }),
+    };
+    const name = (path: string) => path.split('/').pop() ?? '';
     sh(
       'ip',
       'link',
       'add',
       'hkva',
       'netns',
-      pod.split('/').pop() ?? '',
+      name(pod),
       'type',
       'veth',
       'peer',
       'name',
       'hkvb',
       'netns',
-      peer.split('/').pop() ?? '',
+      name(peer),
     );
-    inPod('ip', 'link', 'set', 'hkva', 'name', 'eth0', 'mtu', '1450', 'address', '02:42:0a:58:00:02', 'up');
-    inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
-    inPod('ip', '-6', 'addr', 'add', 'fd00::2/64', 'dev', 'eth0', 'nodad');
-    inPod('ip', 'route', 'add', 'default', 'via', '10.88.0.1');
-    inPod(
+    p.inPod(
+      'ip',
+      'link',
+      'set',
+      'hkva',
+      'name',
+      'eth0',
+      'mtu',
+      String(o.mtu ?? 1500),
+      ...(o.mac !== undefined ? ['address', o.mac] : []),
+      'up',
+    );
+    p.inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
+    p.inPeer('ip', 'link', 'set', 'hkvb', 'up');
+    p.inPeer('ip', 'addr', 'add', '10.88.0.1/16', 'dev', 'hkvb');
+    await fn(p);
+  });
+}
+
+/** busybox httpd in the peer's namespace on 10.88.0.1:8080, serving `f`. */
+function serveFromPeer(p: Pod, dir: string): ChildProcess {
+  mkdirSync(join(dir, 'www'));
+  writeFileSync(join(dir, 'www', 'f'), 'hello from the peer\n');
+  const args = [`--net=${p.peer}`, 'busybox', 'httpd', '-f', '-p', '10.88.0.1:8080', '-h', join(dir, 'www')];
+  return spawn('nsenter', args, { stdio: 'ignore' });
+}
+
+test("a pod's namespace is read as CNI left it: interface, addresses, routes, permanent neighbours", async () => {
+  await withPod({ mtu: 1450, mac: '02:42:0a:58:00:02' }, async (p) => {
+    p.inPod('ip', '-6', 'addr', 'add', 'fd00::2/64', 'dev', 'eth0', 'nodad');
+    p.inPod('ip', 'route', 'add', 'default', 'via', '10.88.0.1');
+    p.inPod(
       'ip',
       'neigh',
       'add',
@@ -63,7 +117,7 @@ test("a pod's namespace is read as CNI left it: interface, addresses, routes, pe
       'nud',
       'permanent',
     );
-    const net = await readPodNetwork(new RealRunner(), pod);
+    const net = await readPodNetwork(new RealRunner(), p.pod);
     assert.deepEqual(net, {
       interfaces: [
         {
@@ -93,6 +147,7 @@ test('a namespace path that does not exist, or names no namespace, or holds a tu
     readPodNetwork(runner, '/etc/hostname'),
     /network namespace \/etc\/hostname: ip -d link show/,
   );
+  await assert.rejects(readPodNetwork(runner, '/proc/self/ns/net'), /is the host's own/);
   await withNetns(async (pod) => {
     sh('nsenter', `--net=${pod}`, 'ip', 'tuntap', 'add', 'dev', 'tun7', 'mode', 'tun');
     await assert.rejects(readPodNetwork(runner, pod), /interface tun7 \(tun\) cannot be carried into the VM/);
@@ -100,105 +155,41 @@ test('a namespace path that does not exist, or names no namespace, or holds a tu
 });
 
 test("taps and tc mirred redirects are made in the pod's namespace, with the interface's MTU, and removed without a trace", async () => {
-  await withNetns(async (pod, peer) => {
+  await withPod({ mtu: 1450 }, async (p) => {
     const runner = new RealRunner();
-    const inPod = (...a: string[]) => execFileSync('nsenter', [`--net=${pod}`, ...a], { encoding: 'utf8' });
-    sh(
-      'ip',
-      'link',
-      'add',
-      'hkva',
-      'netns',
-      pod.split('/').pop() ?? '',
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'hkvb',
-      'netns',
-      peer.split('/').pop() ?? '',
-    );
-    inPod('ip', 'link', 'set', 'hkva', 'name', 'eth0', 'mtu', '1450', 'up');
-    const before = inPod('ip', '-j', 'link', 'show');
-    const net = await readPodNetwork(runner, pod);
-    const links = await makeTaps(runner, pod, net.interfaces, 2);
+    const before = p.snapshot();
+    const net = await readPodNetwork(runner, p.pod);
+    const links = await makeTaps(runner, p.pod, net.interfaces, 2);
     assert.deepEqual(links, [{ device: 'eth0', tap: 'tap0_hako' }]);
-    const tap = JSON.parse(inPod('ip', '-j', '-d', 'link', 'show', 'tap0_hako')) as {
-      mtu: number;
-      flags: string[];
-    }[];
+    const tap = JSON.parse(p.inPod('ip', '-j', '-d', 'link', 'show', 'tap0_hako')) as { mtu: number }[];
     assert.equal(tap[0]?.mtu, 1450);
     assert.match(
-      inPod('tc', 'filter', 'show', 'dev', 'eth0', 'ingress'),
+      p.inPod('tc', 'filter', 'show', 'dev', 'eth0', 'ingress'),
       /mirred \(Egress Redirect to device tap0_hako\)/,
     );
     assert.match(
-      inPod('tc', 'filter', 'show', 'dev', 'tap0_hako', 'ingress'),
+      p.inPod('tc', 'filter', 'show', 'dev', 'tap0_hako', 'ingress'),
       /mirred \(Egress Redirect to device eth0\)/,
     );
     // Read again, the pod's network is still only its own interface.
     assert.deepEqual(
-      (await readPodNetwork(runner, pod)).interfaces.map((i) => i.name),
+      (await readPodNetwork(runner, p.pod)).interfaces.map((i) => i.name),
       ['eth0'],
     );
-    await removeTaps(runner, pod, links);
-    assert.equal(inPod('ip', '-j', 'link', 'show'), before);
-    assert.doesNotMatch(inPod('tc', 'qdisc', 'show', 'dev', 'eth0'), /ingress/);
-    // Twice is fine (cleanup after a crash may repeat it), and so is the host's namespace: refused, untouched.
-    await removeTaps(runner, pod, links);
-    await assert.rejects(readPodNetwork(runner, '/proc/self/ns/net'), /is the host's own/);
+    await removeTaps(runner, p.pod, links);
+    assert.deepEqual(p.snapshot(), before);
+    // Twice is fine (cleanup after a crash may repeat it).
+    await removeTaps(runner, p.pod, links);
   });
 });
 
 test("a container whose spec names a pod's namespace gets its interface in the VM: it reaches the peer, the peer reaches it, and nothing stays in the namespace", async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) =>
-      withNetns(async (pod, peer) => {
-        const inPod = (...a: string[]) =>
-          execFileSync('nsenter', [`--net=${pod}`, ...a], { encoding: 'utf8' });
-        const inPeer = (...a: string[]) =>
-          execFileSync('nsenter', [`--net=${peer}`, ...a], { encoding: 'utf8' });
-        sh(
-          'ip',
-          'link',
-          'add',
-          'hkva',
-          'netns',
-          pod.split('/').pop() ?? '',
-          'type',
-          'veth',
-          'peer',
-          'name',
-          'hkvb',
-          'netns',
-          peer.split('/').pop() ?? '',
-        );
-        inPod(
-          'ip',
-          'link',
-          'set',
-          'hkva',
-          'name',
-          'eth0',
-          'mtu',
-          '1400',
-          'address',
-          '02:42:0a:58:00:02',
-          'up',
-        );
-        inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
-        inPod('ip', 'route', 'add', 'default', 'via', '10.88.0.1');
-        inPeer('ip', 'link', 'set', 'hkvb', 'up');
-        inPeer('ip', 'addr', 'add', '10.88.0.1/16', 'dev', 'hkvb');
-        const before = { links: inPod('ip', '-j', 'link', 'show'), qdiscs: inPod('tc', 'qdisc', 'show') };
-        // The peer serves a file (a server the test runs in its own namespace).
-        mkdirSync(join(dir, 'www'));
-        writeFileSync(join(dir, 'www', 'f'), 'hello from the peer\n');
-        const server = spawn(
-          'nsenter',
-          [`--net=${peer}`, 'busybox', 'httpd', '-f', '-p', '10.88.0.1:8080', '-h', join(dir, 'www')],
-          { stdio: 'ignore' },
-        );
+      withPod({ mtu: 1400, mac: '02:42:0a:58:00:02' }, async (p) => {
+        p.inPod('ip', 'route', 'add', 'default', 'via', '10.88.0.1');
+        const before = p.snapshot();
+        const server = serveFromPeer(p, dir);
         const bundle = join(dir, 'b');
         makeBundle(bundle, {
           args: [
@@ -206,18 +197,13 @@ test("a container whose spec names a pod's namespace gets its interface in the V
             '-c',
             'mkdir -p /www && echo hello from the pod > /www/g && exec httpd -f -p 8080 -h /www',
           ],
-          networkPath: pod,
+          networkPath: p.pod,
         });
         try {
           const run = await runHako(root, ['run', '-d', '--bundle', bundle, 'net1'], { until: 'exit' });
           assert.equal(run.code, 0, run.stderr);
-          const ex = await runHako(root, [
-            'exec',
-            'net1',
-            'sh',
-            '-c',
-            'ip -o addr show eth0; ip link show eth0; wget -qO- http://10.88.0.1:8080/f',
-          ]);
+          const show = 'ip -o addr show eth0; ip link show eth0; wget -qO- http://10.88.0.1:8080/f';
+          const ex = await runHako(root, ['exec', 'net1', 'sh', '-c', show]);
           assert.equal(ex.code, 0, ex.stderr);
           const out = ex.stdout.toString();
           assert.match(out, /eth0\s+inet 10\.88\.0\.2\/16/);
@@ -228,28 +214,19 @@ test("a container whose spec names a pod's namespace gets its interface in the V
           for (let i = 0; i < 50 && !fromPeer.includes('hello'); i++) {
             try {
               // (busybox wget's own -T crashes here: the call has a timeout of its own.)
-              fromPeer = execFileSync(
-                'nsenter',
-                [`--net=${peer}`, 'busybox', 'wget', '-q', '-O-', 'http://10.88.0.2:8080/g'],
-                {
-                  encoding: 'utf8',
-                  timeout: 5000,
-                },
-              );
+              const argv = [`--net=${p.peer}`, 'busybox', 'wget', '-q', '-O-', 'http://10.88.0.2:8080/g'];
+              fromPeer = execFileSync('nsenter', argv, { encoding: 'utf8', timeout: 5000 });
             } catch {
               await new Promise((r) => setTimeout(r, 200));
             }
           }
           assert.equal(fromPeer, 'hello from the pod\n');
-          assert.match(inPod('ip', 'link', 'show'), /tap0_hako/);
+          assert.match(p.inPod('ip', 'link', 'show'), /tap0_hako/);
         } finally {
           await runHako(root, ['delete', '--force', 'net1']);
           server.kill('SIGKILL');
         }
-        assert.deepEqual(
-          { links: inPod('ip', '-j', 'link', 'show'), qdiscs: inPod('tc', 'qdisc', 'show') },
-          before,
-        );
+        assert.deepEqual(p.snapshot(), before);
       }),
     ),
   );
@@ -258,37 +235,18 @@ test("a container whose spec names a pod's namespace gets its interface in the V
 test("after kill -9 of the relay and of QEMU, delete --force removes the taps from the pod's namespace (from disk alone)", async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) =>
-      withNetns(async (pod, peer) => {
-        const inPod = (...a: string[]) =>
-          execFileSync('nsenter', [`--net=${pod}`, ...a], { encoding: 'utf8' });
-        sh(
-          'ip',
-          'link',
-          'add',
-          'hkva',
-          'netns',
-          pod.split('/').pop() ?? '',
-          'type',
-          'veth',
-          'peer',
-          'name',
-          'hkvb',
-          'netns',
-          peer.split('/').pop() ?? '',
-        );
-        inPod('ip', 'link', 'set', 'hkva', 'name', 'eth0', 'up');
-        inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
-        const before = { links: inPod('ip', '-j', 'link', 'show'), qdiscs: inPod('tc', 'qdisc', 'show') };
+      withPod({}, async (p) => {
+        const before = p.snapshot();
         const bundle = join(dir, 'b');
-        makeBundle(bundle, { args: ['sleep', '600'], networkPath: pod });
+        makeBundle(bundle, { args: ['sleep', '600'], networkPath: p.pod });
         const pidFile = join(dir, 'pid');
         const run = await runHako(root, ['run', '-d', '--pid-file', pidFile, '--bundle', bundle, 'net2'], {
           until: 'exit',
         });
         assert.equal(run.code, 0, run.stderr);
-        assert.match(inPod('ip', 'link', 'show'), /tap0_hako/);
+        assert.match(p.inPod('ip', 'link', 'show'), /tap0_hako/);
         const relay = Number(readFileSync(pidFile, 'utf8'));
-        const qemu = (await commandsNaming(root)).filter((p) => p.argv[0]?.includes('qemu-system'));
+        const qemu = (await commandsNaming(root)).filter((q) => q.argv[0]?.includes('qemu-system'));
         // A VM from a template (the default), its NIC hot-plugged: the tap's queues are on the command line.
         assert.equal(qemu.length, 1);
         assert.ok(qemu[0]?.argv.includes('-incoming'), 'restored from a template');
@@ -296,13 +254,10 @@ test("after kill -9 of the relay and of QEMU, delete --force removes the taps fr
           qemu[0]?.argv.some((a) => /^tap,id=net0,fds=\d+:\d+,vhost=off$/.test(a)),
           'two tap queues (2 vCPUs)',
         );
-        for (const pid of [relay, ...qemu.map((p) => p.pid)]) process.kill(pid, 'SIGKILL');
+        for (const pid of [relay, ...qemu.map((q) => q.pid)]) process.kill(pid, 'SIGKILL');
         const del = await runHako(root, ['delete', '--force', 'net2']);
         assert.equal(del.code, 0, del.stderr);
-        assert.deepEqual(
-          { links: inPod('ip', '-j', 'link', 'show'), qdiscs: inPod('tc', 'qdisc', 'show') },
-          before,
-        );
+        assert.deepEqual(p.snapshot(), before);
       }),
     ),
   );
@@ -311,42 +266,13 @@ test("after kill -9 of the relay and of QEMU, delete --force removes the taps fr
 test('hako run --network ns:PATH joins a namespace the VM carries; --network none keeps loopback; anything else exits 125, named', async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) =>
-      withNetns(async (pod, peer) => {
-        const inPod = (...a: string[]) =>
-          execFileSync('nsenter', [`--net=${pod}`, ...a], { encoding: 'utf8' });
-        const inPeer = (...a: string[]) =>
-          execFileSync('nsenter', [`--net=${peer}`, ...a], { encoding: 'utf8' });
-        sh(
-          'ip',
-          'link',
-          'add',
-          'hkva',
-          'netns',
-          pod.split('/').pop() ?? '',
-          'type',
-          'veth',
-          'peer',
-          'name',
-          'hkvb',
-          'netns',
-          peer.split('/').pop() ?? '',
-        );
-        inPod('ip', 'link', 'set', 'hkva', 'name', 'eth0', 'up');
-        inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
-        inPeer('ip', 'link', 'set', 'hkvb', 'up');
-        inPeer('ip', 'addr', 'add', '10.88.0.1/16', 'dev', 'hkvb');
-        mkdirSync(join(dir, 'www'));
-        writeFileSync(join(dir, 'www', 'f'), 'hello from the peer\n');
-        const server = spawn(
-          'nsenter',
-          [`--net=${peer}`, 'busybox', 'httpd', '-f', '-p', '10.88.0.1:8080', '-h', join(dir, 'www')],
-          { stdio: 'ignore' },
-        );
+      withPod({}, async (p) => {
+        const server = serveFromPeer(p, dir);
         try {
           const r = await runHako(root, [
             'run',
             '--network',
-            `ns:${pod}`,
+            `ns:${p.pod}`,
             '--',
             'wget',
             '-qO-',
