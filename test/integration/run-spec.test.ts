@@ -66,15 +66,22 @@ test("a pod's network namespace (named by path) is the VM's, with its net.* sysc
     withTempDir(async (dir) => {
       const args = ['sh', '-c', `${WHICH_NETWORK}; cat /proc/sys/net/ipv4/ip_unprivileged_port_start`];
       const sysctl = { 'net.ipv4.ip_unprivileged_port_start': '0' };
-      for (const [networkPath, want] of [
-        ['/var/run/netns/hako-test-pod', 'vm-network\n0\n'],
-        [undefined, 'own-network\n0\n'],
-      ] as const) {
-        makeBundle(dir, { args, sysctl, ...(networkPath ? { networkPath } : {}) });
-        const r = await runHako(root, ['run', '--bundle', dir]);
-        assert.equal(exitOf(r), 0, r.stderr);
-        assert.equal(r.stdout.toString(), want);
-        rmSync(join(dir, 'rootfs'), { recursive: true, force: true });
+      // A pod's namespace of the test's own, with loopback only (nothing to carry into the VM).
+      const netns = `hako-test-pod-${process.pid}`;
+      execFileSync('ip', ['netns', 'add', netns]);
+      try {
+        for (const [networkPath, want] of [
+          [`/var/run/netns/${netns}`, 'vm-network\n0\n'],
+          [undefined, 'own-network\n0\n'],
+        ] as const) {
+          makeBundle(dir, { args, sysctl, ...(networkPath ? { networkPath } : {}) });
+          const r = await runHako(root, ['run', '--bundle', dir]);
+          assert.equal(exitOf(r), 0, r.stderr);
+          assert.equal(r.stdout.toString(), want);
+          rmSync(join(dir, 'rootfs'), { recursive: true, force: true });
+        }
+      } finally {
+        execFileSync('ip', ['netns', 'del', netns]);
       }
     }),
   );
