@@ -10,6 +10,20 @@ import { podNetwork, type PodNetwork } from './pod-network.js';
 const IP_TIMEOUT_MS = 10_000;
 
 /**
+ * Names the namespace the command that made a relay ran in, for the relay,
+ * which lives in the container's namespace (relay-netns.ts).
+ */
+export const HOST_NETNS_ENV = 'HAKO_HOST_NETNS';
+
+/** "dev:ino" of the host's network namespace: this process's, unless the command that started it said. */
+export async function hostNetnsId(): Promise<string> {
+  const given = process.env[HOST_NETNS_ENV];
+  if (given !== undefined && /^\d+:\d+$/.test(given)) return given;
+  const own = await stat('/proc/self/ns/net');
+  return `${own.dev}:${own.ino}`;
+}
+
+/**
  * Refuses a path that names nothing, or the host's own network namespace:
  * its interfaces would be redirected into the VM.
  */
@@ -20,8 +34,7 @@ export async function checkPodNetns(netns: string): Promise<void> {
   } catch {
     throw new HakoError('INVALID_ARGUMENT', `network namespace ${netns} does not exist`);
   }
-  const host = await stat('/proc/self/ns/net');
-  if (st.dev === host.dev && st.ino === host.ino) {
+  if (`${st.dev}:${st.ino}` === (await hostNetnsId())) {
     throw new HakoError(
       'INVALID_ARGUMENT',
       `network namespace ${netns} is the host's own: only a pod's namespace is carried into the VM`,

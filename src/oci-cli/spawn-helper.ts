@@ -80,6 +80,21 @@ export function logOutputs(path: string): CallerOutputs {
   return { stdout: sink(), stderr: sink(), closeAtEnd: true };
 }
 
-export function spawnHelper(args: readonly string[], stdio: StdioOptions): ChildProcess {
-  return spawn(join(repoDir(), 'bin', 'hako'), args, { stdio, detached: true });
+/**
+ * Starts `hako ARGS` detached; with `wrapper` (e.g. `unshare --net --`),
+ * through it: the wrapper executes hako in its place, so the pid is hako's.
+ */
+export function spawnHelper(
+  args: readonly string[],
+  stdio: StdioOptions,
+  wrapper: readonly string[] = [],
+  env?: Readonly<Record<string, string>>,
+): ChildProcess {
+  const hako = join(repoDir(), 'bin', 'hako');
+  const [cmd, ...rest] = wrapper.length > 0 ? [...wrapper, hako, ...args] : [hako, ...args];
+  return spawn(cmd ?? hako, rest, {
+    stdio,
+    detached: true,
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
 }

@@ -5,13 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPodNetwork } from '../../src/network/netns.js';
 import { makeTaps, removeTaps } from '../../src/network/tcfilter.js';
 import { RealRunner } from '../../src/sys/runner.js';
 import { commandsNaming, inPrivateRoot, runHako } from '../helpers/hako.js';
-import { makeBundle, withTempDir } from '../helpers/fixtures.js';
+import { makeBundle, patchSpec, withTempDir } from '../helpers/fixtures.js';
 
 function sh(...argv: string[]): void {
   execFileSync(argv[0] ?? '', argv.slice(1), { stdio: 'pipe' });
@@ -295,6 +295,45 @@ test('hako run --network ns:PATH joins a namespace the VM carries; --network non
           const bad = await runHako(root, ['run', '--network', value, '--', 'true']);
           assert.equal(bad.code, 125, bad.stderr);
           assert.match(bad.stderr, message);
+        }
+      }),
+    ),
+  );
+});
+
+test("the pid state reports lives in the container's network namespace: the spec's by path, a new one, or the host's when the spec asks for none", async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) =>
+      withNetns(async (pod) => {
+        const nsOf = (path: string) => statSync(path).ino;
+        const cases: [string, string, (ino: number) => void][] = [
+          ['by path', pod, (ino) => assert.equal(ino, nsOf(pod))],
+          ['new', 'new', (ino) => assert.notEqual(ino, nsOf('/proc/self/ns/net'))],
+          ['none', 'none', (ino) => assert.equal(ino, nsOf('/proc/self/ns/net'))],
+        ];
+        for (const [name, net, check] of cases) {
+          const bundle = join(dir, name.replace(' ', '-'));
+          makeBundle(bundle, {
+            args: ['sleep', '60'],
+            ...(net !== 'none' && net !== 'new' ? { networkPath: net } : {}),
+          });
+          if (net === 'none') {
+            patchSpec(bundle, (spec) => {
+              const linux = spec['linux'] as { namespaces: { type: string }[] };
+              linux.namespaces = linux.namespaces.filter((n) => n.type !== 'network');
+            });
+          }
+          const id = `ns-${name.replace(' ', '-')}`;
+          const created = await runHako(root, ['create', '--bundle', bundle, id], { until: 'exit' });
+          assert.equal(created.code, 0, created.stderr);
+          try {
+            const state = JSON.parse((await runHako(root, ['state', id])).stdout.toString()) as {
+              pid: number;
+            };
+            check(nsOf(`/proc/${state.pid}/ns/net`));
+          } finally {
+            await runHako(root, ['delete', '--force', id]);
+          }
         }
       }),
     ),

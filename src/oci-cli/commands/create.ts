@@ -18,6 +18,8 @@ import { globalArgs, helperStdio, spawnHelper } from '../spawn-helper.js';
 import { awaitReport } from '../status-pipe.js';
 import type { PortMap } from '../../network/user-net.js';
 import { encodeFds, preservedFds, withPreservedFds } from '../preserved-fds.js';
+import { relayNetnsWrapper } from '../relay-netns.js';
+import { HOST_NETNS_ENV, hostNetnsId } from '../../network/netns.js';
 
 export interface CreateOptions {
   readonly bundle?: string | undefined;
@@ -145,7 +147,11 @@ export async function createContainer(ctx: OciContext, id: string, o: CreateOpti
     if (extraFds.length > 0) args.push('--extra-fds', encodeFds(extraFds));
     // A generated container's output goes to its log, never to our caller.
     const stdio = helperStdio(o.consoleSocket !== undefined || o.generated !== undefined);
-    const relay = spawnHelper(args, withPreservedFds(stdio, extraFds));
+    // `hako run -d --network user` reads the host's network and runs passt in it: its relay stays there.
+    const wrapper = o.generated?.network ? [] : relayNetnsWrapper(bundle.spec);
+    const relay = spawnHelper(args, withPreservedFds(stdio, extraFds), wrapper, {
+      [HOST_NETNS_ENV]: await hostNetnsId(),
+    });
     await awaitReport(relay, 'the container relay').catch((e: unknown) => {
       relay.kill('SIGKILL');
       throw e;
