@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 PACKAGES="
-  qemu-system-x86 qemu-system-common util-linux kmod cpio
+  qemu-system-x86 qemu-system-common util-linux iproute2 kmod cpio
   linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev
   busybox-static crun protobuf-compiler libprotobuf-dev passt
   containerd runc python3 podman conmon docker.io

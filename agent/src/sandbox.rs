@@ -266,9 +266,8 @@ impl Agent {
         if !Path::new(rootfs).is_dir() {
             return Err(AgentError::InvalidArgument(format!("rootfs {rootfs} is not a directory in the guest")));
         }
-        let online = crate::tuning::online_cpus();
         let spec::GuestSpec { spec, network_sysctls, tuning } =
-            spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"), &online)?;
+            spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"), &crate::tuning::online_cpus)?;
         if self.owns_guest {
             crate::network::set_sysctls(&network_sysctls)?;
         } else if !network_sysctls.is_empty() {
@@ -401,7 +400,7 @@ impl Agent {
             return Err(AgentError::FailedPrecondition(format!("cannot exec in container {id}: it is not running")));
         }
         c.reserve_exec(exec_id)?;
-        let (process, tuning) = spec::exec_process(process_json, &crate::tuning::online_cpus())?;
+        let (process, tuning) = spec::exec_process(process_json, &crate::tuning::online_cpus)?;
         let file = c.bundle.join(format!("exec-{exec_id}.json"));
         write_json(&file, &process)?;
         let pid_file = c.bundle.join(format!("exec-{exec_id}.pid"));

@@ -106,7 +106,12 @@ fn strip_process_labels(p: &mut Value) {
 }
 
 /// The container spec, rewritten for the guest.
-pub fn container_spec(json: &[u8], rootfs: &str, cgroup_path: &str, online_cpus: &str) -> Result<GuestSpec, SpecError> {
+pub fn container_spec(
+    json: &[u8],
+    rootfs: &str,
+    cgroup_path: &str,
+    online_cpus: tuning::OnlineCpus<'_>,
+) -> Result<GuestSpec, SpecError> {
     let mut spec = parse(json)?;
     match spec.get("ociVersion") {
         Some(Value::String(_)) => {}
@@ -259,7 +264,7 @@ pub fn resources(json: &[u8]) -> Result<Value, SpecError> {
 }
 
 /// An exec process, checked and rewritten for the guest, and its scheduling.
-pub fn exec_process(json: &[u8], online_cpus: &str) -> Result<(Value, Tuning), SpecError> {
+pub fn exec_process(json: &[u8], online_cpus: tuning::OnlineCpus<'_>) -> Result<(Value, Tuning), SpecError> {
     let mut p = Value::Object(parse(json)?);
     check_process(&p)?;
     strip_process_labels(&mut p);
@@ -329,7 +334,7 @@ mod tests {
 
     #[test]
     fn rewrites_for_the_guest() {
-        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1", "0").unwrap().spec;
+        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1", &|| "0".to_string()).unwrap().spec;
         assert_eq!(v["root"]["path"], "/run/hako/shared/c1/rootfs");
         assert_eq!(v["root"]["readonly"], true);
         assert!(v.get("hooks").is_none());
@@ -338,14 +343,14 @@ mod tests {
             r#""prestart":[{"path":"/bin/true"}]"#,
             r#""prestart":[{"path":"/bin/true"}],"startContainer":[{"path":"/bin/sh","args":["sh"],"timeout":5}]"#,
         );
-        let v = container_spec(guest.as_bytes(), "/r", "/hako/c1", "0").unwrap().spec;
+        let v = container_spec(guest.as_bytes(), "/r", "/hako/c1", &|| "0".to_string()).unwrap().spec;
         assert_eq!(v["hooks"], serde_json::json!({"startContainer": [{"path": "/bin/sh", "args": ["sh"], "timeout": 5}]}));
         let created = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, r#""createContainer":[{"path":"/h"}]"#);
-        let v = container_spec(created.as_bytes(), "/r/", "/hako/c1", "0").unwrap().spec;
+        let v = container_spec(created.as_bytes(), "/r/", "/hako/c1", &|| "0".to_string()).unwrap().spec;
         assert_eq!(v["hooks"]["createContainer"][0]["path"], "/r/h");
         for path in ["rel", "/../x"] {
             let bad = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, &format!(r#""createContainer":[{{"path":"{path}"}}]"#));
-            assert!(container_spec(bad.as_bytes(), "/r", "/hako/c1", "0").is_err());
+            assert!(container_spec(bad.as_bytes(), "/r", "/hako/c1", &|| "0".to_string()).is_err());
         }
         // The pod's network namespace becomes the sandbox's (the guest's).
         assert_eq!(v["linux"]["namespaces"], serde_json::json!([{"type": "pid"}]));
@@ -356,7 +361,7 @@ mod tests {
 
     fn with_linux(linux: &str) -> Result<GuestSpec, SpecError> {
         let spec = format!(r#"{{"ociVersion":"1","process":{{"args":["a"],"cwd":"/"}},"linux":{linux}}}"#);
-        container_spec(spec.as_bytes(), "/r", "/c", "0")
+        container_spec(spec.as_bytes(), "/r", "/c", &|| "0".to_string())
     }
 
     #[test]
@@ -403,13 +408,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        assert!(matches!(container_spec(b"{", "/r", "/c", "0"), Err(SpecError::Json(_))));
-        assert!(matches!(container_spec(b"[]", "/r", "/c", "0"), Err(SpecError::Invalid(_))));
+        assert!(matches!(container_spec(b"{", "/r", "/c", &|| "0".to_string()), Err(SpecError::Json(_))));
+        assert!(matches!(container_spec(b"[]", "/r", "/c", &|| "0".to_string()), Err(SpecError::Invalid(_))));
         let no_args = r#"{"ociVersion":"1","process":{"args":[],"cwd":"/"}}"#;
-        assert!(container_spec(no_args.as_bytes(), "/r", "/c", "0").is_err());
+        assert!(container_spec(no_args.as_bytes(), "/r", "/c", &|| "0".to_string()).is_err());
         let rel_cwd = r#"{"ociVersion":"1","process":{"args":["a"],"cwd":"x"}}"#;
-        assert!(container_spec(rel_cwd.as_bytes(), "/r", "/c", "0").is_err());
+        assert!(container_spec(rel_cwd.as_bytes(), "/r", "/c", &|| "0".to_string()).is_err());
         let big = vec![b' '; MAX_SPEC_BYTES + 1];
-        assert!(matches!(container_spec(&big, "/r", "/c", "0"), Err(SpecError::TooLarge(_))));
+        assert!(matches!(container_spec(&big, "/r", "/c", &|| "0".to_string()), Err(SpecError::TooLarge(_))));
     }
 }

@@ -40,6 +40,16 @@ pub struct SchedAttr {
     period: u64,
 }
 
+/// Sets the CPU affinity of thread `tid` (0: the caller). A system call only.
+fn set_affinity(tid: libc::pid_t, set: &libc::cpu_set_t) -> std::io::Result<()> {
+    // SAFETY: `set` is a valid cpu_set_t of the size given; the kernel only reads it.
+    let r = unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), set) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The checked settings, ready to apply without allocating (in a child
 /// between fork and exec).
 #[derive(Clone, Default)]
@@ -67,11 +77,10 @@ impl Tuning {
             let Some(tid) = entry?.file_name().to_str().and_then(|n| n.parse::<libc::pid_t>().ok()) else {
                 continue;
             };
-            // SAFETY: `set` is a valid cpu_set_t of the size given; the kernel only reads it.
-            let r = unsafe { libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), set) };
-            // A thread that has exited since the listing is no failure.
-            if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH) {
-                return Err(std::io::Error::last_os_error());
+            match set_affinity(tid, set) {
+                // A thread that has exited since the listing is no failure.
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => return Err(e),
+                _ => {}
             }
         }
         Ok(())
@@ -110,19 +119,18 @@ impl Tuning {
             }
         }
         if let Some(set) = &self.affinity {
-            // SAFETY: `set` is a valid cpu_set_t of the size given; the kernel only reads it.
-            let r = unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set) };
-            if r < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            set_affinity(0, set)?;
         }
         Ok(())
     }
 }
 
-/// Removes the three fields from `process` and checks them. `online` is
-/// the guest's online CPUs (as in /sys/devices/system/cpu/online).
-pub fn take(process: &mut Value, online: &str) -> Result<Tuning, TuningError> {
+/// The guest's online CPUs (as in /sys/devices/system/cpu/online), asked
+/// for only when a process names CPUs: not on every container's start.
+pub type OnlineCpus<'a> = &'a dyn Fn() -> String;
+
+/// Removes the three fields from `process` and checks them.
+pub fn take(process: &mut Value, online: OnlineCpus<'_>) -> Result<Tuning, TuningError> {
     let Some(p) = process.as_object_mut() else {
         return Ok(Tuning::default());
     };
@@ -134,7 +142,7 @@ pub fn take(process: &mut Value, online: &str) -> Result<Tuning, TuningError> {
         t.sched = Some(scheduler(&v)?);
     }
     if let Some(v) = p.remove("execCPUAffinity").filter(|v| !v.is_null()) {
-        t.affinity = Some(affinity(&v, online)?);
+        t.affinity = Some(affinity(&v, &online())?);
     }
     Ok(t)
 }
@@ -316,18 +324,20 @@ mod tests {
     fn takes_and_checks_the_fields() {
         let mut p = json!({"args":["a"],"ioPriority":{"class":"IOPRIO_CLASS_BE","priority":4},
             "scheduler":{"policy":"SCHED_BATCH","nice":5},"execCPUAffinity":{"initial":"0","final":"0-1"}});
-        let t = take(&mut p, "0-3\n").unwrap();
+        let t = take(&mut p, &|| "0-3\n".to_string()).unwrap();
         assert!(p.get("ioPriority").is_none() && p.get("scheduler").is_none() && p.get("execCPUAffinity").is_none());
         assert_eq!(t.ioprio, Some((2 << 13) | 4));
         let s = t.sched.unwrap();
         assert_eq!((s.policy, s.nice, s.size), (3, 5, 48));
         assert!(t.affinity.is_some());
-        assert!(take(&mut json!({"args":["a"]}), "0").unwrap().is_empty());
+        assert!(take(&mut json!({"args":["a"]}), &|| "0".to_string())
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn refuses_what_it_cannot_honour() {
-        let err = |p: Value| take(&mut p.clone(), "0-1").unwrap_err().to_string();
+        let err = |p: Value| take(&mut p.clone(), &|| "0-1".to_string()).unwrap_err().to_string();
         assert!(err(json!({"ioPriority":{"class":"BEST","priority":1}})).contains("process.ioPriority: class"));
         assert!(err(json!({"ioPriority":{"class":"IOPRIO_CLASS_RT","priority":8}})).contains("priority must be"));
         assert!(err(json!({"scheduler":{"policy":"SCHED_FIFO"}})).contains("1 to 99"));

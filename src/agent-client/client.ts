@@ -3,6 +3,7 @@
 // asked, a write may not claim more than was sent, and an exit status must
 // be a real one.
 import type { PodNetwork } from '../network/pod-network.js';
+import type { ExtraFd } from '../runtime/process-io.js';
 import type { DescMessage, DescMethodUnary, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
 import { HakoError } from '../errors.js';
 import {
@@ -38,6 +39,9 @@ function checkPid(method: string, pid: number): number {
     throw new HakoError('AGENT_PROTOCOL', `agent ${method}: invalid pid ${pid}`);
   return pid;
 }
+
+/** Extra descriptors as the request carries them. */
+const wire = (fds: readonly ExtraFd[] = []) => fds.map((f) => ({ output: f.output }));
 
 export class AgentClient {
   readonly #ttrpc: TtrpcClient;
@@ -97,9 +101,11 @@ export class AgentClient {
     /** Start the process at once (one crun invocation instead of two). */
     start?: boolean;
     /** Descriptors beyond stdio, at 3, 4, ...: whether the process writes each. */
-    extraFds?: { output: boolean }[];
+    extraFds?: readonly ExtraFd[];
   }): Promise<number> {
-    return checkPid('CreateContainer', (await this.#call(AgentService.method.createContainer, req)).pid);
+    const { extraFds, ...rest } = req;
+    const r = await this.#call(AgentService.method.createContainer, { ...rest, extraFds: wire(extraFds) });
+    return checkPid('CreateContainer', r.pid);
   }
 
   /** Configures the guest's network: the pod's, read from its namespace. */
@@ -139,11 +145,18 @@ export class AgentClient {
     containerId: string,
     execId: string,
     processJson: Uint8Array,
-    extraFds: { output: boolean }[] = [],
+    extraFds: readonly ExtraFd[] = [],
   ): Promise<number> {
     return checkPid(
       'ExecProcess',
-      (await this.#call(AgentService.method.execProcess, { containerId, execId, processJson, extraFds })).pid,
+      (
+        await this.#call(AgentService.method.execProcess, {
+          containerId,
+          execId,
+          processJson,
+          extraFds: wire(extraFds),
+        })
+      ).pid,
     );
   }
 

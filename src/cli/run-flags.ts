@@ -37,13 +37,19 @@ export function parseVolume(v: string): Volume {
   return { source: normalize(source), destination: normalize(destination), readonly: mode === 'ro' };
 }
 
-/** `-u UID[:GID]`: numeric, as names would have to be read from an image's /etc/passwd. */
-export function parseUser(u: string): { uid: number; gid: number } {
+/** `UID[:GID]`, numeric (the group defaults to the uid); undefined if it is not. */
+export function numericUser(u: string): { uid: number; gid: number } | undefined {
   const m = /^(\d{1,10})(?::(\d{1,10}))?$/.exec(u);
   const uid = Number(m?.[1]);
   const gid = m?.[2] !== undefined ? Number(m[2]) : uid;
-  if (!m || uid > 0xfffffffe || gid > 0xfffffffe) throw bad(`-u ${u}: expected UID[:GID], numeric`);
-  return { uid, gid };
+  return m && uid <= 0xfffffffe && gid <= 0xfffffffe ? { uid, gid } : undefined;
+}
+
+/** `-u UID[:GID]`: numeric, as names would have to be read from an image's /etc/passwd. */
+export function parseUser(u: string): { uid: number; gid: number } {
+  const user = numericUser(u);
+  if (!user) throw bad(`-u ${u}: expected UID[:GID], numeric`);
+  return user;
 }
 
 /** What the guest itself needs besides the container's memory. */

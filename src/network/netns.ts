@@ -42,21 +42,22 @@ export async function checkPodNetns(netns: string): Promise<void> {
   }
 }
 
-/** Runs `ip ARGS` in the namespace at `netns`; its JSON output. */
-export async function ipJson(runner: Runner, netns: string, args: readonly string[]): Promise<unknown> {
-  const r = await runner.run(['nsenter', `--net=${netns}`, 'ip', '-j', ...args], {
-    timeoutMs: IP_TIMEOUT_MS,
-  });
+/** Runs `ip ARGS` in the namespace at `netns` (undefined: this process's own); its JSON output. */
+export async function ipJson(
+  runner: Runner,
+  netns: string | undefined,
+  args: readonly string[],
+): Promise<unknown> {
+  const enter = netns !== undefined ? ['nsenter', `--net=${netns}`] : [];
+  const where = netns !== undefined ? `network namespace ${netns}` : "the host's network";
+  const r = await runner.run([...enter, 'ip', '-j', ...args], { timeoutMs: IP_TIMEOUT_MS });
   if (r.code !== 0) {
-    throw new HakoError(
-      'INVALID_ARGUMENT',
-      `network namespace ${netns}: ip ${args.join(' ')}: ${r.stderr.trim()}`,
-    );
+    throw new HakoError('INVALID_ARGUMENT', `${where}: ip ${args.join(' ')}: ${r.stderr.trim()}`);
   }
   try {
     return JSON.parse(r.stdout.trim() === '' ? '[]' : r.stdout) as unknown;
   } catch {
-    throw new HakoError('INTERNAL', `network namespace ${netns}: ip ${args.join(' ')} printed no JSON`);
+    throw new HakoError('INTERNAL', `${where}: ip ${args.join(' ')} printed no JSON`);
   }
 }
 

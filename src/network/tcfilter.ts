@@ -18,7 +18,12 @@ export interface TapLink {
 
 const TC_TIMEOUT_MS = 10_000;
 
-export const tapName = (index: number) => `tap${index}${TAP_SUFFIX}`;
+const tapName = (index: number) => `tap${index}${TAP_SUFFIX}`;
+
+/** The tap each interface gets, by name: recorded before makeTaps makes them. */
+export function tapLinks(interfaces: readonly PodInterface[]): TapLink[] {
+  return interfaces.map((i, n) => ({ device: i.name, tap: tapName(n) }));
+}
 
 async function inNetns(runner: Runner, netns: string, argv: readonly string[]): Promise<void> {
   const r = await runner.run(['nsenter', `--net=${netns}`, ...argv], { timeoutMs: TC_TIMEOUT_MS });
@@ -40,7 +45,7 @@ export async function makeTaps(
   interfaces: readonly PodInterface[],
   queues: number,
 ): Promise<TapLink[]> {
-  const links = interfaces.map((i, n) => ({ device: i.name, tap: tapName(n) }));
+  const links = tapLinks(interfaces);
   try {
     for (const [n, i] of interfaces.entries()) {
       const tap = tapName(n);

@@ -14,6 +14,7 @@ import { HakoError } from '../errors.js';
 import type { Child, Runner } from '../sys/runner.js';
 import { pathAppears } from '../sys/path-appears.js';
 import type { PodNetwork } from './pod-network.js';
+import { ipJson } from './netns.js';
 
 export interface PortMap {
   readonly hostIp: string;
@@ -134,20 +135,20 @@ export function randomMac(): string {
  * default route, and that route's gateway (passt answers for both).
  */
 export async function userNetworkConfig(runner: Runner, mac: string): Promise<PodNetwork> {
-  const ip = async (args: readonly string[]) => {
-    const r = await runner.run(['ip', '-j', ...args], { timeoutMs: 10_000 });
-    return (r.code === 0 ? JSON.parse(r.stdout || '[]') : []) as unknown[];
-  };
-  const [route] = (await ip(['route', 'show', 'default'])) as { gateway?: string; dev?: string }[];
+  const [routes, links] = await Promise.all([
+    ipJson(runner, undefined, ['route', 'show', 'default']),
+    ipJson(runner, undefined, ['-4', 'addr', 'show']),
+  ]);
+  const [route] = routes as { gateway?: string; dev?: string }[];
   if (!route?.gateway || !route.dev) {
     throw new HakoError(
       'HOST_NOT_READY',
       "hako run's network needs a default route on the host, and it has none: use --network none",
     );
   }
-  const [link] = (await ip(['-4', 'addr', 'show', 'dev', route.dev])) as {
-    addr_info?: { local?: string; prefixlen?: number }[];
-  }[];
+  const link = (links as { ifname?: string; addr_info?: { local?: string; prefixlen?: number }[] }[]).find(
+    (l) => l.ifname === route.dev,
+  );
   const addr = link?.addr_info?.[0];
   if (!addr?.local) throw new HakoError('HOST_NOT_READY', `the host's ${route.dev} has no IPv4 address`);
   return {

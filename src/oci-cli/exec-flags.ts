@@ -2,6 +2,7 @@
 // --cap, --additional-gids and --no-new-privs change it; what a VM cannot
 // honour is refused with an error naming the flag, never ignored.
 import { HakoError } from '../errors.js';
+import { numericUser } from '../cli/run-flags.js';
 
 export interface ExecFlags {
   readonly user?: string | undefined;
@@ -48,11 +49,10 @@ export function applyExecFlags(proc: Proc, f: ExecFlags): Proc {
     throw bad('--apparmor: the guest kernel runs no AppArmor, so no profile can be applied');
   let out: Proc = { ...proc };
   if (f.user !== undefined) {
-    const m = /^([^:]*)(?::(.*))?$/.exec(f.user);
-    const uid = id(m?.[1] ?? '', '--user');
-    const gid = m?.[2] !== undefined ? id(m[2], '--user') : uid;
+    const user = numericUser(f.user);
+    if (!user) throw bad(`--user ${f.user}: not a numeric id`);
     const prev = (proc['user'] as Record<string, unknown> | undefined) ?? {};
-    out = { ...out, user: { ...prev, uid, gid } };
+    out = { ...out, user: { ...prev, ...user } };
   }
   if (f.additionalGids.length > 0) {
     const gids = f.additionalGids.map((g) => id(g, '--additional-gids'));

@@ -36,7 +36,7 @@ export async function runExec(
   const ctx = await ociContext(g);
   const agent = await connectProxy(containerRunDir(ctx, e.id), ctx.config.agent.requestTimeoutMs);
   try {
-    const pid = await agent.execProcess(e.id, e.execId, e.process, [...e.extraFds]);
+    const pid = await agent.execProcess(e.id, e.execId, e.process, e.extraFds);
     const host: IoHost = { agent, guard: (op) => op };
     const io = new ProcessIo(host, e.id, e.execId);
     const attached = await attachStdio(io, e.consoleSocket, log, e.outputs);

@@ -9,6 +9,7 @@
 import { createReadStream, createWriteStream, fstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { HakoError, messageOf } from '../errors.js';
 import type { ExtraFd, ProcessIo } from '../runtime/process-io.js';
+import type { StdioEntry } from './spawn-helper.js';
 
 /** Most descriptors preserved (the agent's limit). */
 export const MAX_PRESERVED_FDS = 32;
@@ -106,8 +107,6 @@ export function withPreservedFds(stdio: readonly StdioEntry[], fds: readonly Ext
   while (padded.length < HELPER_FD_BASE) padded.push('ignore');
   return [...padded, ...fds.map((_, i) => 3 + i)];
 }
-
-type StdioEntry = 'ignore' | 'inherit' | 'pipe' | number;
 
 /**
  * Relays each descriptor this process holds at `base + i` to and from the

@@ -87,8 +87,9 @@ export async function relayMain(
     for (const hook of ['prestart', 'createRuntime'] as const)
       await runHooks(spec, hook, state, ctx.config.runtime.hookTimeoutMs);
     const outputs = detached ? () => logOutputs(files.output(dir)) : callerOutputs;
-    const attached = await attachStdio(container.io(), consoleSocket, log, outputs);
-    const extras = relayFds(container.io(), extraFds, HELPER_FD_BASE, (m) => log.log('debug', m));
+    const io = container.io();
+    const attached = await attachStdio(io, consoleSocket, log, outputs);
+    const extras = relayFds(io, extraFds, HELPER_FD_BASE, (m) => log.log('debug', m));
     const proxy = await serveProxy(sandbox.agent, controlSocket(sandbox.runDir));
     forwardSignals(container);
     await markCreated(dir);

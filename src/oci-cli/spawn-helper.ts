@@ -30,8 +30,11 @@ export function globalArgs(g: GlobalOptions, root: string): string[] {
 /** Where a detached helper finds the caller's stdout and stderr. */
 const CALLER_FDS = { stdout: 4, stderr: 5 } as const;
 
+/** One of a helper's stdio entries: a kind, or a descriptor of this process. */
+export type StdioEntry = 'ignore' | 'inherit' | 'pipe' | number;
+
 /** The stdio of a detached helper: the caller's stdin; its stdout and stderr at CALLER_FDS, unless a terminal is handed over instead. */
-export function helperStdio(consoleSocket: boolean): ('ignore' | 'inherit' | 'pipe' | number)[] {
+export function helperStdio(consoleSocket: boolean): StdioEntry[] {
   return consoleSocket
     ? ['ignore', 'ignore', 'ignore', 'pipe']
     : ['inherit', 'ignore', 'ignore', 'pipe', 1, 2];

@@ -4,7 +4,7 @@
 import type { ProcessExit } from '../agent-client/client.js';
 import { HakoError } from '../errors.js';
 import type { ContainerHost } from './container.js';
-import { ProcessIo, type ExtraFd } from './process-io.js';
+import { ProcessIo } from './process-io.js';
 
 export type ExecStatus = 'created' | 'running' | 'stopped' | 'deleted';
 type ExecEvent = 'start' | 'exit' | 'delete';
@@ -42,13 +42,12 @@ export class ExecProcess {
     return new ProcessIo(this.host, this.containerId, this.execId);
   }
 
-  /** Starts the process in the guest, with `extraFds` at 3, 4, ...; returns its guest pid. */
-  async start(extraFds: readonly ExtraFd[] = []): Promise<number> {
+  /** Starts the process in the guest; returns its guest pid. */
+  async start(): Promise<number> {
     nextExecStatus(this.#status, 'start');
     const json = new TextEncoder().encode(JSON.stringify(this.process));
-    const extra = extraFds.map((x) => ({ output: x.output }));
     const pid = await this.host.guard(
-      this.host.agent.execProcess(this.containerId, this.execId, json, extra),
+      this.host.agent.execProcess(this.containerId, this.execId, json),
       `exec ${this.execId} in ${this.containerId}`,
     );
     this.#status = nextExecStatus(this.#status, 'start');

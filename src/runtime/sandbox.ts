@@ -6,7 +6,7 @@ import { randomMac, startPasst, userNetworkConfig, type PortMap } from '../netwo
 import { podNetnsPath } from '../network/spec-netns.js';
 import { readPodNetwork } from '../network/netns.js';
 import type { PodNetwork } from '../network/pod-network.js';
-import { makeTaps, tapName } from '../network/tcfilter.js';
+import { makeTaps, tapLinks } from '../network/tcfilter.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentClient, StorageInit } from '../agent-client/client.js';
@@ -308,10 +308,8 @@ export class Sandbox implements ContainerHost {
     const pod = await readPodNetwork(runner, netns);
     if (pod.interfaces.length === 0) return undefined;
     const queues = Math.max(1, config.hypervisor.vcpus);
-    this.#record.network = {
-      netns,
-      links: pod.interfaces.map((i, n) => ({ device: i.name, tap: tapName(n) })),
-    };
+    const links = tapLinks(pod.interfaces);
+    this.#record.network = { netns, links };
     await this.#save();
     await makeTaps(runner, netns, pod.interfaces, queues);
     const devices: Device[] = pod.interfaces.map((i, n) => ({
@@ -319,7 +317,7 @@ export class Sandbox implements ContainerHost {
       id: `net${n}`,
       mac: i.mac,
       netns,
-      tap: tapName(n),
+      tap: links[n]?.tap ?? '',
       queues,
     }));
     return { devices, pod };
@@ -461,7 +459,7 @@ export class Sandbox implements ContainerHost {
           rootfsPath: layer ? guestLayer(id) : guestRootfs(id),
           storages: layer ? [layerStorage(id)] : [],
           start,
-          extraFds: extraFds.map((x) => ({ output: x.output })),
+          extraFds,
         }),
         `create container ${id}`,
       );

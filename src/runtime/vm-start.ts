@@ -1,7 +1,8 @@
 // How a sandbox's VM starts: from a VM template (templates.ts) when the
 // configuration allows it and the shared fs can be hot-plugged (with the
-// pod's NICs, hot-plugged too), else by booting the guest kernel. Either way the shared-fs daemon is started (by
-// `startFs`) before QEMU, which connects to it.
+// pod's NICs, hot-plugged too), else by booting the guest kernel. Either
+// way the shared-fs daemon is started (by `startFs`) before QEMU, which
+// connects to it.
 import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { isHakoError, messageOf } from '../errors.js';
@@ -23,7 +24,7 @@ export interface VmStart {
   /** The agent's port, and the kernel arguments that name it. */
   readonly transport: { devices(): Device[]; kernelArgs(): string[] };
   readonly fsDevices: readonly Device[];
-  /** The pod's NICs (cold-plugged: such a VM boots, no template). */
+  /** The pod's NICs: on a booted VM's command line, hot-plugged into one from a template. */
   readonly netDevices: readonly Device[];
   readonly dieWithParent: boolean;
   readonly jail: SandboxJail;

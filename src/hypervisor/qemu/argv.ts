@@ -102,6 +102,19 @@ export function serialPortId(id: string): string {
   return `${id}-port`;
 }
 
+/**
+ * A NIC's multi-queue properties: one queue pair per vCPU, and on PCI
+ * 2N+2 MSI-X vectors (virtio-net's rule); none for a single queue.
+ */
+export function multiQueue(
+  d: Extract<Device, { kind: 'net' | 'net-stream' }>,
+  machine: VmSpec['machine'],
+): { mq?: true; vectors?: number } {
+  const queues = d.kind === 'net' ? d.queues : 1;
+  if (queues <= 1) return {};
+  return machine === 'microvm' ? { mq: true } : { mq: true, vectors: 2 * queues + 2 };
+}
+
 /** A NIC's backend: its tap queues, or its daemon's stream socket, by the descriptors the helper opened. */
 export function netdevArgs(d: Extract<Device, { kind: 'net' | 'net-stream' }>, fds: QemuFds): string[] {
   if (d.kind === 'net-stream')
@@ -138,18 +151,17 @@ export function deviceArgs(spec: VmSpec, d: Device, fds: QemuFds): string[] {
         '-device',
         `${virtio(spec, 'virtio-9p')},fsdev=${d.id},mount_tag=${d.tag}`,
       ];
-    case 'net': {
-      // Multi-queue: one queue pair per vCPU, 2N+2 MSI-X vectors (virtio-net's rule).
-      const vectors = spec.machine === 'microvm' ? '' : `,vectors=${2 * d.queues + 2}`;
-      const mq = d.queues > 1 ? `,mq=on${vectors}` : '';
+    case 'net':
+    case 'net-stream': {
+      const mq = Object.entries(multiQueue(d, spec.machine))
+        .map(([k, v]) => `,${k}=${v === true ? 'on' : String(v)}`)
+        .join('');
       return [
         ...netdevArgs(d, fds),
         '-device',
         `${virtio(spec, 'virtio-net')},netdev=${d.id},mac=${d.mac}${mq}`,
       ];
     }
-    case 'net-stream':
-      return [...netdevArgs(d, fds), '-device', `${virtio(spec, 'virtio-net')},netdev=${d.id},mac=${d.mac}`];
     case 'vm-generation-id':
       return ['-device', `vmgenid,id=${d.id},guid=auto`];
     case 'hotplug-port':

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { HakoError, type ErrorCode } from '../../errors.js';
 import { pathAppears } from '../../sys/path-appears.js';
 import type { Device, VmExit, VmSpec, VmTemplate } from '../types.js';
+import { multiQueue } from './argv.js';
 import { qmpSocket } from './fds.js';
 import { QmpClient, type QmpEvent } from './qmp.js';
 
@@ -80,16 +81,8 @@ export function hotplugCommands(
   d: Device,
   port: string,
 ): { execute: string; arguments: Record<string, unknown> }[] {
-  if (d.kind === 'net-stream') {
-    return [
-      {
-        execute: 'device_add',
-        arguments: { driver: 'virtio-net-pci', id: `${d.id}-dev`, netdev: d.id, mac: d.mac, bus: port },
-      },
-    ];
-  }
-  if (d.kind === 'net') {
-    const mq = d.queues > 1 ? { mq: true, vectors: 2 * d.queues + 2 } : {};
+  if (d.kind === 'net' || d.kind === 'net-stream') {
+    const mq = multiQueue(d, 'q35');
     return [
       {
         execute: 'device_add',
