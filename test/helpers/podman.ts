@@ -11,24 +11,20 @@ import { privateHako } from './private-hako.js';
 
 export const PODMAN_IMAGE = 'localhost/hako-busybox:test';
 /** This machine's root lacks CAP_SYS_RESOURCE: podman's default limits must be lowered (environment.md). */
-export const PODMAN_RUN_FLAGS = [
-  '--network',
-  'none',
-  '--ulimit',
-  'nofile=20000:20000',
-  '--ulimit',
-  'nproc=32768:32768',
-];
+export const PODMAN_LIMITS = ['--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=32768:32768'];
+export const PODMAN_RUN_FLAGS = ['--network', 'none', ...PODMAN_LIMITS];
 
 export class Podman {
   private constructor(
     readonly dir: string,
     readonly hakoStateDir: string,
+    /** When set, podman runs in this network namespace (its bridge, rules and ports live there). */
+    readonly netns: string | undefined,
   ) {}
 
-  static async create(): Promise<Podman> {
+  static async create(opts: { netns?: string } = {}): Promise<Podman> {
     const { dir, hakoStateDir } = privateHako('/tmp/hkp-');
-    const p = new Podman(dir, hakoStateDir);
+    const p = new Podman(dir, hakoStateDir, opts.netns);
     const r = await p.podman(['import', rootfsTar(dir), PODMAN_IMAGE]);
     if (r.code !== 0) throw new Error(`podman import: ${r.stderr}`);
     return p;
@@ -37,7 +33,10 @@ export class Podman {
   get baseArgs(): string[] {
     const d = this.dir;
     return [
+      ...(this.netns !== undefined ? ['nsenter', `--net=${this.netns}`] : []),
       'podman',
+      '--network-config-dir',
+      join(d, 'net.d'),
       '--root',
       join(d, 'storage'),
       '--runroot',

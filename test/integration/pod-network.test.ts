@@ -12,10 +12,7 @@ import { makeTaps, removeTaps } from '../../src/network/tcfilter.js';
 import { RealRunner } from '../../src/sys/runner.js';
 import { commandsNaming, inPrivateRoot, runHako } from '../helpers/hako.js';
 import { makeBundle, patchSpec, withTempDir } from '../helpers/fixtures.js';
-
-function sh(...argv: string[]): void {
-  execFileSync(argv[0] ?? '', argv.slice(1), { stdio: 'pipe' });
-}
+import { inNetns, sh, withNetns } from '../helpers/netns.js';
 
 interface Pod {
   /** The pod's namespace, by path; 10.88.0.2/16 on its eth0. */
@@ -28,31 +25,14 @@ interface Pod {
   snapshot(): { links: string; qdiscs: string };
 }
 
-async function withNetns(fn: (pod: string, peer: string) => Promise<void>): Promise<void> {
-  const base = `hkt${process.pid}${Math.floor(Math.random() * 1e4)}`;
-  const [pod, peer] = [`${base}a`, `${base}b`];
-  sh('ip', 'netns', 'add', pod);
-  sh('ip', 'netns', 'add', peer);
-  try {
-    await fn(`/var/run/netns/${pod}`, `/var/run/netns/${peer}`);
-  } finally {
-    sh('ip', 'netns', 'del', pod);
-    sh('ip', 'netns', 'del', peer);
-  }
-}
-
 /** A pod namespace and its peer, joined by a veth (eth0 in the pod, with `mtu` and `mac`). */
 async function withPod(o: { mtu?: number; mac?: string }, fn: (p: Pod) => Promise<void>): Promise<void> {
-  await withNetns(async (pod, peer) => {
-    const inNs =
-      (ns: string) =>
-      (...a: string[]) =>
-        execFileSync('nsenter', [`--net=${ns}`, ...a], { encoding: 'utf8' });
+  await withNetns(2, async ([pod = '', peer = '']) => {
     const p: Pod = {
       pod,
       peer,
-      inPod: inNs(pod),
-      inPeer: inNs(peer),
+      inPod: (...a) => inNetns(pod, ...a),
+      inPeer: (...a) => inNetns(peer, ...a),
       snapshot: () => ({
         links: p.inPod('ip', '-j', 'link', 'show'),
         qdiscs: p.inPod('tc', 'qdisc', 'show'),
@@ -87,7 +67,7 @@ async function withPod(o: { mtu?: number; mac?: string }, fn: (p: Pod) => Promis
       'up',
     );
     p.inPod('ip', 'addr', 'add', '10.88.0.2/16', 'dev', 'eth0');
-    p.inPeer('ip', 'link', 'set', 'hkvb', 'up');
+    p.inPeer('ip', 'link', 'set', 'hkvb', 'mtu', String(o.mtu ?? 1500), 'up');
     p.inPeer('ip', 'addr', 'add', '10.88.0.1/16', 'dev', 'hkvb');
     await fn(p);
   });
@@ -148,7 +128,7 @@ test('a namespace path that does not exist, or names no namespace, or holds a tu
     /network namespace \/etc\/hostname: ip -d link show/,
   );
   await assert.rejects(readPodNetwork(runner, '/proc/self/ns/net'), /is the host's own/);
-  await withNetns(async (pod) => {
+  await withNetns(1, async ([pod = '']) => {
     sh('nsenter', `--net=${pod}`, 'ip', 'tuntap', 'add', 'dev', 'tun7', 'mode', 'tun');
     await assert.rejects(readPodNetwork(runner, pod), /interface tun7 \(tun\) cannot be carried into the VM/);
   });
@@ -186,8 +166,11 @@ test("taps and tc mirred redirects are made in the pod's namespace, with the int
 test("a container whose spec names a pod's namespace gets its interface in the VM: it reaches the peer, the peer reaches it, and nothing stays in the namespace", async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) =>
-      withPod({ mtu: 1400, mac: '02:42:0a:58:00:02' }, async (p) => {
+      withPod({ mtu: 9000, mac: '02:42:0a:58:00:02' }, async (p) => {
         p.inPod('ip', 'route', 'add', 'default', 'via', '10.88.0.1');
+        // Carried exactly: an IPv6 address and a route through it, and a 9000-byte MTU.
+        p.inPod('ip', '-6', 'addr', 'add', 'fd00::2/64', 'dev', 'eth0', 'nodad');
+        p.inPod('ip', '-6', 'route', 'add', 'fd01::/64', 'via', 'fd00::1', 'dev', 'eth0');
         const before = p.snapshot();
         const server = serveFromPeer(p, dir);
         const bundle = join(dir, 'b');
@@ -202,12 +185,16 @@ test("a container whose spec names a pod's namespace gets its interface in the V
         try {
           const run = await runHako(root, ['run', '-d', '--bundle', bundle, 'net1'], { until: 'exit' });
           assert.equal(run.code, 0, run.stderr);
-          const show = 'ip -o addr show eth0; ip link show eth0; wget -qO- http://10.88.0.1:8080/f';
+          const show =
+            'ip -o addr show eth0; ip link show eth0; cat /proc/net/ipv6_route; wget -qO- http://10.88.0.1:8080/f';
           const ex = await runHako(root, ['exec', 'net1', 'sh', '-c', show]);
           assert.equal(ex.code, 0, ex.stderr);
           const out = ex.stdout.toString();
           assert.match(out, /eth0\s+inet 10\.88\.0\.2\/16/);
-          assert.match(out, /mtu 1400/);
+          assert.match(out, /mtu 9000/);
+          assert.match(out, /eth0\s+inet6 fd00::2\/64 scope global/);
+          // fd01::/64 via fd00::1 on eth0 (/proc/net/ipv6_route: destination, length, source, length, next hop …).
+          assert.match(out, /^fd010{28} 40 0{32} 00 fd000{26}01 \w+ \w+ \w+ \w+\s+eth0$/m);
           assert.match(out, /link\/ether 02:42:0a:58:00:02/);
           assert.match(out, /hello from the peer\n$/);
           let fromPeer = '';
@@ -304,7 +291,7 @@ test('hako run --network ns:PATH joins a namespace the VM carries; --network non
 test("the pid state reports lives in the container's network namespace: the spec's by path, a new one, or the host's when the spec asks for none", async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) =>
-      withNetns(async (pod) => {
+      withNetns(1, async ([pod = '']) => {
         const nsOf = (path: string) => statSync(path).ino;
         const cases: [string, string, (ino: number) => void][] = [
           ['by path', pod, (ino) => assert.equal(ino, nsOf(pod))],
