@@ -61,6 +61,7 @@ export function httpGet(path: string, host: string, port: number, file = '/'): s
       encoding: 'utf8',
       input: `GET ${file} HTTP/1.0\r\n\r\n`,
       timeout: 8000,
+      stdio: 'pipe',
     });
     const body = out.indexOf('\r\n\r\n');
     return body < 0 ? '' : out.slice(body + 4);
