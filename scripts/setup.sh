@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES="
   qemu-system-x86 qemu-system-common util-linux iproute2 kmod cpio
   linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev
-  busybox-static crun protobuf-compiler libprotobuf-dev passt
+  busybox-static crun protobuf-compiler libprotobuf-dev passt iperf3 containernetworking-plugins iptables
   containerd runc python3 podman conmon docker.io
   librust-protobuf-dev librust-protobuf-codegen-dev librust-nix-dev librust-libc-dev
   librust-serde-json-dev librust-thiserror-dev

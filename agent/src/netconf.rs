@@ -95,7 +95,13 @@ fn ip(s: &str, what: &str) -> Result<Option<IpAddr>, NetconfError> {
 }
 
 /// The guest's NICs by MAC: name and index, from sysfs.
-fn nics() -> HashMap<[u8; 6], u32> {
+/// A guest NIC: its index and its current name.
+struct Nic {
+    index: u32,
+    name: String,
+}
+
+fn nics() -> HashMap<[u8; 6], Nic> {
     let mut out = HashMap::new();
     let Ok(dir) = std::fs::read_dir("/sys/class/net") else {
         return out;
@@ -107,7 +113,7 @@ fn nics() -> HashMap<[u8; 6], u32> {
             .ok()
             .and_then(|s| s.trim().parse::<u32>().ok());
         if let (Some(mac), Some(index)) = (mac.as_deref().and_then(|m| parse_mac(m.trim())), index) {
-            out.insert(mac, index);
+            out.insert(mac, Nic { index, name: e.file_name().to_string_lossy().into_owned() });
         }
     }
     out
@@ -117,7 +123,7 @@ fn nics() -> HashMap<[u8; 6], u32> {
 const NIC_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The guest's NICs, once every MAC `c` names is among them (or the wait is over).
-fn wait_for_nics(c: &NetworkConfig) -> HashMap<[u8; 6], u32> {
+fn wait_for_nics(c: &NetworkConfig) -> HashMap<[u8; 6], Nic> {
     let wanted: Vec<[u8; 6]> = c.interfaces.iter().filter_map(|i| parse_mac(&i.mac)).collect();
     let deadline = std::time::Instant::now() + NIC_WAIT;
     loop {
@@ -190,13 +196,19 @@ pub fn apply(c: &NetworkConfig) -> Result<(), NetconfError> {
     for i in &c.interfaces {
         // check() parsed every MAC.
         let mac = parse_mac(&i.mac).ok_or_else(|| invalid("MAC"))?;
-        let index = *nics.get(&mac).ok_or_else(|| NetconfError::NoSuchNic {
+        let nic = nics.get(&mac).ok_or_else(|| NetconfError::NoSuchNic {
             name: i.name.clone(),
             mac: i.mac.clone(),
         })?;
+        let index = nic.index;
         let mtu = if i.mtu == 0 { None } else { Some(i.mtu) };
-        // Renamed while down (a fresh NIC is), then addressed and set up.
-        nl.set_link(index, Some(&i.name), mtu, false)?;
+        // Renamed while down (a fresh NIC is), then addressed and set up. A NIC
+        // configured before (the namespace is carried again when it grows) keeps running.
+        if nic.name != i.name {
+            nl.set_link(index, Some(&i.name), mtu, false)?;
+        } else {
+            nl.set_link(index, None, mtu, true)?;
+        }
         for a in &i.addresses {
             let (addr, prefix) = ip_net(a, "address")?;
             nl.add_address(index, &addr, prefix)?;

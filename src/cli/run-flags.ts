@@ -5,6 +5,7 @@
 // tenant: MemTotal and nproc in the container follow them. The VM gets the
 // container's memory plus GUEST_OVERHEAD_MIB for its kernel, agent and
 // crun; the container's guest cgroup gets exactly the limits.
+import { withNetnsPath } from '../network/spec-netns.js';
 import { parsePort, type PortMap } from '../network/user-net.js';
 import { isAbsolute, normalize } from 'node:path';
 import { HakoError } from '../errors.js';
@@ -135,13 +136,7 @@ export function parseNetwork(value: string | undefined, publish: readonly string
 
 /** `spec` whose container joins the network namespace at `netns` (the sandbox carries it into the VM). */
 export function withNetwork(spec: OciSpec, choice: NetworkChoice): OciSpec {
-  if (choice.kind !== 'ns') return spec;
-  const netns = choice.path;
-  const linux = spec.linux ?? {};
-  const namespaces = ((linux['namespaces'] as { type: string }[] | undefined) ?? []).filter(
-    (n) => n.type !== 'network',
-  );
-  return { ...spec, linux: { ...linux, namespaces: [...namespaces, { type: 'network', path: netns }] } };
+  return choice.kind === 'ns' ? withNetnsPath(spec, choice.path) : spec;
 }
 
 /** `spec` with the volumes mounted (recursive binds, as docker's), the user set and the limits. */

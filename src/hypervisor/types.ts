@@ -88,7 +88,15 @@ export interface Vm {
   kill(): Promise<void>;
   /** The last lines QEMU (or the guest console) printed, for error messages. */
   diagnostics(): Promise<string>;
+  /**
+   * Adds a NIC on a tap to the running VM, on a free hot-plug port; the
+   * guest sees it appear. Fails (FAILED_PRECONDITION) when no port is free.
+   */
+  plugNic(d: TapNic): Promise<void>;
 }
+
+/** A NIC on a tap in a pod's network namespace. */
+export type TapNic = Extract<Device, { kind: 'net' }>;
 
 /** A saved VM: its RAM (`memory`) and its device state (`state`), in `dir`. */
 export interface VmTemplate {

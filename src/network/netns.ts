@@ -64,13 +64,37 @@ export async function ipJson(
 /** The pod's network in the namespace at `netns`; a path that names no namespace is refused, named. */
 export async function readPodNetwork(runner: Runner, netns: string): Promise<PodNetwork> {
   await checkPodNetns(netns);
-  // One call first: a path that names no namespace fails here, named once.
-  const links = await ipJson(runner, netns, ['-d', 'link', 'show']);
-  const [addrs, routes4, routes6, neighbors] = await Promise.all([
-    ipJson(runner, netns, ['addr', 'show']),
-    ipJson(runner, netns, ['route', 'show', 'table', 'main']),
-    ipJson(runner, netns, ['-6', 'route', 'show', 'table', 'main']),
-    ipJson(runner, netns, ['neigh', 'show', 'nud', 'permanent']),
+  // Two processes in all (ip's batch mode), for a start's sake; IPv6 routes need a flag of their own.
+  const [[links, addrs, routes4, neighbors], [routes6]] = await Promise.all([
+    ipBatch(
+      runner,
+      netns,
+      ['-d'],
+      ['link show', 'addr show', 'route show table main', 'neigh show nud permanent'],
+    ),
+    ipBatch(runner, netns, ['-6'], ['route show table main']),
   ]);
   return podNetwork(links, addrs, routes4, routes6, neighbors, netns);
+}
+
+/** `ip -j FLAGS -batch -` of `commands` in the namespace: one JSON document per command, in order. */
+async function ipBatch(
+  runner: Runner,
+  netns: string,
+  flags: readonly string[],
+  commands: readonly string[],
+): Promise<unknown[]> {
+  const what = `network namespace ${netns}: ip ${[...flags, commands.join('; ')].join(' ')}`;
+  const r = await runner.run(['nsenter', `--net=${netns}`, 'ip', '-j', ...flags, '-batch', '-'], {
+    input: commands.join('\n') + '\n',
+    timeoutMs: IP_TIMEOUT_MS,
+  });
+  if (r.code !== 0) throw new HakoError('INVALID_ARGUMENT', `${what}: ${r.stderr.trim()}`);
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  if (lines.length !== commands.length) throw new HakoError('INTERNAL', `${what}: unexpected output`);
+  try {
+    return lines.map((l) => JSON.parse(l) as unknown);
+  } catch {
+    throw new HakoError('INTERNAL', `${what} printed no JSON`);
+  }
 }

@@ -10,3 +10,10 @@ export function podNetnsPath(spec: Readonly<Record<string, unknown>> | undefined
   }
   return undefined;
 }
+
+/** `spec` whose container joins the network namespace at `path` (its only network namespace entry). */
+export function withNetnsPath<T extends object>(spec: T, path: string): T {
+  const linux = ((spec as { linux?: unknown }).linux ?? {}) as { namespaces?: { type?: unknown }[] };
+  const namespaces = (linux.namespaces ?? []).filter((n) => n.type !== 'network');
+  return { ...spec, linux: { ...linux, namespaces: [...namespaces, { type: 'network', path }] } };
+}

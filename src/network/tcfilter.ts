@@ -20,17 +20,29 @@ const TC_TIMEOUT_MS = 10_000;
 
 const tapName = (index: number) => `tap${index}${TAP_SUFFIX}`;
 
-/** The tap each interface gets, by name: recorded before makeTaps makes them. */
-export function tapLinks(interfaces: readonly PodInterface[]): TapLink[] {
-  return interfaces.map((i, n) => ({ device: i.name, tap: tapName(n) }));
+/**
+ * The tap each interface gets, by name: recorded before makeTaps makes
+ * them. Numbered from `first` (the count of taps the sandbox already has).
+ */
+export function tapLinks(interfaces: readonly PodInterface[], first = 0): TapLink[] {
+  return interfaces.map((i, n) => ({ device: i.name, tap: tapName(first + n) }));
 }
 
-async function inNetns(runner: Runner, netns: string, argv: readonly string[]): Promise<void> {
-  const r = await runner.run(['nsenter', `--net=${netns}`, ...argv], { timeoutMs: TC_TIMEOUT_MS });
+/** Runs `tool -batch -` (ip or tc) with `commands` in the namespace. */
+async function batchIn(
+  runner: Runner,
+  netns: string,
+  tool: 'ip' | 'tc',
+  commands: readonly string[],
+): Promise<void> {
+  const r = await runner.run(['nsenter', `--net=${netns}`, tool, '-batch', '-'], {
+    input: commands.join('\n') + '\n',
+    timeoutMs: TC_TIMEOUT_MS,
+  });
   if (r.code !== 0)
     throw new HakoError(
       'HOST_NOT_READY',
-      `network namespace ${netns}: ${argv.join(' ')}: ${r.stderr.trim()}`,
+      `network namespace ${netns}: ${tool} ${commands.join('; ')}: ${r.stderr.trim()}`,
     );
 }
 
@@ -44,44 +56,37 @@ export async function makeTaps(
   netns: string,
   interfaces: readonly PodInterface[],
   queues: number,
+  first = 0,
 ): Promise<TapLink[]> {
-  const links = tapLinks(interfaces);
+  const links = tapLinks(interfaces, first);
+  const multi = queues > 1 ? ' multi_queue' : '';
+  const redirect = (from: string, to: string) =>
+    `filter add dev ${from} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`;
   try {
-    for (const [n, i] of interfaces.entries()) {
-      const tap = tapName(n);
-      const multi = queues > 1 ? ['multi_queue'] : [];
-      await inNetns(runner, netns, ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'vnet_hdr', ...multi]);
-      await inNetns(runner, netns, ['ip', 'link', 'set', 'dev', tap, 'mtu', String(i.mtu), 'up']);
-      for (const dev of [i.name, tap])
-        await inNetns(runner, netns, ['tc', 'qdisc', 'add', 'dev', dev, 'ingress']);
-      for (const [from, to] of [
-        [i.name, tap],
-        [tap, i.name],
-      ] as const) {
-        await inNetns(runner, netns, [
-          'tc',
-          'filter',
-          'add',
-          'dev',
-          from,
-          'parent',
-          'ffff:',
-          'protocol',
-          'all',
-          'u32',
-          'match',
-          'u8',
-          '0',
-          '0',
-          'action',
-          'mirred',
-          'egress',
-          'redirect',
-          'dev',
-          to,
-        ]);
-      }
-    }
+    // Two processes in all (ip's and tc's batch modes), however many interfaces.
+    await batchIn(
+      runner,
+      netns,
+      'ip',
+      interfaces.flatMap((i, n) => {
+        const tap = tapName(first + n);
+        return [`tuntap add dev ${tap} mode tap vnet_hdr${multi}`, `link set dev ${tap} mtu ${i.mtu} up`];
+      }),
+    );
+    await batchIn(
+      runner,
+      netns,
+      'tc',
+      interfaces.flatMap((i, n) => {
+        const tap = tapName(first + n);
+        return [
+          `qdisc add dev ${i.name} ingress`,
+          `qdisc add dev ${tap} ingress`,
+          redirect(i.name, tap),
+          redirect(tap, i.name),
+        ];
+      }),
+    );
   } catch (e) {
     await removeTaps(runner, netns, links).catch(() => undefined);
     throw e;

@@ -99,6 +99,11 @@ function runHook(name: HookName, hook: Hook, state: string, defaultTimeoutMs: nu
   });
 }
 
+/** Whether the spec has hooks of this kind. */
+export function hasHooks(spec: Readonly<Record<string, unknown>>, name: HookName): boolean {
+  return hooksOf(spec, name).length > 0;
+}
+
 /** Runs the hooks of one kind, in order; the first failure stops them. */
 export async function runHooks(
   spec: Readonly<Record<string, unknown>>,

@@ -13,7 +13,12 @@ import { podNetnsPath } from '../network/spec-netns.js';
 export function relayNetnsWrapper(spec: Readonly<Record<string, unknown>>): string[] {
   const path = podNetnsPath(spec);
   if (path !== undefined) return ['nsenter', `--net=${path}`, '--'];
+  return ownsNewNetns(spec) ? ['unshare', '--net', '--'] : [];
+}
+
+/** Whether the spec asks for a new network namespace (one without a path): the relay's own. */
+export function ownsNewNetns(spec: Readonly<Record<string, unknown>>): boolean {
+  if (podNetnsPath(spec) !== undefined) return false;
   const linux = (spec['linux'] ?? {}) as { namespaces?: { type?: unknown }[] };
-  const wantsOwn = Array.isArray(linux.namespaces) && linux.namespaces.some((n) => n.type === 'network');
-  return wantsOwn ? ['unshare', '--net', '--'] : [];
+  return Array.isArray(linux.namespaces) && linux.namespaces.some((n) => n.type === 'network');
 }

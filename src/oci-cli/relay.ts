@@ -21,7 +21,9 @@ import { OUTPUT_GRACE_MS, within } from '../within.js';
 import { signalNumber } from '../cli/exit-codes.js';
 import { withVmSize } from '../cli/run-flags.js';
 import { ociContext } from './context.js';
-import { runHooks } from './hooks.js';
+import { hasHooks, runHooks } from './hooks.js';
+import { ownsNewNetns } from './relay-netns.js';
+import { withNetnsPath } from '../network/spec-netns.js';
 import { controlSocket, serveProxy } from './proxy.js';
 import { files, markCreated, requireContainer, writeExit, writeRelay } from './record.js';
 import { failure, reporter } from './status-pipe.js';
@@ -65,7 +67,10 @@ export async function relayMain(
     const detached = c.record.detached;
     const first = {
       id,
-      spec,
+      // A new namespace the spec asks for is the relay's own (relay-netns.ts), which hooks may configure:
+      // named by path, it is the pod's, which the sandbox carries and the container shares in the guest.
+      spec:
+        ownsNewNetns(spec) && !detached?.network ? withNetnsPath(spec, `/proc/${process.pid}/ns/net`) : spec,
       rootfs,
       bundleDir,
       readonly: spec.root.readonly ?? false,
@@ -86,6 +91,8 @@ export async function relayMain(
     // createContainer and startContainer run in the guest (crun).
     for (const hook of ['prestart', 'createRuntime'] as const)
       await runHooks(spec, hook, state, ctx.config.runtime.hookTimeoutMs);
+    // What the hooks configured (docker's libnetwork-setkey, nerdctl's) reaches the VM before the container runs.
+    if (hasHooks(spec, 'prestart') || hasHooks(spec, 'createRuntime')) await sandbox.carryNewInterfaces();
     const outputs = detached ? () => logOutputs(files.output(dir)) : callerOutputs;
     const io = container.io();
     const attached = await attachStdio(io, consoleSocket, log, outputs);

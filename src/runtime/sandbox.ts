@@ -5,7 +5,7 @@
 import { randomMac, startPasst, userNetworkConfig, type PortMap } from '../network/user-net.js';
 import { podNetnsPath } from '../network/spec-netns.js';
 import { readPodNetwork } from '../network/netns.js';
-import type { PodNetwork } from '../network/pod-network.js';
+import type { PodInterface, PodNetwork } from '../network/pod-network.js';
 import { makeTaps, tapLinks } from '../network/tcfilter.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { pausePoint } from '../test-pause.js';
 import { HakoError, messageOf } from '../errors.js';
 import type { SandboxJail } from '../confinement/confinement.js';
 import type { JailPlan } from '../confinement/jail.js';
-import type { Device, Vm, VmExit } from '../hypervisor/types.js';
+import type { Device, TapNic, Vm, VmExit } from '../hypervisor/types.js';
 import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
 import { Virtiofs } from '../storage/virtiofs.js';
@@ -113,6 +113,8 @@ export class Sandbox implements ContainerHost {
   /** How the shared-fs daemon ended, if it did while the sandbox ran. */
   #fsExit: ChildExit | undefined;
   #agent: AgentClient | undefined;
+  /** The pod's network namespace, whose interfaces the VM carries. */
+  #podNetns: string | undefined;
   #stopping: Promise<void> | undefined;
   #saved: Promise<void> = Promise.resolve();
   readonly #containers = new Map<string, Container>();
@@ -293,7 +295,8 @@ export class Sandbox implements ContainerHost {
     dieWithParent: boolean,
   ): Promise<{ devices: Device[]; pod: PodNetwork } | undefined> {
     const netns = podNetnsPath(first?.spec);
-    const { runner, config } = this.#env;
+    this.#podNetns = netns;
+    const { runner } = this.#env;
     if (netns === undefined && first?.userNetwork) {
       const mac = randomMac();
       const podP = userNetworkConfig(runner, mac);
@@ -307,20 +310,44 @@ export class Sandbox implements ContainerHost {
     if (netns === undefined) return undefined;
     const pod = await readPodNetwork(runner, netns);
     if (pod.interfaces.length === 0) return undefined;
-    const queues = Math.max(1, config.hypervisor.vcpus);
-    const links = tapLinks(pod.interfaces);
-    this.#record.network = { netns, links };
+    return { devices: await this.#tapNics(netns, pod.interfaces), pod };
+  }
+
+  /** Records, then makes, a tap per interface, numbered after those the sandbox has; a NIC on each. */
+  async #tapNics(netns: string, interfaces: readonly PodInterface[]): Promise<TapNic[]> {
+    const queues = Math.max(1, this.#env.config.hypervisor.vcpus);
+    const first = this.#record.network?.links.length ?? 0;
+    const links = tapLinks(interfaces, first);
+    this.#record.network = { netns, links: [...(this.#record.network?.links ?? []), ...links] };
     await this.#save();
-    await makeTaps(runner, netns, pod.interfaces, queues);
-    const devices: Device[] = pod.interfaces.map((i, n) => ({
+    await makeTaps(this.#env.runner, netns, interfaces, queues, first);
+    return interfaces.map((i, n) => ({
       kind: 'net',
-      id: `net${n}`,
+      id: `net${first + n}`,
       mac: i.mac,
       netns,
       tap: links[n]?.tap ?? '',
       queues,
     }));
-    return { devices, pod };
+  }
+
+  /**
+   * Carries the interfaces that appeared in the pod's namespace since the
+   * VM started (configured by hooks between create and start, as docker's
+   * and nerdctl's are): a tap and a NIC each, added to the running VM,
+   * then the guest's configuration of the whole namespace.
+   */
+  async carryNewInterfaces(): Promise<void> {
+    const netns = this.#podNetns;
+    const vm = this.#vm;
+    if (netns === undefined || !vm) return;
+    const pod = await readPodNetwork(this.#env.runner, netns);
+    const carried = new Set(this.#record.network?.links.map((l) => l.device));
+    const fresh = pod.interfaces.filter((i) => !carried.has(i.name));
+    if (fresh.length === 0) return;
+    for (const nic of await this.#tapNics(netns, fresh))
+      await this.guard(vm.plugNic(nic), `add NIC ${nic.id}`);
+    await this.guard(this.agent.updateNetwork(pod), 'configure the network');
   }
 
   /** Connects to the agent, checks it and creates the sandbox in the guest. */

@@ -19,12 +19,25 @@ export class Dockerd {
     private readonly child: ChildProcess,
   ) {}
 
-  static async start(): Promise<Dockerd> {
+  /**
+   * With `netns`, dockerd runs in that network namespace (a test's) with its
+   * bridge and iptables rules, all inside it; without, it has no network.
+   */
+  static async start(opts: { netns?: string } = {}): Promise<Dockerd> {
     const { dir, hakoStateDir, config } = privateHako('/tmp/hkk-');
     const socket = join(dir, 'docker.sock');
-    const child = spawn(
+    const network =
+      opts.netns !== undefined
+        ? []
+        : ['--iptables=false', '--ip6tables=false', '--ip-masq=false', '--bridge=none'];
+    const [cmd = 'dockerd', ...wrapped] = [
+      ...(opts.netns !== undefined ? ['nsenter', `--net=${opts.netns}`] : []),
       'dockerd',
+    ];
+    const child = spawn(
+      cmd,
       [
+        ...wrapped,
         '--data-root',
         join(dir, 'data'),
         '--exec-root',
@@ -33,10 +46,7 @@ export class Dockerd {
         join(dir, 'docker.pid'),
         '-H',
         `unix://${socket}`,
-        '--iptables=false',
-        '--ip6tables=false',
-        '--ip-masq=false',
-        '--bridge=none',
+        ...network,
         '--add-runtime',
         `hako=${HAKO}`,
       ],

@@ -13,11 +13,6 @@ export function inNetns(path: string, ...argv: string[]): string {
   return execFileSync('nsenter', [`--net=${path}`, ...argv], { encoding: 'utf8' });
 }
 
-/** The argv that runs `argv` in the namespace at `path`. */
-export function nsArgv(path: string, argv: readonly string[]): string[] {
-  return ['nsenter', `--net=${path}`, ...argv];
-}
-
 /**
  * Makes `count` namespaces (loopback up in each) under /var/run/netns with
  * names unique to this process, runs `fn` with their paths, and removes

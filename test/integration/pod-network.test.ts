@@ -12,7 +12,7 @@ import { makeTaps, removeTaps } from '../../src/network/tcfilter.js';
 import { RealRunner } from '../../src/sys/runner.js';
 import { commandsNaming, inPrivateRoot, runHako } from '../helpers/hako.js';
 import { makeBundle, patchSpec, withTempDir } from '../helpers/fixtures.js';
-import { inNetns, sh, withNetns } from '../helpers/netns.js';
+import { httpGetEventually, inNetns, sh, withNetns } from '../helpers/netns.js';
 
 interface Pod {
   /** The pod's namespace, by path; 10.88.0.2/16 on its eth0. */
@@ -73,11 +73,11 @@ async function withPod(o: { mtu?: number; mac?: string }, fn: (p: Pod) => Promis
   });
 }
 
-/** busybox httpd in the peer's namespace on 10.88.0.1:8080, serving `f`. */
-function serveFromPeer(p: Pod, dir: string): ChildProcess {
+/** busybox httpd in the peer's namespace on `address`:8080, serving `f`. */
+function serveFromPeer(peer: string, dir: string, address = '10.88.0.1'): ChildProcess {
   mkdirSync(join(dir, 'www'));
   writeFileSync(join(dir, 'www', 'f'), 'hello from the peer\n');
-  const args = [`--net=${p.peer}`, 'busybox', 'httpd', '-f', '-p', '10.88.0.1:8080', '-h', join(dir, 'www')];
+  const args = [`--net=${peer}`, 'busybox', 'httpd', '-f', '-p', `${address}:8080`, '-h', join(dir, 'www')];
   return spawn('nsenter', args, { stdio: 'ignore' });
 }
 
@@ -172,7 +172,7 @@ test("a container whose spec names a pod's namespace gets its interface in the V
         p.inPod('ip', '-6', 'addr', 'add', 'fd00::2/64', 'dev', 'eth0', 'nodad');
         p.inPod('ip', '-6', 'route', 'add', 'fd01::/64', 'via', 'fd00::1', 'dev', 'eth0');
         const before = p.snapshot();
-        const server = serveFromPeer(p, dir);
+        const server = serveFromPeer(p.peer, dir);
         const bundle = join(dir, 'b');
         makeBundle(bundle, {
           args: [
@@ -254,7 +254,7 @@ test('hako run --network ns:PATH joins a namespace the VM carries; --network non
   await inPrivateRoot((root) =>
     withTempDir(async (dir) =>
       withPod({}, async (p) => {
-        const server = serveFromPeer(p, dir);
+        const server = serveFromPeer(p.peer, dir);
         try {
           const r = await runHako(root, [
             'run',
@@ -322,6 +322,69 @@ test("the pid state reports lives in the container's network namespace: the spec
             await runHako(root, ['delete', '--force', id]);
           }
         }
+      }),
+    ),
+  );
+});
+
+test("a namespace a createRuntime hook configures (docker's and nerdctl's way) is carried into the running VM before the container starts", async () => {
+  await inPrivateRoot((root) =>
+    withTempDir(async (dir) =>
+      withNetns(1, async ([peer = '']) => {
+        const peerName = peer.split('/').pop() ?? '';
+        inNetns(peer, 'ip', 'link', 'set', 'lo', 'up');
+        const bundle = join(dir, 'b');
+        makeBundle(bundle, {
+          args: [
+            'sh',
+            '-c',
+            'mkdir -p /www && echo hello from the hooked pod > /www/g && exec httpd -f -p 8080 -h /www',
+          ],
+        });
+        // The hook runs in the container's namespace (the relay's): an eth0 there, its peer in the test's namespace.
+        const hook = [
+          `ip link add eth0 mtu 1450 type veth peer name hkvb netns ${peerName}`,
+          'ip addr add 10.89.0.2/16 dev eth0',
+          'ip link set eth0 up',
+          'ip route add default via 10.89.0.1',
+          `ip -n ${peerName} addr add 10.89.0.1/16 dev hkvb`,
+          `ip -n ${peerName} link set hkvb up`,
+        ].join(' && ');
+        patchSpec(bundle, (spec) => {
+          spec['hooks'] = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', hook] }] };
+        });
+        let server: ChildProcess | undefined;
+        try {
+          const created = await runHako(root, ['create', '--bundle', bundle, 'hooked'], { until: 'exit' });
+          assert.equal(created.code, 0, created.stderr);
+          // The peer's address exists once the hook ran.
+          server = serveFromPeer(peer, dir, '10.89.0.1');
+          await httpGetEventually(peer, '10.89.0.1', 8080, '/f');
+          const started = await runHako(root, ['start', 'hooked']);
+          assert.equal(started.code, 0, started.stderr);
+          const ex = await runHako(root, [
+            'exec',
+            'hooked',
+            'sh',
+            '-c',
+            'ip -o -4 addr show eth0; ip link show eth0; wget -qO- http://10.89.0.1:8080/f',
+          ]);
+          assert.equal(ex.code, 0, ex.stderr);
+          const out = ex.stdout.toString();
+          assert.match(out, /eth0\s+inet 10\.89\.0\.2\/16/);
+          assert.match(out, /mtu 1450/);
+          assert.match(out, /hello from the peer\n$/);
+          assert.equal(await httpGetEventually(peer, '10.89.0.2', 8080, '/g'), 'hello from the hooked pod\n');
+        } finally {
+          await runHako(root, ['delete', '--force', 'hooked']);
+          server?.kill('SIGKILL');
+        }
+        // The container's namespace went with the relay, and the veth with it.
+        const links = JSON.parse(inNetns(peer, 'ip', '-j', 'link', 'show')) as { ifname: string }[];
+        assert.deepEqual(
+          links.map((l) => l.ifname),
+          ['lo'],
+        );
       }),
     ),
   );

@@ -5,6 +5,7 @@ import { createServer, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { QmpClient, type QmpEvent } from '../../src/hypervisor/qemu/qmp.js';
+import { RealRunner } from '../../src/sys/runner.js';
 
 type Script = (
   cmd: { execute: string; id?: number; arguments?: unknown },
@@ -137,7 +138,10 @@ test("stopping a VM whose QMP never answers 'quit' still ends it within its grac
     jail: UNCONFINED,
     seccomp: false,
   } as const;
-  const vm = new QemuVm({ pid: child.pid ?? -1, startTime: '0' }, exited, spec, (s) => child.kill(s));
+  const vm = new QemuVm({ pid: child.pid ?? -1, startTime: '0' }, exited, spec, (s) => child.kill(s), {
+    runner: new RealRunner(),
+    helper: '/nonexistent',
+  });
   const t0 = Date.now();
   try {
     await vm.stop(800);

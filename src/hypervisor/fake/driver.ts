@@ -8,7 +8,7 @@ import { RealProcessTable } from '../../sys/procs.js';
 import type { Runner } from '../../sys/runner.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Device, Hypervisor, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
+import type { Device, Hypervisor, TapNic, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
 import { FakeAgent, type FakeAgentOptions } from './agent.js';
 import { HakoError } from '../../errors.js';
 
@@ -96,5 +96,13 @@ export class FakeVm implements Vm {
 
   diagnostics(): Promise<string> {
     return Promise.resolve('fake VM');
+  }
+
+  /** The NICs added after the start, in order. */
+  readonly plugged: TapNic[] = [];
+
+  plugNic(d: TapNic): Promise<void> {
+    this.plugged.push(d);
+    return Promise.resolve();
   }
 }

@@ -10,7 +10,7 @@ import { logSection, logTail } from '../../sys/log-tail.js';
 import type { ProcessTable, ProcessRef } from '../../sys/procs.js';
 import { describeExit, type Runner } from '../../sys/runner.js';
 import { within } from '../../within.js';
-import type { Device, Hypervisor, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
+import type { Device, Hypervisor, TapNic, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
 import { buildArgv, serialPortId } from './argv.js';
 import { planQemuFds, qmpSocket, type QemuFds } from './fds.js';
 import { QmpClient } from './qmp.js';
@@ -25,17 +25,66 @@ const CONSOLE_LOG_BYTES = 4 << 20;
 const QUIT_MS = 1000;
 /** How long asking a live QEMU about itself may take, for an error message. */
 const PROBE_MS = 1000;
+/** How long connecting to QMP may take to hot-plug a NIC. */
+const PLUG_MS = 5000;
 
 /** A running QEMU (exported for tests). */
 export class QemuVm implements Vm {
   #stopping: Promise<void> | undefined;
+
+  /** The hot-plug ports no device holds yet. */
+  readonly #freePorts: string[];
 
   constructor(
     readonly process: ProcessRef,
     readonly exited: Promise<VmExit>,
     readonly spec: VmSpec,
     private readonly signal: (s: NodeJS.Signals) => void,
-  ) {}
+    private readonly deps: { readonly runner: Runner; readonly helper: string },
+    /** How many of the spec's hot-plug ports devices took at the start. */
+    portsTaken = 0,
+  ) {
+    this.#freePorts = spec.devices
+      .filter((d) => d.kind === 'hotplug-port')
+      .map((d) => d.id)
+      .slice(portsTaken);
+  }
+
+  async plugNic(d: TapNic): Promise<void> {
+    const port = this.#freePorts.shift();
+    if (port === undefined) {
+      const why =
+        this.spec.machine === 'microvm'
+          ? 'a microvm takes no device after it started (a VM from a template does)'
+          : 'every hot-plug port is taken';
+      throw new HakoError(
+        'FAILED_PRECONDITION',
+        `cannot add NIC ${d.id} (tap ${d.tap}) to the running VM: ${why}`,
+      );
+    }
+    // The tap's queues reach QEMU through the helper (SCM_RIGHTS), as a netdev; then the NIC.
+    const plug = await this.deps.runner.run([
+      this.deps.helper,
+      'plug',
+      '--qmp',
+      qmpSocket(this.spec),
+      '--netdev',
+      d.id,
+      '--tap',
+      `${d.netns}:${d.tap}`,
+      '--queues',
+      String(d.queues),
+    ]);
+    if (plug.code !== 0) {
+      throw new HakoError('VM_START_FAILED', `cannot add NIC ${d.id} (tap ${d.tap}): ${plug.stderr.trim()}`);
+    }
+    const qmp = await QmpClient.connect(qmpSocket(this.spec), PLUG_MS);
+    try {
+      for (const c of hotplugCommands(d, port)) await qmp.execute(c.execute, c.arguments);
+    } finally {
+      qmp.close();
+    }
+  }
 
   stop(graceMs: number): Promise<void> {
     this.#stopping ??= this.#stop(graceMs);
@@ -163,7 +212,14 @@ export class QemuHypervisor implements Hypervisor {
       const log = await logTail(join(spec.dir, 'qemu.log'), 20);
       throw new HakoError('VM_START_FAILED', `QEMU exited at once (${describeExit(exit)}): ${log}`);
     }
-    return new QemuVm({ pid: child.pid, startTime }, child.exited, spec, (s) => child.kill(s));
+    return new QemuVm(
+      { pid: child.pid, startTime },
+      child.exited,
+      spec,
+      (s) => child.kill(s),
+      this.deps,
+      hotplug.length,
+    );
   }
 
   /**

@@ -302,7 +302,7 @@ fn enter_net(ns: &OwnedFd, what: &str) -> Result<(), JailError> {
 
 /// Opens a queue of tap `ifname` in the network namespace at `netns`, then
 /// comes back to this process's own namespace.
-fn tap(netns: &str, ifname: &str, multi_queue: bool) -> Result<OwnedFd, JailError> {
+pub fn tap(netns: &str, ifname: &str, multi_queue: bool) -> Result<OwnedFd, JailError> {
     let own = open_ns("/proc/self/ns/net")?;
     let pod = open_ns(netns)?;
     enter_net(&pod, &format!("enter the network namespace {netns}"))?;

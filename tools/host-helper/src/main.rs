@@ -5,6 +5,8 @@
 //!                    lookup there may follow a link or leave it
 //!   exec [OPTIONS] -- PROGRAM ARGS…
 //!                    starts QEMU or virtiofsd confined (jail.rs)
+//!   plug --qmp SOCKET --netdev ID --tap NETNS:IFNAME --queues N
+//!                    gives a running QEMU a tap's queues as a netdev (plug.rs)
 //! Errors go to stderr as one line; the exit status is 0 or 1 (fs), and
 //! 125 when exec could not start the program.
 mod beneath;
@@ -12,6 +14,7 @@ mod filter;
 mod fsops;
 mod jail;
 mod mounts;
+mod plug;
 mod remove;
 mod sys;
 
@@ -44,6 +47,15 @@ fn main() {
                 Err(e) => fail(&e.to_string(), 125),
             }
         }
-        _ => fail("usage: hako-host-helper fs ROOT < BATCH | exec [OPTIONS] -- PROGRAM [ARGS…]", 2),
+        Some("plug") => {
+            let plan = plug::parse(&args[1..]).unwrap_or_else(|e| fail(&e.to_string(), 2));
+            if let Err(e) = plug::run(&plan) {
+                fail(&e.to_string(), 1);
+            }
+        }
+        _ => fail(
+            "usage: hako-host-helper fs ROOT < BATCH | exec [OPTIONS] -- PROGRAM [ARGS…] | plug OPTIONS",
+            2,
+        ),
     }
 }
