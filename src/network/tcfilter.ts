@@ -106,12 +106,26 @@ export async function removeTaps(runner: Runner, netns: string, links: readonly 
     () => true,
   );
   if (gone) return;
-  const tolerant = async (argv: readonly string[]) => {
-    await runner.run(['nsenter', `--net=${netns}`, ...argv], { timeoutMs: TC_TIMEOUT_MS });
-  };
-  for (const l of links) {
-    if (!l.tap.endsWith(TAP_SUFFIX)) continue;
-    await tolerant(['tc', 'qdisc', 'del', 'dev', l.device, 'ingress']);
-    await tolerant(['ip', 'link', 'del', 'dev', l.tap]);
-  }
+  // Only our taps, and names the kernel could have given (one word each: they become batch lines).
+  const ours = links.filter((l) => l.tap.endsWith(TAP_SUFFIX) && IFNAME.test(l.tap) && IFNAME.test(l.device));
+  if (ours.length === 0) return;
+  // Each tool once, going on past what is already gone (-force).
+  const tolerant = (tool: 'ip' | 'tc', commands: string[]) =>
+    runner.run(['nsenter', `--net=${netns}`, tool, '-force', '-batch', '-'], {
+      input: commands.join('\n') + '\n',
+      timeoutMs: TC_TIMEOUT_MS,
+    });
+  await Promise.all([
+    tolerant(
+      'tc',
+      ours.map((l) => `qdisc del dev ${l.device} ingress`),
+    ),
+    tolerant(
+      'ip',
+      ours.map((l) => `link del dev ${l.tap}`),
+    ),
+  ]);
 }
+
+/** An interface name as the kernel allows it: 1 to 15 bytes, no whitespace, `/` or `:`. */
+const IFNAME = /^[^\s/:]{1,15}$/;
