@@ -8,21 +8,20 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Dockerd, DOCKER_IMAGE } from '../helpers/docker.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
-import { httpGetEventually, inNetns, sh } from '../helpers/netns.js';
+import { fileNetns, httpGetEventually, inNetns } from '../helpers/netns.js';
 
-const name = `hkt${process.pid}dk`;
-const ns = `/var/run/netns/${name}`;
+const testNs = fileNetns('dk');
+const ns = testNs.path;
 let d: Dockerd;
 
 before(async () => {
-  sh('ip', 'netns', 'add', name);
-  inNetns(ns, 'ip', 'link', 'set', 'lo', 'up');
+  testNs.make();
   d = await Dockerd.start({ netns: ns });
 });
 
 after(async () => {
   await d.stop();
-  sh('ip', 'netns', 'del', name);
+  testNs.remove();
 });
 
 const noLeaks = async () => {

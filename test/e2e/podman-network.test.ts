@@ -9,21 +9,20 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Podman, PODMAN_IMAGE, PODMAN_LIMITS } from '../helpers/podman.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
-import { httpGetEventually, inNetns, namedNetns, sh } from '../helpers/netns.js';
+import { fileNetns, httpGetEventually, inNetns, namedNetns } from '../helpers/netns.js';
 
-const name = `hkt${process.pid}pm`;
-const ns = `/var/run/netns/${name}`;
+const testNs = fileNetns('pm');
+const ns = testNs.path;
 let p: Podman;
 
 before(async () => {
-  sh('ip', 'netns', 'add', name);
-  inNetns(ns, 'ip', 'link', 'set', 'lo', 'up');
+  testNs.make();
   p = await Podman.create({ netns: ns });
 });
 
 after(async () => {
   await p.destroy();
-  sh('ip', 'netns', 'del', name);
+  testNs.remove();
 });
 
 async function ok(args: readonly string[]): Promise<string> {

@@ -34,6 +34,23 @@ export async function withNetns<T>(count: number, fn: (paths: string[]) => Promi
   }
 }
 
+/**
+ * A namespace for a whole test file (a client's daemon, its bridge and
+ * rules live in it): `make` it before, `remove` it after.
+ */
+export function fileNetns(tag: string): { path: string; make(): void; remove(): void } {
+  const name = `hkt${process.pid}${tag}`;
+  const path = `/var/run/netns/${name}`;
+  return {
+    path,
+    make: () => {
+      sh('ip', 'netns', 'add', name);
+      inNetns(path, 'ip', 'link', 'set', 'lo', 'up');
+    },
+    remove: () => sh('ip', 'netns', 'del', name),
+  };
+}
+
 /** The named namespaces under /var/run/netns (to see that a client removed its own). */
 export function namedNetns(): string[] {
   try {
