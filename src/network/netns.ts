@@ -65,15 +65,17 @@ export async function ipJson(
 export async function readPodNetwork(runner: Runner, netns: string): Promise<PodNetwork> {
   await checkPodNetns(netns);
   // Two processes in all (ip's batch mode), for a start's sake; IPv6 routes need a flag of their own.
-  const [[links, addrs, routes4, neighbors], [routes6]] = await Promise.all([
-    ipBatch(
-      runner,
-      netns,
-      ['-d'],
-      ['link show', 'addr show', 'route show table main', 'neigh show nud permanent'],
-    ),
-    ipBatch(runner, netns, ['-6'], ['route show table main']),
-  ]);
+  // Both run at once; a path that names no namespace is reported by the first, named once.
+  const main = ipBatch(
+    runner,
+    netns,
+    ['-d'],
+    ['link show', 'addr show', 'route show table main', 'neigh show nud permanent'],
+  );
+  const v6 = ipBatch(runner, netns, ['-6'], ['route show table main']);
+  v6.catch(() => undefined);
+  const [links, addrs, routes4, neighbors] = await main;
+  const [routes6] = await v6;
   return podNetwork(links, addrs, routes4, routes6, neighbors, netns);
 }
 

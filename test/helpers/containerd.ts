@@ -25,25 +25,42 @@ export class Containerd {
     private readonly child: ChildProcess,
   ) {}
 
-  /** `env` reaches the shims (containerd passes its environment on). */
-  static async start(opts: { env?: Readonly<Record<string, string>> } = {}): Promise<Containerd> {
+  /**
+   * `env` reaches the shims (containerd passes its environment on). With
+   * `netns`, containerd (and so its shims, and CNI) runs in that network
+   * namespace. `cri(dir)` gives the CRI plugin's configuration, which is
+   * otherwise disabled.
+   */
+  static async start(
+    opts: { env?: Readonly<Record<string, string>>; netns?: string; cri?: (dir: string) => string } = {},
+  ): Promise<Containerd> {
     const { dir, hakoStateDir, config } = privateHako('/tmp/hkd-');
     const address = join(dir, 'containerd.sock');
+    const disabled = [
+      ...(opts.cri ? [] : ['io.containerd.grpc.v1.cri']),
+      'io.containerd.snapshotter.v1.btrfs',
+      'io.containerd.snapshotter.v1.zfs',
+      'io.containerd.snapshotter.v1.devmapper',
+      'io.containerd.snapshotter.v1.aufs',
+    ];
     writeFileSync(
       join(dir, 'config.toml'),
       [
         'version = 2',
         `root = "${join(dir, 'root')}"`,
         `state = "${join(dir, 'state')}"`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]',
+        `disabled_plugins = ${JSON.stringify(disabled)}`,
         '[grpc]',
         `  address = "${address}"`,
         '[plugins."io.containerd.internal.v1.opt"]',
         `  path = "${join(dir, 'opt')}"`,
+        opts.cri?.(dir) ?? '',
         '',
       ].join('\n'),
     );
-    const child = spawn('containerd', ['--config', join(dir, 'config.toml'), '--log-level', 'info'], {
+    const enter = opts.netns !== undefined ? ['nsenter', `--net=${opts.netns}`] : [];
+    const [cmd = 'containerd', ...args] = [...enter, 'containerd', '--config', join(dir, 'config.toml')];
+    const child = spawn(cmd, [...args, '--log-level', 'info'], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: {
         ...process.env,
@@ -97,9 +114,9 @@ export class Containerd {
     return { child, output: () => out };
   }
 
-  /** Imports the busybox test image into `namespace`. */
-  async importImage(namespace: string): Promise<void> {
-    const tar = dockerArchive(this.dir, IMAGE);
+  /** Imports the busybox test image into `namespace` (as `tag`, with `cmd`). */
+  async importImage(namespace: string, tag = IMAGE, cmd?: readonly string[]): Promise<void> {
+    const tar = dockerArchive(this.dir, tag, cmd);
     const r = await this.ctr(namespace, ['image', 'import', tar]);
     if (r.code !== 0) throw new Error(`ctr image import: ${r.stderr}`);
   }

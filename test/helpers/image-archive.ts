@@ -18,8 +18,8 @@ export function rootfsTar(dir: string): string {
   return out;
 }
 
-/** A docker-archive image of the busybox rootfs tagged `tag`, in `dir`. */
-export function dockerArchive(dir: string, tag: string): string {
+/** A docker-archive image of the busybox rootfs tagged `tag` (its command `cmd`), in `dir`. */
+export function dockerArchive(dir: string, tag: string, cmd: readonly string[] = ['sh']): string {
   const work = join(dir, 'image');
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -29,7 +29,7 @@ export function dockerArchive(dir: string, tag: string): string {
   const config = JSON.stringify({
     architecture: 'amd64',
     os: 'linux',
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'] },
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: cmd },
     rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
   });
   const configName = `${createHash('sha256').update(config).digest('hex')}.json`;

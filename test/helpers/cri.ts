@@ -1,0 +1,209 @@
+// A CRI client (what kubelet speaks to containerd), with @grpc/grpc-js and
+// the CRI runtime.v1 proto kept as a fixture, and a private containerd with
+// its CRI plugin, runtime handler `hako`, and Debian's CNI bridge plugin,
+// all inside a network namespace the test made: the bridge, the pods'
+// namespaces and their traffic never touch the host's network.
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { Containerd } from './containerd.js';
+import { REPO } from './paths.js';
+
+export const CRI_NAMESPACE = 'k8s.io';
+export const CRI_IMAGE = 'docker.io/library/hako-busybox:test';
+export const PAUSE_IMAGE = 'docker.io/library/hako-pause:test';
+/** The test bridge's subnet and its gateway (the node's address on it). */
+export const CNI_SUBNET = '10.99.0.0/24';
+export const CNI_GATEWAY = '10.99.0.1';
+
+const PROTO = join(REPO, 'test', 'fixtures', 'cri-api', 'api.proto');
+const CALL_MS = 180_000;
+
+type Unary = (
+  req: unknown,
+  meta: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (e: grpc.ServiceError | null, res: unknown) => void,
+) => void;
+
+function criConfig(dir: string): string {
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  return [
+    `[${cri}]`,
+    `  sandbox_image = "${PAUSE_IMAGE}"`,
+    // This machine's root lacks CAP_SYS_RESOURCE (environment.md).
+    '  restrict_oom_score_adj = true',
+    '  disable_apparmor = true',
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    `[${cri}.cni]`,
+    '  bin_dir = "/usr/lib/cni"',
+    `  conf_dir = "${join(dir, 'net.d')}"`,
+    `[${cri}.containerd]`,
+    '  default_runtime_name = "runc"',
+    `[${cri}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    `[${cri}.containerd.runtimes.hako]`,
+    '  runtime_type = "io.containerd.hako.v2"',
+  ].join('\n');
+}
+
+/** Debian's bridge plugin on `hkcni0` with host-local addresses (its state in `dir`). */
+function writeCniConfig(dir: string): void {
+  mkdirSync(join(dir, 'net.d'), { recursive: true });
+  const conf = {
+    cniVersion: '0.4.0',
+    name: 'hako-test',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: 'hkcni0',
+        isGateway: true,
+        ipMasq: false,
+        ipam: {
+          type: 'host-local',
+          ranges: [[{ subnet: CNI_SUBNET, gateway: CNI_GATEWAY }]],
+          routes: [{ dst: '0.0.0.0/0' }],
+          dataDir: join(dir, 'ipam'),
+        },
+      },
+    ],
+  };
+  writeFileSync(join(dir, 'net.d', '10-hako-test.conflist'), JSON.stringify(conf));
+}
+
+export interface PodConfig {
+  readonly metadata: { name: string; uid: string; namespace: string; attempt: number };
+  readonly hostname: string;
+  readonly logDirectory: string;
+  readonly linux: unknown;
+}
+
+export class Cri {
+  private constructor(
+    readonly containerd: Containerd,
+    private readonly runtime: grpc.Client & Record<string, Unary>,
+  ) {}
+
+  /** containerd with CRI in the namespace at `netns`, the test images imported. */
+  static async start(netns: string): Promise<Cri> {
+    const containerd = await Containerd.start({
+      netns,
+      cri: (dir) => {
+        writeCniConfig(dir);
+        return criConfig(dir);
+      },
+    });
+    try {
+      await containerd.importImage(CRI_NAMESPACE, CRI_IMAGE);
+      await containerd.importImage(CRI_NAMESPACE, PAUSE_IMAGE, ['sleep', '2147483647']);
+      const def = protoLoader.loadSync(PROTO, { longs: String, enums: String, defaults: true, oneofs: true });
+      const pkg = grpc.loadPackageDefinition(def) as unknown as {
+        runtime: { v1: { RuntimeService: grpc.ServiceClientConstructor } };
+      };
+      const client = new pkg.runtime.v1.RuntimeService(
+        `unix://${containerd.address}`,
+        grpc.credentials.createInsecure(),
+      ) as unknown as grpc.Client & Record<string, Unary>;
+      return new Cri(containerd, client);
+    } catch (e) {
+      await containerd.stop();
+      throw e;
+    }
+  }
+
+  /** One RuntimeService call. */
+  call<T>(method: string, req: unknown): Promise<T> {
+    const fn = this.runtime[method];
+    if (!fn) throw new Error(`no CRI method ${method}`);
+    return new Promise((resolve, reject) => {
+      fn.call(this.runtime, req, new grpc.Metadata(), { deadline: Date.now() + CALL_MS }, (e, res) =>
+        e ? reject(new Error(`CRI ${method}: ${e.message}`)) : resolve(res as T),
+      );
+    });
+  }
+
+  /** A pod's configuration (its logs under the containerd directory). */
+  podConfig(name: string): PodConfig {
+    const logDirectory = join(this.containerd.dir, 'pod-logs', name);
+    mkdirSync(logDirectory, { recursive: true });
+    return {
+      metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
+      hostname: name,
+      logDirectory,
+      linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+    };
+  }
+
+  /** RunPodSandbox with runtime handler `hako`; the pod's id. */
+  async runPod(config: PodConfig): Promise<string> {
+    const r = await this.call<{ podSandboxId: string }>('RunPodSandbox', { config, runtimeHandler: 'hako' });
+    return r.podSandboxId;
+  }
+
+  /** The pod's IP, as CNI gave it. */
+  async podIp(pod: string): Promise<string> {
+    const r = await this.call<{ status: { network: { ip: string } } }>('PodSandboxStatus', {
+      podSandboxId: pod,
+    });
+    return r.status.network.ip;
+  }
+
+  /** CreateContainer + StartContainer of `command` in the busybox image; the container's id. */
+  async runContainer(
+    pod: string,
+    config: PodConfig,
+    name: string,
+    command: readonly string[],
+  ): Promise<string> {
+    const created = await this.call<{ containerId: string }>('CreateContainer', {
+      podSandboxId: pod,
+      config: {
+        metadata: { name, attempt: 0 },
+        image: { image: CRI_IMAGE },
+        command,
+        logPath: `${name}.log`,
+        linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+      },
+      sandboxConfig: config,
+    });
+    await this.call('StartContainer', { containerId: created.containerId });
+    return created.containerId;
+  }
+
+  /** Waits for the container to exit; its exit code. */
+  async waitExit(container: string, timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await this.call<{ status: { state: string; exitCode: number } }>('ContainerStatus', {
+        containerId: container,
+      });
+      if (r.status.state === 'CONTAINER_EXITED') return r.status.exitCode;
+      if (Date.now() > deadline) throw new Error(`container ${container} still ${r.status.state}`);
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  }
+
+  /** What a container wrote to stdout, from its CRI log ("TIME stdout F text" lines). */
+  logOf(config: PodConfig, name: string): string {
+    const text = readFileSync(join(config.logDirectory, `${name}.log`), 'utf8');
+    return text
+      .split('\n')
+      .map((l) => /^\S+ stdout [FP] (.*)$/.exec(l)?.[1])
+      .filter((l): l is string => l !== undefined)
+      .map((l) => `${l}\n`)
+      .join('');
+  }
+
+  /** StopPodSandbox + RemovePodSandbox (its containers go with it). */
+  async removePod(pod: string): Promise<void> {
+    await this.call('StopPodSandbox', { podSandboxId: pod });
+    await this.call('RemovePodSandbox', { podSandboxId: pod });
+  }
+
+  async stop(): Promise<void> {
+    this.runtime.close();
+    await this.containerd.stop();
+  }
+}
