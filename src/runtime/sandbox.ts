@@ -47,6 +47,11 @@ export interface SandboxOptions {
   readonly adopt?: boolean;
   /** Asked before the first container is created: true leaves it uncreated. */
   readonly abandoned?: () => boolean;
+  /**
+   * The pod's network namespace, when the sandbox starts without its first
+   * container (the shim's does): its first container's spec names it.
+   */
+  readonly netns?: string;
 }
 
 /** A container to create in a sandbox. */
@@ -210,7 +215,7 @@ export class Sandbox implements ContainerHost {
     // Derived from the directory (runDirFor), so cleanup finds it from disk.
     if (this.runDir !== this.dir) await mkdir(this.runDir, { recursive: true, mode: 0o700 });
     // The network (taps, or passt) is made while the rest is set up; awaited before QEMU starts.
-    const networkReady = this.#carryNetwork(first, opts.dieWithParent);
+    const networkReady = this.#carryNetwork(first, opts);
     networkReady.catch(() => undefined);
     const jail = await this.#confine(first);
     await this.#env.fs.apply(this.dir, shareOps());
@@ -292,9 +297,9 @@ export class Sandbox implements ContainerHost {
    */
   async #carryNetwork(
     first: ContainerRequest | undefined,
-    dieWithParent: boolean,
+    { dieWithParent, netns: given }: SandboxOptions,
   ): Promise<{ devices: Device[]; pod: PodNetwork } | undefined> {
-    const netns = podNetnsPath(first?.spec);
+    const netns = podNetnsPath(first?.spec) ?? given;
     this.#podNetns = netns;
     const { runner } = this.#env;
     if (netns === undefined && first?.userNetwork) {

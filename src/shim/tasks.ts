@@ -5,6 +5,7 @@
 // moment it exists, and its TaskExit waits for its TaskStart, so an early
 // exit is never lost nor published first. The Task service (task-service.ts)
 // only decodes requests and calls these methods.
+import { podNetnsPath } from '../network/spec-netns.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessExit } from '../agent-client/client.js';
@@ -143,11 +144,12 @@ export class ShimTasks {
 
   // ---- sandboxes -----------------------------------------------------------
 
-  #sandboxFor(group: string, configPath: string | undefined): Group {
+  /** The group's sandbox; a new one carries `netns` (its first container's network namespace). */
+  #sandboxFor(group: string, configPath: string | undefined, netns: string | undefined): Group {
     const existing = this.#groups.get(group);
     if (existing) return existing;
     const env = this.deps.env(configPath);
-    const g: Group = { env, sandbox: this.#boot(group, env), members: new Set() };
+    const g: Group = { env, sandbox: this.#boot(group, env, netns), members: new Set() };
     this.#groups.set(group, g);
     g.sandbox.catch(() => this.#groups.delete(group));
     return g;
@@ -160,11 +162,15 @@ export class ShimTasks {
     void sweepStale(env).catch((e: unknown) => this.deps.log.log('warn', `sweep: ${messageOf(e)}`));
   }
 
-  async #boot(group: string, envReady: Promise<SandboxEnv>): Promise<Sandbox> {
+  async #boot(group: string, envReady: Promise<SandboxEnv>, netns: string | undefined): Promise<Sandbox> {
     await this.#stopping.get(group);
     const env = await envReady;
     this.#sweep(env);
-    const sandbox = await Sandbox.start(env, { id: group, dieWithParent: false });
+    const sandbox = await Sandbox.start(env, {
+      id: group,
+      dieWithParent: false,
+      ...(netns !== undefined ? { netns } : {}),
+    });
     sandbox.watchOom((containerId) => this.deps.events.publish('/tasks/oom', TaskOOMSchema, { containerId }));
     return sandbox;
   }
@@ -251,7 +257,7 @@ export class ShimTasks {
     let relay: StdioRelay | undefined;
     /** The sandbox holding the container, once it is created there. */
     let created: Sandbox | undefined;
-    const g = this.#sandboxFor(group, req.configPath);
+    const g = this.#sandboxFor(group, req.configPath, podNetnsPath(bundle.spec));
     g.members.add(id);
     try {
       // Recorded before the sandbox exists: if this daemon is killed while

@@ -1,6 +1,7 @@
 // containerd 1.6 drives Hako through the shim v2: `ctr` against a private
 // containerd started here, each test in its own namespace, with the image
 // built locally and imported. After each test nothing of Hako remains.
+import { withNetns } from '../helpers/netns.js';
 import { SOCKETS_DIR } from '../../src/shim/address.js';
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -300,37 +301,39 @@ async function vms(): Promise<number[]> {
   return all.filter((p) => p.argv[0]?.includes('qemu-system')).map((p) => p.pid);
 }
 
-test('containers of one pod (io.kubernetes.cri.sandbox-id) share one VM and its network, and the VM stops with the last', async () => {
-  const ns = await namespace();
-  // As CRI does, the pod's network namespace is named by path (a host path
-  // the guest cannot join: the containers share the sandbox's network).
-  const pod = (id: string) => [
-    '--annotation',
-    'io.kubernetes.cri.sandbox-id=pod1',
-    '--with-ns',
-    'network:/var/run/netns/hako-test-pod1',
-    ...RUNTIME,
-    IMAGE,
-    id,
-  ];
-  await ok(ns, ['run', '-d', ...pod('pod1'), 'nc', '-ll', '-p', '7070', '-e', 'echo', 'pod network']);
-  await ok(ns, ['run', '-d', ...pod('app1'), 'sleep', '600']);
-  try {
-    assert.equal((await vms()).length, 1, 'one VM for the pod');
-    const dial = 'for i in 1 2 3 4 5 6 7 8 9 10; do nc 127.0.0.1 7070 && exit 0; sleep 0.5; done; exit 1';
-    assert.equal(await ok(ns, ['run', '--rm', ...pod('probe'), 'sh', '-c', dial]), 'pod network\n');
-    assert.match(await ok(ns, ['task', 'ls']), /app1\s+\d+\s+RUNNING/);
-    await ok(ns, ['task', 'kill', '-s', 'SIGKILL', 'app1']);
-    await stopped(ns, 'app1');
-    await ok(ns, ['task', 'delete', 'app1']);
-    assert.equal((await vms()).length, 1, 'the VM stays while the pod has a container');
-  } finally {
-    for (const id of ['probe', 'app1', 'pod1']) {
-      await remove(ns, id);
+test('containers of one pod (io.kubernetes.cri.sandbox-id) share one VM and its network, and the VM stops with the last', async () =>
+  withNetns(1, async ([podNetns = '']) => {
+    const ns = await namespace();
+    // As CRI does, the pod's network namespace is named by path (a host path
+    // the guest cannot join: the containers share the sandbox's network, which
+    // carries it: here it has only loopback).
+    const pod = (id: string) => [
+      '--annotation',
+      'io.kubernetes.cri.sandbox-id=pod1',
+      '--with-ns',
+      `network:${podNetns}`,
+      ...RUNTIME,
+      IMAGE,
+      id,
+    ];
+    await ok(ns, ['run', '-d', ...pod('pod1'), 'nc', '-ll', '-p', '7070', '-e', 'echo', 'pod network']);
+    await ok(ns, ['run', '-d', ...pod('app1'), 'sleep', '600']);
+    try {
+      assert.equal((await vms()).length, 1, 'one VM for the pod');
+      const dial = 'for i in 1 2 3 4 5 6 7 8 9 10; do nc 127.0.0.1 7070 && exit 0; sleep 0.5; done; exit 1';
+      assert.equal(await ok(ns, ['run', '--rm', ...pod('probe'), 'sh', '-c', dial]), 'pod network\n');
+      assert.match(await ok(ns, ['task', 'ls']), /app1\s+\d+\s+RUNNING/);
+      await ok(ns, ['task', 'kill', '-s', 'SIGKILL', 'app1']);
+      await stopped(ns, 'app1');
+      await ok(ns, ['task', 'delete', 'app1']);
+      assert.equal((await vms()).length, 1, 'the VM stays while the pod has a container');
+    } finally {
+      for (const id of ['probe', 'app1', 'pod1']) {
+        await remove(ns, id);
+      }
     }
-  }
-  await noLeaks();
-});
+    await noLeaks();
+  }));
 
 test('the runtime options ConfigPath chooses the configuration file', async () => {
   const ns = await namespace();

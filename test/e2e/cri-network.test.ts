@@ -49,13 +49,13 @@ test('CRI pods on the CNI bridge: the pod IP is in the VM; node↔pod, pod↔pod
     await cri.runContainer(podA, a, 'web', HTTPD('hello-from-pod-a'));
     // The pod's IP is on the container's eth0.
     const show = await cri.runContainer(podA, a, 'show', ['ip', '-o', '-4', 'addr', 'show', 'eth0']);
-    assert.equal(await cri.waitExit(show), 0);
+    assert.equal(await cri.waitExit(show), 0, cri.logOf(a, 'show', 'stderr'));
     assert.match(cri.logOf(a, 'show'), new RegExp(`eth0\\s+inet ${ipA.replace(/\./g, '\\.')}/24`));
     // The node reaches the pod's server on the pod's IP.
     assert.equal(await httpGetEventually(node.path, ipA, 8080), 'hello-from-pod-a\n');
     // Two containers of one pod reach each other on 127.0.0.1.
     const local = await cri.runContainer(podA, a, 'local', FETCH('http://127.0.0.1:8080/'));
-    assert.equal(await cri.waitExit(local), 0);
+    assert.equal(await cri.waitExit(local), 0, cri.logOf(a, 'local', 'stderr'));
     assert.equal(cri.logOf(a, 'local'), 'hello-from-pod-a\n');
     // The pod reaches a server on the node, at the bridge's gateway address.
     const www = join(cri.containerd.dir, 'node-www');
@@ -69,12 +69,12 @@ test('CRI pods on the CNI bridge: the pod IP is in the VM; node↔pod, pod↔pod
       },
     );
     const up = await cri.runContainer(podA, a, 'up', FETCH(`http://${CNI_GATEWAY}:8081/f`));
-    assert.equal(await cri.waitExit(up), 0);
+    assert.equal(await cri.waitExit(up), 0, cri.logOf(a, 'up', 'stderr'));
     assert.equal(cri.logOf(a, 'up'), 'hello-from-the-node\n');
     // Two pods reach each other by IP.
     podB = await cri.runPod(b);
     const across = await cri.runContainer(podB, b, 'across', FETCH(`http://${ipA}:8080/`));
-    assert.equal(await cri.waitExit(across), 0);
+    assert.equal(await cri.waitExit(across), 0, cri.logOf(b, 'across', 'stderr'));
     assert.equal(cri.logOf(b, 'across'), 'hello-from-pod-a\n');
     // Each pod's VM has its tap beside the pod's interface.
     for (const pod of [podA, podB]) {

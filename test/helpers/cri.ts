@@ -185,12 +185,12 @@ export class Cri {
     }
   }
 
-  /** What a container wrote to stdout, from its CRI log ("TIME stdout F text" lines). */
-  logOf(config: PodConfig, name: string): string {
+  /** What a container wrote to `stream`, from its CRI log ("TIME stdout F text" lines). */
+  logOf(config: PodConfig, name: string, stream: 'stdout' | 'stderr' = 'stdout'): string {
     const text = readFileSync(join(config.logDirectory, `${name}.log`), 'utf8');
     return text
       .split('\n')
-      .map((l) => /^\S+ stdout [FP] (.*)$/.exec(l)?.[1])
+      .map((l) => new RegExp(`^\\S+ ${stream} [FP] (.*)$`).exec(l)?.[1])
       .filter((l): l is string => l !== undefined)
       .map((l) => `${l}\n`)
       .join('');
