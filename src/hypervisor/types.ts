@@ -93,6 +93,8 @@ export interface Vm {
    * guest sees it appear. Fails (FAILED_PRECONDITION) when no port is free.
    */
   plugNic(d: TapNic): Promise<void>;
+  /** Removes the NIC `id` (and its netdev) from the running VM, once the guest let it go. */
+  unplugNic(id: string): Promise<void>;
 }
 
 /** A NIC on a tap in a pod's network namespace. */

@@ -20,6 +20,17 @@ const TC_TIMEOUT_MS = 10_000;
 
 const tapName = (index: number) => `tap${index}${TAP_SUFFIX}`;
 
+/** The number in a tap's name (tap3_hako: 3); -1 for a name not ours. */
+export function tapIndex(tap: string): number {
+  const m = new RegExp(`^tap(\\d+)${TAP_SUFFIX}$`).exec(tap);
+  return m ? Number(m[1]) : -1;
+}
+
+/** The number the next tap gets: above every tap in `links`. */
+export function nextTapIndex(links: readonly TapLink[]): number {
+  return Math.max(-1, ...links.map((l) => tapIndex(l.tap))) + 1;
+}
+
 /**
  * The tap each interface gets, by name: recorded before makeTaps makes
  * them. Numbered from `first` (the count of taps the sandbox already has).

@@ -92,7 +92,9 @@ export async function relayMain(
     for (const hook of ['prestart', 'createRuntime'] as const)
       await runHooks(spec, hook, state, ctx.config.runtime.hookTimeoutMs);
     // What the hooks configured (docker's libnetwork-setkey, nerdctl's) reaches the VM before the container runs.
-    if (hasHooks(spec, 'prestart') || hasHooks(spec, 'createRuntime')) await sandbox.carryNewInterfaces();
+    if (hasHooks(spec, 'prestart') || hasHooks(spec, 'createRuntime')) await sandbox.syncNetwork();
+    // And what changes later (`docker network connect`), while the container runs.
+    await sandbox.followNetwork();
     const outputs = detached ? () => logOutputs(files.output(dir)) : callerOutputs;
     const io = container.io();
     const attached = await attachStdio(io, consoleSocket, log, outputs);

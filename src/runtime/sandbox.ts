@@ -6,7 +6,7 @@ import { randomMac, startPasst, userNetworkConfig, type PortMap } from '../netwo
 import { podNetnsPath } from '../network/spec-netns.js';
 import { readPodNetwork } from '../network/netns.js';
 import type { PodInterface, PodNetwork } from '../network/pod-network.js';
-import { makeTaps, tapLinks } from '../network/tcfilter.js';
+import { makeTaps, nextTapIndex, removeTaps, tapIndex, tapLinks } from '../network/tcfilter.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentClient, StorageInit } from '../agent-client/client.js';
@@ -22,7 +22,7 @@ import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
 import { Virtiofs } from '../storage/virtiofs.js';
 import { refOf } from '../sys/procs.js';
-import { describeExit, type ChildExit } from '../sys/runner.js';
+import { describeExit, type Child, type ChildExit } from '../sys/runner.js';
 import { VirtioSerialTransport } from '../transport/virtio-serial.js';
 import { cleanupSandbox, type CleanupOptions } from './cleanup.js';
 import { Container, type ContainerHost } from './container.js';
@@ -92,6 +92,8 @@ const DESTROY_TIMEOUT_MS = 5000;
 const VM_STOP_GRACE_MS = 2000;
 /** How long an agent error may precede the VM's exit and still be blamed on it. */
 const EXIT_SETTLE_MS = 300;
+/** How long the pod's namespace must be still before the VM's NICs are synced with it. */
+const NETWORK_SETTLE_MS = 250;
 
 /** The guest's writable layer over a container's read-only rootfs (tmpfs, in guest RAM). */
 function layerStorage(id: string): StorageInit {
@@ -120,6 +122,13 @@ export class Sandbox implements ContainerHost {
   #agent: AgentClient | undefined;
   /** The pod's network namespace, whose interfaces the VM carries. */
   #podNetns: string | undefined;
+  /** The pod's network as the guest was last told it (JSON), to tell it only of changes. */
+  #appliedNetwork: string | undefined;
+  /** Syncs of the VM's NICs with the namespace, one at a time. */
+  #netSync: Promise<void> = Promise.resolve();
+  /** `ip monitor` in the pod's namespace, while the sandbox runs. */
+  #netWatch: Child | undefined;
+  #following = false;
   #stopping: Promise<void> | undefined;
   #saved: Promise<void> = Promise.resolve();
   readonly #containers = new Map<string, Container>();
@@ -277,7 +286,9 @@ export class Sandbox implements ContainerHost {
     // would outlive the sandbox.
     await this.#handshake(vm, transport, fs, opts, t0)
       .then(async () => {
-        if (network) await this.guard(this.agent.updateNetwork(network.pod), 'configure the network');
+        if (!network) return;
+        await this.guard(this.agent.updateNetwork(network.pod), 'configure the network');
+        this.#appliedNetwork = JSON.stringify(network.pod);
       })
       .catch(async (e: unknown) => {
         await staged?.catch(() => undefined);
@@ -287,6 +298,32 @@ export class Sandbox implements ContainerHost {
     const ready = await staged;
     // Left staged (stop() removes it) if its caller gave up meanwhile.
     if (!opts.abandoned?.()) await this.#create(this.agent, ready, first?.start ?? false);
+  }
+
+  /**
+   * Follows the pod's namespace while the sandbox runs: a change to its
+   * links, addresses or routes (`docker network connect`/`disconnect`)
+   * syncs the VM's NICs with it, a quarter second after the last.
+   */
+  async followNetwork(): Promise<void> {
+    const netns = this.#podNetns;
+    if (netns === undefined || this.#following) return;
+    this.#following = true;
+    let timer: NodeJS.Timeout | undefined;
+    const changed = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        void this.syncNetwork().catch((e: unknown) =>
+          this.#env.log.log('warn', `network of sandbox ${this.id}: ${messageOf(e)}`, { sandbox: this.id }),
+        );
+      }, NETWORK_SETTLE_MS);
+      timer.unref();
+    };
+    this.#netWatch = await this.#env.runner.spawn({
+      argv: ['nsenter', `--net=${netns}`, 'ip', 'monitor', 'link', 'address', 'route'],
+      dieWithParent: true,
+      onStdout: changed,
+    });
   }
 
   /**
@@ -321,7 +358,7 @@ export class Sandbox implements ContainerHost {
   /** Records, then makes, a tap per interface, numbered after those the sandbox has; a NIC on each. */
   async #tapNics(netns: string, interfaces: readonly PodInterface[]): Promise<TapNic[]> {
     const queues = Math.max(1, this.#env.config.hypervisor.vcpus);
-    const first = this.#record.network?.links.length ?? 0;
+    const first = nextTapIndex(this.#record.network?.links ?? []);
     const links = tapLinks(interfaces, first);
     this.#record.network = { netns, links: [...(this.#record.network?.links ?? []), ...links] };
     await this.#save();
@@ -337,22 +374,43 @@ export class Sandbox implements ContainerHost {
   }
 
   /**
-   * Carries the interfaces that appeared in the pod's namespace since the
-   * VM started (configured by hooks between create and start, as docker's
-   * and nerdctl's are): a tap and a NIC each, added to the running VM,
-   * then the guest's configuration of the whole namespace.
+   * Brings the VM's NICs in line with the pod's namespace as it is now:
+   * interfaces that appeared since the start (configured by hooks between
+   * create and start, as docker's and nerdctl's are, or by `network
+   * connect`) get a tap and a NIC each, added to the running VM; those that
+   * went lose theirs; then the guest is told the namespace's configuration,
+   * if it changed. One sync at a time.
    */
-  async carryNewInterfaces(): Promise<void> {
+  syncNetwork(): Promise<void> {
+    const run = this.#netSync.then(() => this.#syncNetwork());
+    this.#netSync = run.catch(() => undefined);
+    return run;
+  }
+
+  async #syncNetwork(): Promise<void> {
     const netns = this.#podNetns;
     const vm = this.#vm;
-    if (netns === undefined || !vm) return;
-    const pod = await readPodNetwork(this.#env.runner, netns);
+    if (netns === undefined || !vm || this.#status !== 'running') return;
+    const { runner } = this.#env;
+    const pod = await readPodNetwork(runner, netns);
+    const present = new Set(pod.interfaces.map((i) => i.name));
+    for (const l of (this.#record.network?.links ?? []).filter((x) => !present.has(x.device))) {
+      const id = `net${tapIndex(l.tap)}`;
+      await this.guard(vm.unplugNic(id), `remove NIC ${id}`);
+      await removeTaps(runner, netns, [l]);
+      this.#record.network = { netns, links: (this.#record.network?.links ?? []).filter((x) => x !== l) };
+      await this.#save();
+    }
     const carried = new Set(this.#record.network?.links.map((l) => l.device));
     const fresh = pod.interfaces.filter((i) => !carried.has(i.name));
-    if (fresh.length === 0) return;
-    for (const nic of await this.#tapNics(netns, fresh))
-      await this.guard(vm.plugNic(nic), `add NIC ${nic.id}`);
+    if (fresh.length > 0) {
+      for (const nic of await this.#tapNics(netns, fresh))
+        await this.guard(vm.plugNic(nic), `add NIC ${nic.id}`);
+    }
+    const config = JSON.stringify(pod);
+    if (config === this.#appliedNetwork) return;
     await this.guard(this.agent.updateNetwork(pod), 'configure the network');
+    this.#appliedNetwork = config;
   }
 
   /** Connects to the agent, checks it and creates the sandbox in the guest. */
@@ -543,6 +601,7 @@ export class Sandbox implements ContainerHost {
     const { log } = this.#env;
     const wasRunning = this.#status === 'running';
     this.#status = 'stopping';
+    this.#netWatch?.kill('SIGKILL');
     this.#record.status = 'stopping';
     await this.#save().catch(() => undefined);
     const agent = this.#agent;

@@ -23,6 +23,8 @@ export interface SpawnOptions {
   readonly dieWithParent?: boolean;
   /** Extra environment (added to ours). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Called whenever the child writes to stdout (a change to react to); what it wrote is dropped. */
+  readonly onStdout?: () => void;
 }
 
 /** What a child may write to one log file, at most, by default. */
@@ -85,7 +87,7 @@ export class RealRunner implements Runner {
     const errLog = opts.logFile !== undefined ? new CappedLog(opts.logFile, max) : undefined;
     const outLog = opts.stdoutLog !== undefined ? new CappedLog(opts.stdoutLog, max) : errLog;
     const child = spawn(cmd, args, {
-      stdio: ['ignore', outLog ? 'pipe' : 'ignore', errLog ? 'pipe' : 'ignore'],
+      stdio: ['ignore', outLog || opts.onStdout ? 'pipe' : 'ignore', errLog ? 'pipe' : 'ignore'],
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
       detached: true,
     });
@@ -93,7 +95,11 @@ export class RealRunner implements Runner {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', () => resolve({ code: 127, signal: null }));
     });
-    drain(child.stdout, outLog);
+    if (opts.onStdout) {
+      const onStdout = opts.onStdout;
+      child.stdout?.on('data', () => onStdout());
+      (child.stdout as (Readable & { unref?: () => void }) | null)?.unref?.();
+    } else drain(child.stdout, outLog);
     drain(child.stderr, errLog);
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());

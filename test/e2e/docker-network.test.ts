@@ -71,3 +71,36 @@ test('docker run -p on the default bridge: the node reaches httpd in the VM thro
   );
   assert.deepEqual(links.sort(), ['docker0', 'lo']);
 });
+
+test('docker network connect plugs a NIC into the running VM, and disconnect unplugs it', async () => {
+  const httpd =
+    'mkdir -p /www && echo hello-from-two-networks > /www/index.html && exec httpd -f -p 80 -h /www';
+  await ok(['network', 'create', '--subnet', '10.98.0.0/24', 'extra']);
+  await ok(['run', '-d', '--runtime', 'hako', '--name', 'multi', DOCKER_IMAGE, 'sh', '-c', httpd]);
+  try {
+    await ok(['network', 'connect', 'extra', 'multi']);
+    const ip = (
+      await ok(['inspect', 'multi', '--format', '{{.NetworkSettings.Networks.extra.IPAddress}}'])
+    ).trim();
+    assert.match(ip, /^10\.98\.0\.\d+$/);
+    assert.equal(await httpGetEventually(ns, ip, 80), 'hello-from-two-networks\n');
+    const shown = await ok(['exec', 'multi', 'ip', '-o', '-4', 'addr', 'show', 'eth1']);
+    assert.match(shown, new RegExp(`eth1\\s+inet ${ip.replace(/\./g, '\\.')}/24`));
+    await ok(['network', 'disconnect', 'extra', 'multi']);
+    let nics = '';
+    for (let i = 0; i < 120; i++) {
+      nics = await ok(['exec', 'multi', 'ls', '/sys/class/net']);
+      if (!nics.includes('eth1')) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.doesNotMatch(nics, /eth1/);
+    assert.match(nics, /eth0/);
+    // The first network still works.
+    const first = (await ok(['inspect', 'multi', '--format', '{{.NetworkSettings.IPAddress}}'])).trim();
+    assert.equal(await httpGetEventually(ns, first, 80), 'hello-from-two-networks\n');
+  } finally {
+    await d.docker(['rm', '-f', 'multi']);
+    await d.docker(['network', 'rm', 'extra']);
+  }
+  await noLeaks();
+});

@@ -105,4 +105,11 @@ export class FakeVm implements Vm {
     this.plugged.push(d);
     return Promise.resolve();
   }
+
+  unplugNic(id: string): Promise<void> {
+    const i = this.plugged.findIndex((d) => d.id === id);
+    if (i < 0) return Promise.reject(new HakoError('NOT_FOUND', `the VM has no hot-plugged NIC ${id}`));
+    this.plugged.splice(i, 1);
+    return Promise.resolve();
+  }
 }

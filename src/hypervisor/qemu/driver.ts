@@ -27,6 +27,8 @@ const QUIT_MS = 1000;
 const PROBE_MS = 1000;
 /** How long connecting to QMP may take to hot-plug a NIC. */
 const PLUG_MS = 5000;
+/** How long the guest may take to release a NIC being unplugged. */
+const UNPLUG_MS = 15_000;
 
 /** A running QEMU (exported for tests). */
 export class QemuVm implements Vm {
@@ -34,6 +36,8 @@ export class QemuVm implements Vm {
 
   /** The hot-plug ports no device holds yet. */
   readonly #freePorts: string[];
+  /** The port each hot-plugged device holds, by device id. */
+  readonly #portOf = new Map<string, string>();
 
   constructor(
     readonly process: ProcessRef,
@@ -41,13 +45,12 @@ export class QemuVm implements Vm {
     readonly spec: VmSpec,
     private readonly signal: (s: NodeJS.Signals) => void,
     private readonly deps: { readonly runner: Runner; readonly helper: string },
-    /** How many of the spec's hot-plug ports devices took at the start. */
-    portsTaken = 0,
+    /** The devices hot-plugged at the start, one port each, in order. */
+    plugged: readonly Device[] = [],
   ) {
-    this.#freePorts = spec.devices
-      .filter((d) => d.kind === 'hotplug-port')
-      .map((d) => d.id)
-      .slice(portsTaken);
+    const ports = spec.devices.filter((d) => d.kind === 'hotplug-port').map((d) => d.id);
+    for (const [i, d] of plugged.entries()) this.#portOf.set(d.id, ports[i] ?? '');
+    this.#freePorts = ports.slice(plugged.length);
   }
 
   async plugNic(d: TapNic): Promise<void> {
@@ -81,6 +84,34 @@ export class QemuVm implements Vm {
     const qmp = await QmpClient.connect(qmpSocket(this.spec), PLUG_MS);
     try {
       for (const c of hotplugCommands(d, port)) await qmp.execute(c.execute, c.arguments);
+      this.#portOf.set(d.id, port);
+    } finally {
+      qmp.close();
+    }
+  }
+
+  async unplugNic(id: string): Promise<void> {
+    const port = this.#portOf.get(id);
+    if (port === undefined) throw new HakoError('NOT_FOUND', `the VM has no hot-plugged NIC ${id}`);
+    const qmp = await QmpClient.connect(qmpSocket(this.spec), PLUG_MS);
+    try {
+      const device = `${id}-dev`;
+      const deleted = new Promise<boolean>((resolve) =>
+        qmp.onEvent((e) => {
+          if (e.event === 'DEVICE_DELETED' && (e.data as { device?: unknown } | undefined)?.device === device)
+            resolve(true);
+        }),
+      );
+      await qmp.execute('device_del', { id: device });
+      // The guest ejects the device (PCIe hot-plug): it may take seconds, or never come.
+      if (!(await within(deleted, UNPLUG_MS)))
+        throw new HakoError(
+          'FAILED_PRECONDITION',
+          `the guest did not release NIC ${id} within ${UNPLUG_MS} ms`,
+        );
+      await qmp.execute('netdev_del', { id });
+      this.#portOf.delete(id);
+      this.#freePorts.push(port);
     } finally {
       qmp.close();
     }
@@ -218,7 +249,7 @@ export class QemuHypervisor implements Hypervisor {
       spec,
       (s) => child.kill(s),
       this.deps,
-      hotplug.length,
+      hotplug,
     );
   }
 
