@@ -98,7 +98,7 @@ export class RealRunner implements Runner {
     if (opts.onStdout) {
       const onStdout = opts.onStdout;
       child.stdout?.on('data', () => onStdout());
-      (child.stdout as (Readable & { unref?: () => void }) | null)?.unref?.();
+      (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
     } else drain(child.stdout, outLog);
     drain(child.stderr, errLog);
     await new Promise<void>((resolve, reject) => {
