@@ -29,6 +29,14 @@ async function executable(path: string): Promise<boolean> {
   );
 }
 
+/** Where `name` is on PATH, if it is. */
+async function onPath(name: string): Promise<string | undefined> {
+  for (const dir of (process.env['PATH'] ?? '').split(':').filter((d) => d.startsWith('/'))) {
+    if (await executable(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
 export async function checkCommand(
   g: GlobalOptions,
   runner: Runner,
@@ -75,6 +83,15 @@ export async function checkCommand(
   } else {
     findings.push({ name: 'shared fs', ok: true, detail: 'virtio-9p (no daemon needed)' });
   }
+
+  // hako run's default network.
+  const passt = await onPath('passt');
+  findings.push({
+    name: 'passt',
+    ok: passt !== undefined,
+    detail: passt ?? 'not found: hako run has no outbound network (--network none still works)',
+    ...(passt ? {} : { fix: 'apt-get install passt' }),
+  });
 
   const current = await readCurrent(config.runtime.imageCacheDir);
   const build = 'hako image build';

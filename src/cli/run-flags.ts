@@ -110,27 +110,33 @@ export function withVmSize(config: HakoConfig, size: VmSize): HakoConfig {
 export type NetworkChoice =
   | { readonly kind: 'none' }
   | { readonly kind: 'ns'; readonly path: string }
-  | { readonly kind: 'user'; readonly ports: readonly PortMap[] };
+  | { readonly kind: 'user'; readonly ports: readonly PortMap[]; readonly hostLoopback: boolean };
 
 /**
  * `--network`: `none` (loopback only), `user` (outbound, through passt;
- * `-p` publishes ports and implies it) or `ns:PATH` (an existing network
- * namespace, carried into the VM as a pod's is).
+ * `-p` publishes ports and implies it), `user:host-loopback` (also the
+ * host's loopback, at the gateway's address) or `ns:PATH` (an existing
+ * network namespace, carried into the VM as a pod's is). Without it,
+ * `fallback` (or `user` with `-p`).
  */
-export function parseNetwork(value: string | undefined, publish: readonly string[] = []): NetworkChoice {
+export function parseNetwork(
+  value: string | undefined,
+  publish: readonly string[] = [],
+  fallback: 'none' | 'user' = 'none',
+): NetworkChoice {
   const ports = publish.map(parsePort);
-  const mode = value ?? (ports.length > 0 ? 'user' : 'none');
-  if (ports.length > 0 && mode !== 'user')
-    throw bad(`-p needs --network user (the default with -p), not ${mode}`);
+  const mode = value ?? (ports.length > 0 ? 'user' : fallback);
+  const user = mode === 'user' || mode === 'user:host-loopback';
+  if (ports.length > 0 && !user) throw bad(`-p needs --network user (the default with -p), not ${mode}`);
   if (mode === 'none') return { kind: 'none' };
-  if (mode === 'user') return { kind: 'user', ports };
+  if (user) return { kind: 'user', ports, hostLoopback: mode === 'user:host-loopback' };
   if (mode.startsWith('ns:')) {
     const path = mode.slice(3);
     if (!path.startsWith('/')) throw bad(`--network ${mode}: the namespace's path must be absolute`);
     return { kind: 'ns', path };
   }
   throw bad(
-    `--network ${mode}: supported are none (loopback only), user (outbound, through passt) and ns:PATH (an existing network namespace)`,
+    `--network ${mode}: supported are none (loopback only), user (outbound, through passt), user:host-loopback (also the host's loopback) and ns:PATH (an existing network namespace)`,
   );
 }
 

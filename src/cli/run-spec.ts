@@ -1,7 +1,7 @@
 // Turns `hako run` flags into the container to run: its OCI spec and its
 // root filesystem on the host. Everything is checked here, before any VM is
 // started, so that bad input costs nothing and leaves nothing behind.
-import type { PortMap } from '../network/user-net.js';
+import type { UserNetwork } from '../network/user-net.js';
 import { stat } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
 import { defaultSpec } from '../oci/default-spec.js';
@@ -56,7 +56,7 @@ export interface RunTarget {
   /** --memory and --cpus: the VM is sized for them (run-flags.ts vmSize). */
   readonly sizing: Sizing;
   /** `--network user`: the sandbox's own outbound network, with these ports published. */
-  readonly userNetwork?: { readonly ports: readonly PortMap[] };
+  readonly userNetwork?: UserNetwork;
 }
 
 function parseEnv(entries: readonly string[], hostEnv: NodeJS.ProcessEnv): string[] {
@@ -115,9 +115,13 @@ export async function resolveRunTarget(
     ...(flags.memory !== undefined ? { memoryBytes: parseMemory(flags.memory) } : {}),
     ...(flags.cpus !== undefined ? { cpus: parseCpus(flags.cpus, availableParallelism()) } : {}),
   };
-  const network = parseNetwork(flags.network, flags.publish);
+  // An image's container gets outbound networking by default; a bundle's spec says what it has.
+  const network = parseNetwork(flags.network, flags.publish, flags.bundle !== undefined ? 'none' : 'user');
   const withFlags = (spec: OciSpec) => withNetwork(applyRunFlags(spec, volumes, flags.user, sizing), network);
-  const userNetwork = network.kind === 'user' ? { userNetwork: { ports: network.ports } } : {};
+  const userNetwork =
+    network.kind === 'user'
+      ? { userNetwork: { ports: network.ports, hostLoopback: network.hostLoopback } }
+      : {};
   if (flags.bundle !== undefined) {
     const bundle = await readBundle(flags.bundle);
     await requireDir(bundle.rootfs, `rootfs (root.path of ${bundle.dir}/config.json)`);

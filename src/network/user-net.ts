@@ -83,12 +83,23 @@ const PASST_START_MS = 5000;
  * own, under a root that others may only traverse). Resolves once it
  * listens.
  */
+/**
+ * `hako run`'s own network: outbound through passt, with these ports
+ * published. The host's loopback is reachable (at the gateway's address)
+ * only with `hostLoopback`: local services must not be every container's.
+ */
+export interface UserNetwork {
+  readonly ports: readonly PortMap[];
+  readonly hostLoopback: boolean;
+}
+
 export async function startPasst(
   runner: Runner,
   netDir: string,
-  ports: readonly PortMap[],
+  net: UserNetwork,
   o: { readonly dieWithParent: boolean; /** Its stderr. */ readonly logFile: string },
 ): Promise<{ child: Child; socketPath: string }> {
+  const { ports } = net;
   for (const p of ports) await checkPortFree(p);
   const dir = netDir;
   await mkdir(dirname(dir), { recursive: true, mode: 0o711 });
@@ -105,6 +116,7 @@ export async function startPasst(
     `${NOBODY}:${NOBODY}`,
     '--socket',
     socketPath,
+    ...(net.hostLoopback ? [] : ['--no-map-gw']),
     ...passtPortArgs(ports),
   ];
   let child: Child;

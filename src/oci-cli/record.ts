@@ -30,7 +30,7 @@ const OciRecordSchema = z.object({
       vm: z
         .object({ vcpus: z.number().int().min(1).max(256), memoryMiB: z.number().int().min(64) })
         .optional(),
-      /** `--network user`, with the ports it publishes. */
+      /** `--network user`, with the ports it publishes, and whether it reaches the host's loopback. */
       network: z
         .object({
           ports: z
@@ -44,6 +44,7 @@ const OciRecordSchema = z.object({
             )
             .max(64)
             .readonly(),
+          hostLoopback: z.boolean().default(false),
         })
         .optional(),
     })

@@ -2,7 +2,8 @@
 // holding containers. Lifecycle: creating → running → stopping → stopped.
 // Every step that creates something is recorded on disk first, so stop()
 // and cleanupSandbox() can undo it; a failed start undoes itself.
-import { randomMac, startPasst, userNetworkConfig, type PortMap } from '../network/user-net.js';
+import type { UserNetwork } from '../network/user-net.js';
+import { randomMac, startPasst, userNetworkConfig } from '../network/user-net.js';
 import { podNetnsPath } from '../network/spec-netns.js';
 import { readPodNetwork } from '../network/netns.js';
 import type { PodInterface, PodNetwork } from '../network/pod-network.js';
@@ -77,7 +78,7 @@ export interface ContainerRequest {
    * Without a pod namespace in its spec: the sandbox's own user-mode network
    * (passt), outbound, with these ports published (`hako run --network user`).
    */
-  readonly userNetwork?: { readonly ports: readonly PortMap[] };
+  readonly userNetwork?: UserNetwork;
 }
 
 /** A container whose host side is ready: what the agent is sent to create it. */
@@ -343,7 +344,7 @@ export class Sandbox implements ContainerHost {
       const mac = randomMac();
       const podP = userNetworkConfig(runner, mac);
       podP.catch(() => undefined);
-      const { socketPath } = await startPasst(runner, netDirFor(this.dir), first.userNetwork.ports, {
+      const { socketPath } = await startPasst(runner, netDirFor(this.dir), first.userNetwork, {
         dieWithParent,
         logFile: join(this.runDir, 'passt.log'),
       });

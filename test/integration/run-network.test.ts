@@ -1,6 +1,7 @@
-// hako run's own network (--network user, passt): outbound to a server the
-// test runs on the host's loopback (reached through the gateway's address,
-// which passt maps to the host's loopback), and -p publishing a port on
+// hako run's own network (passt; the default for an image's container):
+// outbound, the host's loopback mapped only when asked (--network
+// user:host-loopback: a server the test runs on the host's loopback is
+// reached through the gateway's address), and -p publishing a port on
 // 127.0.0.1. Traffic stays on this host's loopback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,7 +44,7 @@ function fetchText(url: string): Promise<string> {
   });
 }
 
-test('--network user: the container reaches a server on the host loopback through the gateway address', async () => {
+test('--network user:host-loopback: the container reaches a server on the host loopback through the gateway address', async () => {
   const server = createServer((_req, res) => res.end('from the host loopback\n'));
   const port = await listen(server);
   try {
@@ -51,7 +52,7 @@ test('--network user: the container reaches a server on the host loopback throug
       const r = await runHako(root, [
         'run',
         '--network',
-        'user',
+        'user:host-loopback',
         '--',
         'wget',
         '-qO-',
@@ -122,5 +123,31 @@ test('-p 127.0.0.1:PORT:8080 publishes the container’s httpd on the host loopb
       again.listen(port, '127.0.0.1', () => resolve());
     });
     again.close();
+  });
+});
+
+test("by default a container has outbound networking (passt: eth0, a default route) without the host's loopback, which only --network user:host-loopback maps", async () => {
+  await inPrivateRoot(async (root) => {
+    for (const [flags, mapped] of [
+      [[], false],
+      [['--network', 'user:host-loopback'], true],
+    ] as const) {
+      const name = mapped ? 'mapped' : 'default-net';
+      const d = await runHako(root, ['run', '-d', '--name', name, ...flags, '--', 'sleep', '60'], {
+        until: 'exit',
+      });
+      assert.equal(d.code, 0, d.stderr);
+      try {
+        const ex = await runHako(root, ['exec', name, 'sh', '-c', 'ip -o -4 addr show eth0; ip route']);
+        assert.equal(ex.code, 0, ex.stderr);
+        assert.match(ex.stdout.toString(), /eth0\s+inet \d+\.\d+\.\d+\.\d+\//);
+        assert.match(ex.stdout.toString(), /^default via /m);
+        const passt = await commandsNaming(netDirFor(join(root, name)));
+        assert.equal(passt.length, 1, 'one passt for the sandbox');
+        assert.equal(passt[0]?.argv.includes('--no-map-gw'), !mapped, passt[0]?.argv.join(' '));
+      } finally {
+        await runHako(root, ['rm', '-f', name]);
+      }
+    }
   });
 });

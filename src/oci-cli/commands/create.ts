@@ -1,6 +1,7 @@
 // `hako create [--bundle B] [--pid-file P] [--console-socket S] <id>`: makes
 // the container, its process waiting in the guest, and leaves its relay
 // running (pid in --pid-file). Nothing half-made remains on failure.
+import type { UserNetwork } from '../../network/user-net.js';
 import { mkdir, stat, rename, writeFile } from 'node:fs/promises';
 import { dirname, basename, join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -16,7 +17,6 @@ import { containerDir, type OciContext } from '../context.js';
 import { rfc3339Nano, writeRecord } from '../record.js';
 import { globalArgs, helperStdio, spawnHelper } from '../spawn-helper.js';
 import { awaitReport } from '../status-pipe.js';
-import type { PortMap } from '../../network/user-net.js';
 import { encodeFds, preservedFds, withPreservedFds } from '../preserved-fds.js';
 import { relayNetnsWrapper } from '../relay-netns.js';
 import { HOST_NETNS_ENV, hostNetnsId } from '../../network/netns.js';
@@ -60,7 +60,7 @@ export interface Generated {
   /** Its VM's size, when not the configured default. */
   readonly vm?: { readonly vcpus: number; readonly memoryMiB: number };
   /** `--network user`: its own outbound network, with these ports published. */
-  readonly network?: { readonly ports: readonly PortMap[] };
+  readonly network?: UserNetwork;
 }
 
 /** The bundle directory of a generated container. */
