@@ -1,6 +1,9 @@
 // The composition root: the only place where the real OS ports, the QEMU
 // driver and a configuration are put together into a SandboxEnv. Used by
 // the CLI and by the shim.
+import { access } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { VHOST_NET } from './hypervisor/qemu/fds.js';
 import type { HakoConfig } from './config/schema.js';
 import { chooseAccel, probeHost, readCpuinfo } from './hypervisor/accel.js';
 import { QemuHypervisor } from './hypervisor/qemu/driver.js';
@@ -39,6 +42,10 @@ export async function buildEnv(config: HakoConfig, log: Logger): Promise<Sandbox
     store: new FsStateStore(config.runtime.stateDir),
     log,
     tscKhz: hostTscKhz(cpuinfo),
+    vhostNet: await access(VHOST_NET, constants.R_OK | constants.W_OK).then(
+      () => true,
+      () => false,
+    ),
     confinement: confinementFor(config),
     helper: helperBinary(),
   };

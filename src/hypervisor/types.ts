@@ -30,6 +30,8 @@ export type Device =
       readonly netns: string;
       readonly tap: string;
       readonly queues: number;
+      /** Its data path in the host kernel (vhost-net), a /dev/vhost-net descriptor per queue. */
+      readonly vhost: boolean;
     }
   /** A virtio-net NIC on a user-mode network daemon's stream socket (passt). */
   | { readonly kind: 'net-stream'; readonly id: string; readonly mac: string; readonly socketPath: string }

@@ -5,7 +5,7 @@
 // connections to the gateway's address reach the host's loopback (passt's
 // gateway mapping), and published ports (`-p`) are passt's port forwards.
 // No interface, route or firewall rule is made on the host.
-import { chown, mkdir } from 'node:fs/promises';
+import { chown, mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { dirname, join } from 'node:path';
@@ -103,6 +103,8 @@ export async function startPasst(
   for (const p of ports) await checkPortFree(p);
   const dir = netDir;
   await mkdir(dirname(dir), { recursive: true, mode: 0o711 });
+  // A passt started anew for the same sandbox (its one-off connection went to a VM that failed) starts clean.
+  await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { mode: 0o700 });
   await chown(dir, NOBODY, NOBODY);
   const socketPath = join(dir, 'passt.sock');

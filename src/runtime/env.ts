@@ -26,4 +26,6 @@ export interface SandboxEnv {
   /** The host helper (tools/host-helper), which starts them. */
   readonly helper: string;
   readonly tscKhz: number | undefined;
+  /** The host has /dev/vhost-net: a NIC's data path can run in the host kernel. */
+  readonly vhostNet: boolean;
 }

@@ -257,9 +257,10 @@ export class Sandbox implements ContainerHost {
       dieWithParent: opts.dieWithParent,
       jail,
       startFs,
-      restartFs: async () => {
+      restartDaemons: async () => {
         await fs.stop();
         await startFs();
+        await network?.restart?.();
       },
     });
     this.#vm = vm;
@@ -336,7 +337,7 @@ export class Sandbox implements ContainerHost {
   async #carryNetwork(
     first: ContainerRequest | undefined,
     { dieWithParent, netns: given }: SandboxOptions,
-  ): Promise<{ devices: Device[]; pod: PodNetwork } | undefined> {
+  ): Promise<{ devices: Device[]; pod: PodNetwork; restart?: () => Promise<void> } | undefined> {
     const netns = podNetnsPath(first?.spec) ?? given;
     this.#podNetns = netns;
     const { runner } = this.#env;
@@ -344,11 +345,21 @@ export class Sandbox implements ContainerHost {
       const mac = randomMac();
       const podP = userNetworkConfig(runner, mac);
       podP.catch(() => undefined);
-      const { socketPath } = await startPasst(runner, netDirFor(this.dir), first.userNetwork, {
-        dieWithParent,
-        logFile: join(this.runDir, 'passt.log'),
-      });
-      return { devices: [{ kind: 'net-stream', id: 'net0', mac, socketPath }], pod: await podP };
+      const net = first.userNetwork;
+      const start = () =>
+        startPasst(runner, netDirFor(this.dir), net, {
+          dieWithParent,
+          logFile: join(this.runDir, 'passt.log'),
+        });
+      let passt = await start();
+      // passt serves one connection: a VM booted after a failed one needs a passt of its own.
+      const restart = async () => {
+        passt.child.kill('SIGKILL');
+        await passt.child.exited;
+        passt = await start();
+      };
+      const devices: Device[] = [{ kind: 'net-stream', id: 'net0', mac, socketPath: passt.socketPath }];
+      return { devices, pod: await podP, restart };
     }
     if (netns === undefined) return undefined;
     const pod = await readPodNetwork(runner, netns);
@@ -371,6 +382,7 @@ export class Sandbox implements ContainerHost {
       netns,
       tap: links[n]?.tap ?? '',
       queues,
+      vhost: this.#env.vhostNet,
     }));
   }
 

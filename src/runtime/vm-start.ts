@@ -29,8 +29,8 @@ export interface VmStart {
   readonly dieWithParent: boolean;
   readonly jail: SandboxJail;
   readonly startFs: () => Promise<void>;
-  /** Starts the shared-fs daemon anew (its one connection went to a VM that failed). */
-  readonly restartFs: () => Promise<void>;
+  /** Starts the shared-fs and network daemons anew (their one connection went to a VM that failed). */
+  readonly restartDaemons: () => Promise<void>;
 }
 
 const RNG: Device = { kind: 'rng', id: 'rng0' };
@@ -106,7 +106,7 @@ export async function startVm(env: SandboxEnv, o: VmStart): Promise<Vm> {
       'warn',
       `the VM template in ${clone.from.dir} cannot be loaded (removed; the next start makes a new one): ${messageOf(e)}; booting the VM instead`,
     );
-    return boot(env, o, o.restartFs());
+    return boot(env, o, o.restartDaemons());
   } finally {
     // QEMU holds the RAM copy open (and passes it to the shared-fs daemon): the names can go.
     await rm(clone.dir, { recursive: true, force: true });

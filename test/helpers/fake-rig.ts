@@ -44,6 +44,7 @@ export function rig(agent: FakeAgentOptions = {}, requestTimeout = 5): Rig {
     store: new FsStateStore(root),
     log: silentLogger,
     tscKhz: undefined,
+    vhostNet: false,
     confinement: new NoConfinement(),
     helper: helperBinary(),
   };

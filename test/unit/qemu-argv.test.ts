@@ -161,3 +161,41 @@ test('the shared fs is hot-plugged as a vhost-user-fs-pci device on the port', (
   ]);
   assert.throws(() => hotplugCommands({ kind: 'rng', id: 'r' }, 'hotplug0'), /cannot hot-plug a rng device/);
 });
+
+test("a NIC on a pod's tap: its queues (and with vhost-net, a /dev/vhost-net descriptor each) are passed, multi-queue on q35", () => {
+  for (const vhost of [false, true]) {
+    const nic = {
+      kind: 'net',
+      id: 'net0',
+      mac: '02:42:0a:58:00:02',
+      netns: '/var/run/netns/pod',
+      tap: 'tap0_hako',
+      queues: 2,
+      vhost,
+    } as const;
+    const spec: VmSpec = { ...base, machine: 'q35', vcpus: 2, devices: [nic] };
+    const fds = planQemuFds(spec);
+    const taps = fds.passed.filter((p) => p.how === 'tap');
+    assert.deepEqual(
+      taps.map((p) => p.path),
+      ['/var/run/netns/pod:tap0_hako:mq', '/var/run/netns/pod:tap0_hako:mq'],
+    );
+    const argv = build('/q', spec, fds);
+    const [q0, q1] = taps.map((p) => p.fd);
+    const backend = vhost
+      ? (() => {
+          const v = fds.passed.filter((p) => p.path === '/dev/vhost-net');
+          assert.deepEqual(
+            v.map((p) => p.how),
+            ['rw', 'rw'],
+          );
+          return `vhost=on,vhostfds=${v.map((p) => p.fd).join(':')}`;
+        })()
+      : 'vhost=off';
+    assert.ok(argv.includes(`tap,id=net0,fds=${q0}:${q1},${backend}`), argv.join(' '));
+    assert.ok(
+      argv.includes('virtio-net-pci,netdev=net0,mac=02:42:0a:58:00:02,mq=on,vectors=6'),
+      argv.join(' '),
+    );
+  }
+});

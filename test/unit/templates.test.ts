@@ -242,7 +242,7 @@ function start(deps: ReturnType<typeof rig>['env'], dir: string) {
       fsStarts++;
       return Promise.resolve();
     },
-    restartFs: () => {
+    restartDaemons: () => {
       fsRestarts++;
       return Promise.resolve();
     },

@@ -119,7 +119,8 @@ export function multiQueue(
 export function netdevArgs(d: Extract<Device, { kind: 'net' | 'net-stream' }>, fds: QemuFds): string[] {
   if (d.kind === 'net-stream')
     return ['-netdev', `stream,id=${d.id},server=off,addr.type=fd,addr.str=${fds.of(d.id)}`];
-  return ['-netdev', `tap,id=${d.id},fds=${fds.queues(d.id, d.queues).join(':')},vhost=off`];
+  const vhost = d.vhost ? `vhost=on,vhostfds=${fds.vhostQueues(d.id, d.queues).join(':')}` : 'vhost=off';
+  return ['-netdev', `tap,id=${d.id},fds=${fds.queues(d.id, d.queues).join(':')},${vhost}`];
 }
 
 /** The chardev of a vhost-user-fs device: a socket connected to its daemon. */

@@ -77,6 +77,7 @@ export class QemuVm implements Vm {
       `${d.netns}:${d.tap}`,
       '--queues',
       String(d.queues),
+      ...(d.vhost ? ['--vhost'] : []),
     ]);
     if (plug.code !== 0) {
       throw new HakoError('VM_START_FAILED', `cannot add NIC ${d.id} (tap ${d.tap}): ${plug.stderr.trim()}`);

@@ -13,6 +13,8 @@ export interface QemuFds {
   of(id: string): number;
   /** The descriptors of a NIC's tap queues. */
   queues(id: string, count: number): number[];
+  /** The /dev/vhost-net descriptors of a NIC's queues. */
+  vhostQueues(id: string, count: number): number[];
   /** The RAM file (memoryFile), read-write. */
   memory(): number;
   /** A template's state: written when saving, read when restoring. */
@@ -21,6 +23,9 @@ export interface QemuFds {
   kernel(): number;
   initrd(): number;
 }
+
+/** The host kernel's virtio-net backend: one descriptor per queue. */
+export const VHOST_NET = '/dev/vhost-net';
 
 export function qmpSocket(spec: VmSpec): string {
   return join(spec.dir, 'qmp.sock');
@@ -47,6 +52,7 @@ export function planQemuFds(
     if (d.kind === 'net') {
       const mq = d.queues > 1 ? ':mq' : '';
       for (let q = 0; q < d.queues; q++) add(`dev:${d.id}:${q}`, 'tap', `${d.netns}:${d.tap}${mq}`);
+      if (d.vhost) for (let q = 0; q < d.queues; q++) add(`dev:${d.id}:vhost:${q}`, 'rw', VHOST_NET);
     }
   }
   if (spec.memoryFile) add('memory', 'rw', spec.memoryFile.path);
@@ -61,6 +67,7 @@ export function planQemuFds(
     qmp: () => get('qmp'),
     of: (id) => get(`dev:${id}`),
     queues: (id, count) => Array.from({ length: count }, (_, q) => get(`dev:${id}:${q}`)),
+    vhostQueues: (id, count) => Array.from({ length: count }, (_, q) => get(`dev:${id}:vhost:${q}`)),
     memory: () => get('memory'),
     migration: () => get('migration'),
     kernel: () => get('kernel'),

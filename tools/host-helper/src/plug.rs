@@ -44,6 +44,8 @@ pub struct Plan {
     netns: String,
     ifname: String,
     queues: usize,
+    /// Also a /dev/vhost-net descriptor per queue (the data path in the host kernel).
+    vhost: bool,
 }
 
 /// A QEMU id: a letter, then letters, digits and `-` (it is written into JSON and QEMU option strings).
@@ -53,12 +55,17 @@ fn valid_id(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-/// `--qmp SOCKET --netdev ID --tap NETNS:IFNAME --queues N`
+/// `--qmp SOCKET --netdev ID --tap NETNS:IFNAME --queues N [--vhost]`
 pub fn parse(args: &[String]) -> Result<Plan, PlugError> {
-    let usage = || PlugError::Usage("plug --qmp SOCKET --netdev ID --tap NETNS:IFNAME --queues N".into());
+    let usage = || PlugError::Usage("plug --qmp SOCKET --netdev ID --tap NETNS:IFNAME --queues N [--vhost]".into());
     let (mut qmp, mut netdev, mut tap, mut queues) = (None, None, None, None);
+    let mut vhost = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--vhost" {
+            vhost = true;
+            continue;
+        }
         let value = it.next().ok_or_else(usage)?.clone();
         match flag.as_str() {
             "--qmp" => qmp = Some(value),
@@ -84,7 +91,7 @@ pub fn parse(args: &[String]) -> Result<Plan, PlugError> {
     if !netns.starts_with('/') || ifname.is_empty() || ifname.len() > 15 {
         return Err(PlugError::Usage(format!("--tap {tap:?} is not NETNS:IFNAME")));
     }
-    Ok(Plan { qmp, netdev, netns: netns.into(), ifname: ifname.into(), queues })
+    Ok(Plan { qmp, netdev, netns: netns.into(), ifname: ifname.into(), queues, vhost })
 }
 
 struct Monitor {
@@ -105,6 +112,18 @@ impl Monitor {
         m.line("the greeting")?;
         m.call("qmp_capabilities", "{\"execute\":\"qmp_capabilities\"}", None)?;
         Ok(m)
+    }
+
+    /// Gives QEMU each descriptor by `getfd`, named `<netdev>-<prefix><n>`; the names.
+    fn give(&mut self, netdev: &str, prefix: &str, fds: &[OwnedFd]) -> Result<Vec<String>, PlugError> {
+        let mut names = Vec::new();
+        for (n, fd) in fds.iter().enumerate() {
+            let name = format!("{netdev}-{prefix}{n}");
+            let json = format!("{{\"execute\":\"getfd\",\"arguments\":{{\"fdname\":\"{name}\"}}}}");
+            self.call("getfd", &json, Some(fd))?;
+            names.push(name);
+        }
+        Ok(names)
     }
 
     /// One reply line, bounded.
@@ -179,21 +198,37 @@ pub fn run(p: &Plan) -> Result<(), PlugError> {
     let fds = (0..p.queues)
         .map(|_| jail::tap(&p.netns, &p.ifname, p.queues > 1))
         .collect::<Result<Vec<_>, _>>()?;
+    let vhost_fds = if p.vhost {
+        (0..p.queues)
+            .map(|_| {
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(VHOST_NET)
+                    .map(OwnedFd::from)
+                    .map_err(|source| PlugError::Os { what: format!("open {VHOST_NET}"), source })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
     let mut m = Monitor::connect(&p.qmp)?;
-    let mut names = Vec::new();
-    for (q, fd) in fds.iter().enumerate() {
-        let name = format!("{}-q{q}", p.netdev);
-        let json = format!("{{\"execute\":\"getfd\",\"arguments\":{{\"fdname\":\"{name}\"}}}}");
-        m.call("getfd", &json, Some(fd))?;
-        names.push(name);
-    }
+    let names = m.give(&p.netdev, "q", &fds)?;
+    let vhost = if p.vhost {
+        format!("\"vhost\":true,\"vhostfds\":\"{}\"", m.give(&p.netdev, "v", &vhost_fds)?.join(":"))
+    } else {
+        "\"vhost\":false".to_string()
+    };
     let json = format!(
-        "{{\"execute\":\"netdev_add\",\"arguments\":{{\"type\":\"tap\",\"id\":\"{}\",\"fds\":\"{}\",\"vhost\":false}}}}",
+        "{{\"execute\":\"netdev_add\",\"arguments\":{{\"type\":\"tap\",\"id\":\"{}\",\"fds\":\"{}\",{vhost}}}}}",
         p.netdev,
         names.join(":")
     );
     m.call("netdev_add", &json, None)
 }
+
+/// The host kernel's virtio-net backend.
+const VHOST_NET: &str = "/dev/vhost-net";
 
 #[cfg(test)]
 mod tests {
@@ -206,7 +241,8 @@ mod tests {
     #[test]
     fn parses_and_refuses_by_name() {
         let p = parse(&args("--qmp /r/qmp.sock --netdev net1 --tap /proc/7/ns/net:tap1_hako --queues 2")).unwrap();
-        assert_eq!((p.netns.as_str(), p.ifname.as_str(), p.queues), ("/proc/7/ns/net", "tap1_hako", 2));
+        assert_eq!((p.netns.as_str(), p.ifname.as_str(), p.queues, p.vhost), ("/proc/7/ns/net", "tap1_hako", 2, false));
+        assert!(parse(&args("--vhost --qmp /q --netdev n --tap /n:t --queues 1")).unwrap().vhost);
         for bad in [
             "--qmp /q --netdev Net1 --tap /n:t --queues 1",
             "--qmp /q --netdev n\" --tap /n:t --queues 1",
