@@ -250,23 +250,24 @@ test("after kill -9 of the relay and of QEMU, delete --force removes the taps fr
   );
 });
 
-test('hako run --network ns:PATH joins a namespace the VM carries; --network none keeps loopback; anything else exits 125, named', async () => {
+test('hako run --network ns:PATH joins a namespace the VM carries, from a template or booted; --network none keeps loopback; anything else exits 125, named', async () => {
   await inPrivateRoot((root) =>
     withTempDir(async (dir) =>
       withPod({}, async (p) => {
         const server = serveFromPeer(p.peer, dir);
+        // From a template (the default) and in a VM booted without one (a microvm: the NIC on its command line).
+        const booted = join(dir, 'booted.toml');
+        writeFileSync(booted, '[factory]\nenable_template = false\n');
         try {
-          const r = await runHako(root, [
-            'run',
-            '--network',
-            `ns:${p.pod}`,
-            '--',
-            'wget',
-            '-qO-',
-            'http://10.88.0.1:8080/f',
-          ]);
-          assert.equal(r.code, 0, r.stderr);
-          assert.equal(r.stdout.toString(), 'hello from the peer\n');
+          for (const config of [undefined, booted]) {
+            const r = await runHako(
+              root,
+              ['run', '--network', `ns:${p.pod}`, '--', 'wget', '-qO-', 'http://10.88.0.1:8080/f'],
+              config !== undefined ? { config } : {},
+            );
+            assert.equal(r.code, 0, r.stderr);
+            assert.equal(r.stdout.toString(), 'hello from the peer\n');
+          }
         } finally {
           server.kill('SIGKILL');
         }

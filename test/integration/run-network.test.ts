@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { netDirFor } from '../../src/runtime/run-dir.js';
 import { commandsNaming, inPrivateRoot, runHako } from '../helpers/hako.js';
@@ -128,13 +128,18 @@ test('-p 127.0.0.1:PORT:8080 publishes the container’s httpd on the host loopb
 
 test("by default a container has outbound networking (passt: eth0, a default route) without the host's loopback, which only --network user:host-loopback maps", async () => {
   await inPrivateRoot(async (root) => {
-    for (const [flags, mapped] of [
-      [[], false],
-      [['--network', 'user:host-loopback'], true],
+    // A VM booted without a template (a microvm: the NIC on its command line) as well.
+    const cfgDir = mkdtempSync('/tmp/hkn-');
+    const booted = join(cfgDir, 'booted.toml');
+    writeFileSync(booted, '[factory]\nenable_template = false\n');
+    for (const [name, flags, mapped, config] of [
+      ['default-net', [], false, undefined],
+      ['mapped', ['--network', 'user:host-loopback'], true, undefined],
+      ['booted', [], false, booted],
     ] as const) {
-      const name = mapped ? 'mapped' : 'default-net';
       const d = await runHako(root, ['run', '-d', '--name', name, ...flags, '--', 'sleep', '60'], {
         until: 'exit',
+        ...(config !== undefined ? { config } : {}),
       });
       assert.equal(d.code, 0, d.stderr);
       try {
@@ -149,5 +154,6 @@ test("by default a container has outbound networking (passt: eth0, a default rou
         await runHako(root, ['rm', '-f', name]);
       }
     }
+    rmSync(cfgDir, { recursive: true, force: true });
   });
 });
