@@ -1,8 +1,9 @@
 // Connects a guest process's stdio to what containerd gave the task: FIFO
 // paths (the common case), `file://` URIs, or nothing. Output FIFOs are
 // opened read-write so that opening never blocks and writes never fail when
-// the client goes away; stdin is held open by a writer of our own until
-// CloseIO, so the process sees EOF only when the client really ends it.
+// the client goes away, and closed once the output ended, so that the client
+// sees EOF; stdin is held open by a writer of our own until CloseIO, so the
+// process sees EOF only when the client really ends it.
 import { close as closeFd, constants, createWriteStream, open as openFd } from 'node:fs';
 import { promisify } from 'node:util';
 import { Socket } from 'node:net';
@@ -91,7 +92,11 @@ export class StdioRelay {
     input.catch((e: unknown) => this.log.log('debug', `stdin of ${io.containerId}: ${messageOf(e)}`));
     const streams = [io.pipeOutput('stdout', outputs.stdout)];
     if (!this.paths.terminal) streams.push(io.pipeOutput('stderr', outputs.stderr));
-    return Promise.all(streams).then(() => undefined);
+    // Once the process's output has ended and is written, our ends close: a
+    // client reading the FIFOs (CRI's ExecSync waits for that) sees EOF.
+    return Promise.all(streams).then(() => {
+      for (const s of new Set([outputs.stdout, outputs.stderr])) s.destroy();
+    });
   }
 
   /** CloseIO: the client is done writing stdin. */

@@ -196,6 +196,20 @@ export class Cri {
       .join('');
   }
 
+  /** ExecSync: runs `cmd` in the container, `timeout` seconds at most (0: none). */
+  async execSync(
+    container: string,
+    cmd: readonly string[],
+    timeout = 0,
+  ): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+    const r = await this.call<{ stdout: Buffer; stderr: Buffer; exitCode: number }>('ExecSync', {
+      containerId: container,
+      cmd,
+      timeout,
+    });
+    return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
+  }
+
   /** StopPodSandbox + RemovePodSandbox (its containers go with it). */
   async removePod(pod: string): Promise<void> {
     await this.call('StopPodSandbox', { podSandboxId: pod });

@@ -1,0 +1,50 @@
+// CRI ExecSync on a container of a hako pod (what every liveness and
+// readiness probe uses), through containerd's CRI plugin in a network
+// namespace the test made.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Cri } from '../helpers/cri.js';
+import { assertNoLeaks } from '../helpers/leaks.js';
+import { commandsNaming } from '../helpers/hako.js';
+import { fileNetns } from '../helpers/netns.js';
+
+const node = fileNetns('cre');
+let cri: Cri;
+
+before(async () => {
+  node.make();
+  cri = await Cri.start(node.path);
+});
+
+after(async () => {
+  await cri.stop();
+  node.remove();
+});
+
+test('ExecSync returns output and exit codes, 100 times in a row, and a command past its timeout is cut off at the timeout', async () => {
+  const config = cri.podConfig('probe');
+  const pod = await cri.runPod(config);
+  try {
+    const c = await cri.runContainer(pod, config, 'app', ['sleep', '600']);
+    const first = await cri.execSync(c, ['sh', '-c', 'echo hi; echo err >&2; exit 3']);
+    assert.deepEqual(first, { stdout: 'hi\n', stderr: 'err\n', exitCode: 3 });
+    for (let i = 0; i < 100; i++) {
+      const r = await cri.execSync(c, ['echo', `n${i}`]);
+      assert.deepEqual(r, { stdout: `n${i}\n`, stderr: '', exitCode: 0 }, `exec ${i}`);
+    }
+    // Nothing of the 100 stays in the guest: only the container's own process.
+    const ps = await cri.execSync(c, ['sh', '-c', 'for p in /proc/[0-9]*; do cat $p/comm; done']);
+    const others = ps.stdout.split('\n').filter((n) => n !== '' && n !== 'sh' && n !== 'cat');
+    assert.deepEqual(others, ['sleep'], ps.stdout);
+    const t0 = Date.now();
+    await assert.rejects(cri.execSync(c, ['sleep', '60'], 2), /timeout|deadline/i);
+    const took = Date.now() - t0;
+    assert.ok(took < 20_000, `the timed-out exec returned after ${took} ms`);
+    // The container still answers.
+    assert.equal((await cri.execSync(c, ['echo', 'after'])).stdout, 'after\n');
+  } finally {
+    await cri.removePod(pod);
+  }
+  await assertNoLeaks(cri.containerd.hakoStateDir);
+  assert.deepEqual(await commandsNaming(cri.containerd.hakoStateDir), []);
+});
