@@ -1,6 +1,6 @@
-// CRI ExecSync on a container of a hako pod (what every liveness and
-// readiness probe uses), through containerd's CRI plugin in a network
-// namespace the test made.
+// Containers of a hako pod through containerd's CRI plugin (in a network
+// namespace the test made): ExecSync (what every liveness and readiness
+// probe uses), and the exit reasons CRI reports.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cri } from '../helpers/cri.js';
@@ -47,4 +47,27 @@ test('ExecSync returns output and exit codes, 100 times in a row, and a command 
   }
   await assertNoLeaks(cri.containerd.hakoStateDir);
   assert.deepEqual(await commandsNaming(cri.containerd.hakoStateDir), []);
+});
+
+test('ContainerStatus gives exit codes and reasons: Completed, Error, and OOMKilled for a container over its memory limit', async () => {
+  const config = cri.podConfig('reasons');
+  const pod = await cri.runPod(config);
+  try {
+    const done = await cri.runContainer(pod, config, 'done', ['true']);
+    assert.deepEqual(await cri.waitExited(done), { exitCode: 0, reason: 'Completed' });
+    const failed = await cri.runContainer(pod, config, 'failed', ['sh', '-c', 'exit 2']);
+    assert.deepEqual(await cri.waitExited(failed), { exitCode: 2, reason: 'Error' });
+    // 32 MiB allowed; dd's 200 MiB buffer is touched as it reads.
+    const hog = await cri.runContainer(
+      pod,
+      config,
+      'hog',
+      ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'],
+      { memoryLimitInBytes: 32 << 20 },
+    );
+    assert.deepEqual(await cri.waitExited(hog), { exitCode: 137, reason: 'OOMKilled' });
+  } finally {
+    await cri.removePod(pod);
+  }
+  await assertNoLeaks(cri.containerd.hakoStateDir);
 });

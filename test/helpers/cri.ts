@@ -156,6 +156,8 @@ export class Cri {
     config: PodConfig,
     name: string,
     command: readonly string[],
+    /** CRI's LinuxContainerResources (memoryLimitInBytes, cpuQuota…). */
+    resources?: Record<string, unknown>,
   ): Promise<string> {
     const created = await this.call<{ containerId: string }>('CreateContainer', {
       podSandboxId: pod,
@@ -164,7 +166,10 @@ export class Cri {
         image: { image: CRI_IMAGE },
         command,
         logPath: `${name}.log`,
-        linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+        linux: {
+          securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+          ...(resources ? { resources } : {}),
+        },
       },
       sandboxConfig: config,
     });
@@ -174,12 +179,19 @@ export class Cri {
 
   /** Waits for the container to exit; its exit code. */
   async waitExit(container: string, timeoutMs = 60_000): Promise<number> {
+    return (await this.waitExited(container, timeoutMs)).exitCode;
+  }
+
+  /** Waits for the container to exit; its exit code and CRI's reason (Completed, Error, OOMKilled). */
+  async waitExited(container: string, timeoutMs = 60_000): Promise<{ exitCode: number; reason: string }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await this.call<{ status: { state: string; exitCode: number } }>('ContainerStatus', {
-        containerId: container,
-      });
-      if (r.status.state === 'CONTAINER_EXITED') return r.status.exitCode;
+      const r = await this.call<{ status: { state: string; exitCode: number; reason: string } }>(
+        'ContainerStatus',
+        { containerId: container },
+      );
+      if (r.status.state === 'CONTAINER_EXITED')
+        return { exitCode: r.status.exitCode, reason: r.status.reason };
       if (Date.now() > deadline) throw new Error(`container ${container} still ${r.status.state}`);
       await new Promise((res) => setTimeout(res, 250));
     }
