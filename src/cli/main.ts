@@ -1,5 +1,6 @@
 // The `hako` command line: parsing only. Each command lives in its own file
 // and returns an exit code; errors are printed once, here.
+import { DEFAULT_CONTAINERD_CONFIG, DEFAULT_RUNTIME_CLASS, installContainerdCommand } from './install.js';
 import { Command, Option } from 'commander';
 import { messageOf } from '../errors.js';
 import { RealRunner } from '../sys/runner.js';
@@ -196,6 +197,30 @@ export function buildProgram(exit: (code: number) => void, rawArgv: readonly str
     .option('--all', 'remove every template')
     .action(async (keys: string[], o: { all?: boolean }) =>
       exit(await templateRmCommand(globals(program), keys, o.all === true, (l) => console.log(l))),
+    );
+
+  const install = program.command('install').description("install Hako into a node's container runtime");
+  install
+    .command('containerd')
+    .description(
+      "add the runtime handler hako to containerd's CRI configuration (idempotent), and write the RuntimeClass",
+    )
+    .option('--config <file>', "containerd's configuration", DEFAULT_CONTAINERD_CONFIG)
+    .option('--dry-run', 'print what would change, change nothing')
+    .option('--uninstall', 'remove what install added')
+    .option('--runtime-class <file>', 'where the RuntimeClass manifest goes', DEFAULT_RUNTIME_CLASS)
+    .action(async (o: { config: string; dryRun?: boolean; uninstall?: boolean; runtimeClass: string }) =>
+      exit(
+        await installContainerdCommand(
+          {
+            config: o.config,
+            dryRun: o.dryRun === true,
+            uninstall: o.uninstall === true,
+            runtimeClass: o.runtimeClass,
+          },
+          (l) => console.log(l),
+        ),
+      ),
     );
 
   const image = program.command('image').description('the guest image (kernel, initramfs, default rootfs)');

@@ -17,8 +17,11 @@ before(async () => {
 });
 
 after(async () => {
-  await cri.stop();
-  node.remove();
+  try {
+    await cri.stop();
+  } finally {
+    node.remove();
+  }
 });
 
 test('ExecSync returns output and exit codes, 100 times in a row, and a command past its timeout is cut off at the timeout', async () => {

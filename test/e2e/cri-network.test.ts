@@ -22,8 +22,11 @@ before(async () => {
 
 after(async () => {
   server?.kill('SIGKILL');
-  await cri.stop();
-  node.remove();
+  try {
+    await cri.stop();
+  } finally {
+    node.remove();
+  }
 });
 
 const HTTPD = (text: string) => [

@@ -20,8 +20,11 @@ before(async () => {
 });
 
 after(async () => {
-  await d.stop();
-  testNs.remove();
+  try {
+    await d.stop();
+  } finally {
+    testNs.remove();
+  }
 });
 
 const noLeaks = async () => {

@@ -21,8 +21,11 @@ before(async () => {
 });
 
 after(async () => {
-  await p.destroy();
-  testNs.remove();
+  try {
+    await p.destroy();
+  } finally {
+    testNs.remove();
+  }
 });
 
 async function ok(args: readonly string[]): Promise<string> {

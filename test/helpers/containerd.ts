@@ -32,7 +32,13 @@ export class Containerd {
    * otherwise disabled.
    */
   static async start(
-    opts: { env?: Readonly<Record<string, string>>; netns?: string; cri?: (dir: string) => string } = {},
+    opts: {
+      env?: Readonly<Record<string, string>>;
+      netns?: string;
+      cri?: (dir: string) => string;
+      /** Changes the written configuration file before containerd reads it. */
+      configure?: (configFile: string) => Promise<void>;
+    } = {},
   ): Promise<Containerd> {
     const { dir, hakoStateDir, config } = privateHako('/tmp/hkd-');
     const address = join(dir, 'containerd.sock');
@@ -58,6 +64,10 @@ export class Containerd {
         '',
       ].join('\n'),
     );
+    await opts.configure?.(join(dir, 'config.toml')).catch((e: unknown) => {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    });
     const enter = opts.netns !== undefined ? ['nsenter', `--net=${opts.netns}`] : [];
     const [cmd = 'containerd', ...args] = [...enter, 'containerd', '--config', join(dir, 'config.toml')];
     const child = spawn(cmd, [...args, '--log-level', 'info'], {

@@ -27,7 +27,8 @@ type Unary = (
   cb: (e: grpc.ServiceError | null, res: unknown) => void,
 ) => void;
 
-function criConfig(dir: string): string {
+/** The CRI plugin's configuration; the runtime handler hako unless `hako install` is to add it. */
+function criConfig(dir: string, withHako: boolean): string {
   const cri = 'plugins."io.containerd.grpc.v1.cri"';
   return [
     `[${cri}]`,
@@ -44,8 +45,7 @@ function criConfig(dir: string): string {
     '  default_runtime_name = "runc"',
     `[${cri}.containerd.runtimes.runc]`,
     '  runtime_type = "io.containerd.runc.v2"',
-    `[${cri}.containerd.runtimes.hako]`,
-    '  runtime_type = "io.containerd.hako.v2"',
+    ...(withHako ? [`[${cri}.containerd.runtimes.hako]`, '  runtime_type = "io.containerd.hako.v2"'] : []),
   ].join('\n');
 }
 
@@ -86,14 +86,19 @@ export class Cri {
     private readonly runtime: grpc.Client & Record<string, Unary>,
   ) {}
 
-  /** containerd with CRI in the namespace at `netns`, the test images imported. */
-  static async start(netns: string): Promise<Cri> {
+  /**
+   * containerd with CRI in the namespace at `netns`, the test images
+   * imported. With `install`, the configuration has no hako runtime until
+   * `install` (given the file) adds it.
+   */
+  static async start(netns: string, install?: (configFile: string) => Promise<void>): Promise<Cri> {
     const containerd = await Containerd.start({
       netns,
       cri: (dir) => {
         writeCniConfig(dir);
-        return criConfig(dir);
+        return criConfig(dir, install === undefined);
       },
+      ...(install ? { configure: install } : {}),
     });
     try {
       await containerd.importImage(CRI_NAMESPACE, CRI_IMAGE);
