@@ -74,3 +74,32 @@ test('ContainerStatus gives exit codes and reasons: Completed, Error, and OOMKil
   }
   await assertNoLeaks(cri.containerd.hakoStateDir);
 });
+
+test('a container restarted in the same pod (attempt 1, as kubelet does) runs in the same VM with its own log', async () => {
+  const config = cri.podConfig('restart');
+  const pod = await cri.runPod(config);
+  try {
+    const first = await cri.runContainer(pod, config, 'app', ['sh', '-c', 'echo run-$RANDOM-0; exit 1']);
+    assert.deepEqual(await cri.waitExited(first), { exitCode: 1, reason: 'Error' });
+    await cri.call('RemoveContainer', { containerId: first });
+    const again = await cri.runContainer(
+      pod,
+      config,
+      'app',
+      ['sh', '-c', 'echo second; exit 0'],
+      undefined,
+      1,
+    );
+    assert.deepEqual(await cri.waitExited(again), { exitCode: 0, reason: 'Completed' });
+    assert.equal(cri.logOf(config, 'app', 'stdout', 1), 'second\n');
+    assert.match(cri.logOf(config, 'app', 'stdout', 0), /^run-\d+-0\n$/);
+    // One VM for the pod all along.
+    const vms = (await commandsNaming(cri.containerd.hakoStateDir)).filter((p) =>
+      p.argv[0]?.includes('qemu-system'),
+    );
+    assert.equal(vms.length, 1);
+  } finally {
+    await cri.removePod(pod);
+  }
+  await assertNoLeaks(cri.containerd.hakoStateDir);
+});

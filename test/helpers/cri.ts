@@ -163,14 +163,16 @@ export class Cri {
     command: readonly string[],
     /** CRI's LinuxContainerResources (memoryLimitInBytes, cpuQuota…). */
     resources?: Record<string, unknown>,
+    /** Its restart count in the pod (kubelet's attempt). */
+    attempt = 0,
   ): Promise<string> {
     const created = await this.call<{ containerId: string }>('CreateContainer', {
       podSandboxId: pod,
       config: {
-        metadata: { name, attempt: 0 },
+        metadata: { name, attempt },
         image: { image: CRI_IMAGE },
         command,
-        logPath: `${name}.log`,
+        logPath: `${name}.${attempt}.log`,
         linux: {
           securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
           ...(resources ? { resources } : {}),
@@ -203,8 +205,8 @@ export class Cri {
   }
 
   /** What a container wrote to `stream`, from its CRI log ("TIME stdout F text" lines). */
-  logOf(config: PodConfig, name: string, stream: 'stdout' | 'stderr' = 'stdout'): string {
-    const text = readFileSync(join(config.logDirectory, `${name}.log`), 'utf8');
+  logOf(config: PodConfig, name: string, stream: 'stdout' | 'stderr' = 'stdout', attempt = 0): string {
+    const text = readFileSync(join(config.logDirectory, `${name}.${attempt}.log`), 'utf8');
     return text
       .split('\n')
       .map((l) => new RegExp(`^\\S+ ${stream} [FP] (.*)$`).exec(l)?.[1])
