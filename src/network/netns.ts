@@ -4,7 +4,7 @@
 // /var/run/netns/cni-…, or /proc/PID/ns/net).
 import { stat } from 'node:fs/promises';
 import { HakoError } from '../errors.js';
-import type { Runner } from '../sys/runner.js';
+import type { Runner, RunResult } from '../sys/runner.js';
 import { podNetwork, type PodNetwork } from './pod-network.js';
 
 const IP_TIMEOUT_MS = 10_000;
@@ -79,6 +79,19 @@ export async function readPodNetwork(runner: Runner, netns: string): Promise<Pod
   return podNetwork(links, addrs, routes4, routes6, neighbors, netns);
 }
 
+/** Runs `TOOL [FLAGS] -batch -` (ip or tc) in the namespace, `commands` on its stdin, one a line. */
+export function batchIn(
+  runner: Runner,
+  netns: string,
+  tool: readonly string[],
+  commands: readonly string[],
+): Promise<RunResult> {
+  return runner.run(['nsenter', `--net=${netns}`, ...tool, '-batch', '-'], {
+    input: commands.join('\n') + '\n',
+    timeoutMs: IP_TIMEOUT_MS,
+  });
+}
+
 /** `ip -j FLAGS -batch -` of `commands` in the namespace: one JSON document per command, in order. */
 async function ipBatch(
   runner: Runner,
@@ -87,10 +100,7 @@ async function ipBatch(
   commands: readonly string[],
 ): Promise<unknown[]> {
   const what = `network namespace ${netns}: ip ${[...flags, commands.join('; ')].join(' ')}`;
-  const r = await runner.run(['nsenter', `--net=${netns}`, 'ip', '-j', ...flags, '-batch', '-'], {
-    input: commands.join('\n') + '\n',
-    timeoutMs: IP_TIMEOUT_MS,
-  });
+  const r = await batchIn(runner, netns, ['ip', '-j', ...flags], commands);
   if (r.code !== 0) throw new HakoError('INVALID_ARGUMENT', `${what}: ${r.stderr.trim()}`);
   const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
   if (lines.length !== commands.length) throw new HakoError('INTERNAL', `${what}: unexpected output`);

@@ -6,7 +6,7 @@
 // every path (it finds what it made by name, from disk alone).
 import { HakoError } from '../errors.js';
 import type { Runner } from '../sys/runner.js';
-import { checkPodNetns } from './netns.js';
+import { batchIn, checkPodNetns } from './netns.js';
 import { TAP_SUFFIX, type PodInterface } from './pod-network.js';
 
 export interface TapLink {
@@ -15,8 +15,6 @@ export interface TapLink {
   /** Hako's tap beside it (tap0_hako). */
   readonly tap: string;
 }
-
-const TC_TIMEOUT_MS = 10_000;
 
 const tapName = (index: number) => `tap${index}${TAP_SUFFIX}`;
 
@@ -33,23 +31,20 @@ export function nextTapIndex(links: readonly TapLink[]): number {
 
 /**
  * The tap each interface gets, by name: recorded before makeTaps makes
- * them. Numbered from `first` (the count of taps the sandbox already has).
+ * them. Numbered from `first` (nextTapIndex of the taps the sandbox has).
  */
 export function tapLinks(interfaces: readonly PodInterface[], first = 0): TapLink[] {
   return interfaces.map((i, n) => ({ device: i.name, tap: tapName(first + n) }));
 }
 
-/** Runs `tool -batch -` (ip or tc) with `commands` in the namespace. */
-async function batchIn(
+/** `ip` or `tc` in batch mode in the namespace; a failure is named. */
+async function mustBatch(
   runner: Runner,
   netns: string,
   tool: 'ip' | 'tc',
   commands: readonly string[],
 ): Promise<void> {
-  const r = await runner.run(['nsenter', `--net=${netns}`, tool, '-batch', '-'], {
-    input: commands.join('\n') + '\n',
-    timeoutMs: TC_TIMEOUT_MS,
-  });
+  const r = await batchIn(runner, netns, [tool], commands);
   if (r.code !== 0)
     throw new HakoError(
       'HOST_NOT_READY',
@@ -75,7 +70,7 @@ export async function makeTaps(
     `filter add dev ${from} parent ffff: protocol all u32 match u8 0 0 action mirred egress redirect dev ${to}`;
   try {
     // Two processes in all (ip's and tc's batch modes), however many interfaces.
-    await batchIn(
+    await mustBatch(
       runner,
       netns,
       'ip',
@@ -84,7 +79,7 @@ export async function makeTaps(
         return [`tuntap add dev ${tap} mode tap vnet_hdr${multi}`, `link set dev ${tap} mtu ${i.mtu} up`];
       }),
     );
-    await batchIn(
+    await mustBatch(
       runner,
       netns,
       'tc',
@@ -121,18 +116,17 @@ export async function removeTaps(runner: Runner, netns: string, links: readonly 
   const ours = links.filter((l) => l.tap.endsWith(TAP_SUFFIX) && IFNAME.test(l.tap) && IFNAME.test(l.device));
   if (ours.length === 0) return;
   // Each tool once, going on past what is already gone (-force).
-  const tolerant = (tool: 'ip' | 'tc', commands: string[]) =>
-    runner.run(['nsenter', `--net=${netns}`, tool, '-force', '-batch', '-'], {
-      input: commands.join('\n') + '\n',
-      timeoutMs: TC_TIMEOUT_MS,
-    });
   await Promise.all([
-    tolerant(
-      'tc',
+    batchIn(
+      runner,
+      netns,
+      ['tc', '-force'],
       ours.map((l) => `qdisc del dev ${l.device} ingress`),
     ),
-    tolerant(
-      'ip',
+    batchIn(
+      runner,
+      netns,
+      ['ip', '-force'],
       ours.map((l) => `link del dev ${l.tap}`),
     ),
   ]);

@@ -93,6 +93,8 @@ const DESTROY_TIMEOUT_MS = 5000;
 const VM_STOP_GRACE_MS = 2000;
 /** How long an agent error may precede the VM's exit and still be blamed on it. */
 const EXIT_SETTLE_MS = 300;
+/** The id of the VM's NIC on a tap: the tap's number (tap3_hako: net3). */
+const nicId = (tap: string) => `net${tapIndex(tap)}`;
 /** How long the pod's namespace must be still before the VM's NICs are synced with it. */
 const NETWORK_SETTLE_MS = 250;
 
@@ -127,9 +129,8 @@ export class Sandbox implements ContainerHost {
   #appliedNetwork: string | undefined;
   /** Syncs of the VM's NICs with the namespace, one at a time. */
   #netSync: Promise<void> = Promise.resolve();
-  /** `ip monitor` in the pod's namespace, while the sandbox runs. */
-  #netWatch: Child | undefined;
-  #following = false;
+  /** `ip monitor` in the pod's namespace, while the sandbox runs (started once). */
+  #netWatch: Promise<Child> | undefined;
   #stopping: Promise<void> | undefined;
   #saved: Promise<void> = Promise.resolve();
   readonly #containers = new Map<string, Container>();
@@ -309,8 +310,7 @@ export class Sandbox implements ContainerHost {
    */
   async followNetwork(): Promise<void> {
     const netns = this.#podNetns;
-    if (netns === undefined || this.#following) return;
-    this.#following = true;
+    if (netns === undefined || this.#netWatch) return;
     let timer: NodeJS.Timeout | undefined;
     const changed = () => {
       clearTimeout(timer);
@@ -321,11 +321,12 @@ export class Sandbox implements ContainerHost {
       }, NETWORK_SETTLE_MS);
       timer.unref();
     };
-    this.#netWatch = await this.#env.runner.spawn({
+    this.#netWatch = this.#env.runner.spawn({
       argv: ['nsenter', `--net=${netns}`, 'ip', 'monitor', 'link', 'address', 'route'],
       dieWithParent: true,
       onStdout: changed,
     });
+    await this.#netWatch;
   }
 
   /**
@@ -377,7 +378,7 @@ export class Sandbox implements ContainerHost {
     await makeTaps(this.#env.runner, netns, interfaces, queues, first);
     return interfaces.map((i, n) => ({
       kind: 'net',
-      id: `net${first + n}`,
+      id: nicId(links[n]?.tap ?? ''),
       mac: i.mac,
       netns,
       tap: links[n]?.tap ?? '',
@@ -408,7 +409,7 @@ export class Sandbox implements ContainerHost {
     const pod = await readPodNetwork(runner, netns);
     const present = new Set(pod.interfaces.map((i) => i.name));
     for (const l of (this.#record.network?.links ?? []).filter((x) => !present.has(x.device))) {
-      const id = `net${tapIndex(l.tap)}`;
+      const id = nicId(l.tap);
       await this.guard(vm.unplugNic(id), `remove NIC ${id}`);
       await removeTaps(runner, netns, [l]);
       this.#record.network = { netns, links: (this.#record.network?.links ?? []).filter((x) => x !== l) };
@@ -614,7 +615,8 @@ export class Sandbox implements ContainerHost {
     const { log } = this.#env;
     const wasRunning = this.#status === 'running';
     this.#status = 'stopping';
-    this.#netWatch?.kill('SIGKILL');
+    // Even while it is still being started.
+    void this.#netWatch?.then((w) => w.kill('SIGKILL')).catch(() => undefined);
     this.#record.status = 'stopping';
     await this.#save().catch(() => undefined);
     const agent = this.#agent;

@@ -238,6 +238,32 @@ mod tests {
         s.split_whitespace().map(String::from).collect()
     }
 
+    /// A monitor whose QEMU is the other end of a socket pair, played by the test.
+    fn monitor() -> (Monitor, UnixStream) {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let replies = BufReader::new(ours.try_clone().unwrap());
+        (Monitor { stream: ours, replies }, theirs)
+    }
+
+    #[test]
+    fn a_hostile_qemu_gets_bounded_reads_and_errors_named() {
+        // A reply line past the bound is refused, not buffered without end.
+        let (mut m, mut qemu) = monitor();
+        qemu.write_all(&vec![b'x'; (MAX_REPLY as usize) + 10]).unwrap();
+        assert!(matches!(m.line("getfd"), Err(PlugError::BadReply(w)) if w.contains("too long")));
+        // An error reply is reported with QEMU's description; events before it are skipped.
+        let (mut m, mut qemu) = monitor();
+        qemu.write_all(b"{\"event\":\"X\"}\n{\"error\":{\"class\":\"GenericError\",\"desc\":\"no such fd\"}}\n").unwrap();
+        assert!(matches!(m.call("netdev_add", "{}", None), Err(PlugError::Refused { desc, .. }) if desc == "no such fd"));
+        // Not JSON, or neither return nor error: refused.
+        let (mut m, mut qemu) = monitor();
+        qemu.write_all(b"garbage\n").unwrap();
+        assert!(matches!(m.call("getfd", "{}", None), Err(PlugError::BadReply(_))));
+        let (mut m, mut qemu) = monitor();
+        qemu.write_all(b"{\"what\":1}\n").unwrap();
+        assert!(matches!(m.call("getfd", "{}", None), Err(PlugError::BadReply(_))));
+    }
+
     #[test]
     fn parses_and_refuses_by_name() {
         let p = parse(&args("--qmp /r/qmp.sock --netdev net1 --tap /proc/7/ns/net:tap1_hako --queues 2")).unwrap();
