@@ -3,6 +3,7 @@
 // the CLI and by the shim.
 import { access } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { VHOST_NET } from './hypervisor/qemu/fds.js';
 import type { HakoConfig } from './config/schema.js';
 import { chooseAccel, probeHost, readCpuinfo } from './hypervisor/accel.js';
@@ -42,6 +43,7 @@ export async function buildEnv(config: HakoConfig, log: Logger): Promise<Sandbox
     store: new FsStateStore(config.runtime.stateDir),
     log,
     tscKhz: hostTscKhz(cpuinfo),
+    hostCapacity: { vcpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / (1 << 20)) },
     vhostNet: await access(VHOST_NET, constants.R_OK | constants.W_OK).then(
       () => true,
       () => false,

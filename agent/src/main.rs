@@ -12,6 +12,7 @@ mod entropy;
 mod error;
 #[cfg(feature = "hostile")]
 mod hostile;
+mod hotplug;
 mod init;
 mod limits;
 mod log;

@@ -258,6 +258,25 @@ export class AgentClient {
     await this.#call(AgentService.method.deleteProcess, { containerId, execId });
   }
 
+  /**
+   * Has the guest bring hot-plugged CPUs and memory online, waiting up to
+   * `timeoutMs` for `want`; what is online then (the guest's word: clamped).
+   */
+  async onlineCpuMem(
+    want: { vcpus: number; memoryMiB: number },
+    timeoutMs: number,
+  ): Promise<{ vcpus: number; memoryMiB: number }> {
+    const r = await this.#call(AgentService.method.onlineCpuMem, {
+      cpus: want.vcpus,
+      memoryMib: BigInt(want.memoryMiB),
+      timeoutMs,
+    });
+    return {
+      vcpus: Math.min(r.cpus, 4096),
+      memoryMiB: Number(r.memoryMib > 1n << 40n ? 1n << 40n : r.memoryMib),
+    };
+  }
+
   /** Blocks until the guest kills a container for memory; returns its id. */
   async nextOomEvent(): Promise<string> {
     return (await this.#call(AgentService.method.getOOMEvent, {}, null)).containerId;

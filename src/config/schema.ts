@@ -11,6 +11,10 @@ const Qemu = z.strictObject({
   accelerator: z.enum(['auto', 'kvm', 'tcg']).default('auto'),
   default_vcpus: z.number().int().min(1).max(64).default(2),
   default_memory: z.number().int().min(64).max(65536).default(512),
+  // How far a VM can grow for its containers' limits (q35): 0 = the host's CPUs, its memory.
+  default_maxvcpus: z.number().int().min(0).max(240).default(0),
+  default_maxmemory: z.number().int().min(0).max(1_048_576).default(0),
+  memory_slots: z.number().int().min(0).max(32).default(6),
   kernel_params: z.string().default(''),
   shared_fs: z.enum(['virtio-fs', 'virtio-9p']).default('virtio-fs'),
   virtio_fs_daemon: z.string().min(1).default('/usr/lib/qemu/virtiofsd'),
@@ -90,6 +94,10 @@ export interface HakoConfig {
     readonly accelerator: 'auto' | 'kvm' | 'tcg';
     readonly vcpus: number;
     readonly memoryMiB: number;
+    /** At most this many vCPUs and MiB, in `memorySlots` hot-plugged DIMMs at most; 0: the host's. */
+    readonly maxVcpus: number;
+    readonly maxMemoryMiB: number;
+    readonly memorySlots: number;
     readonly kernelParams: string;
     readonly sharedFs: 'virtio-fs' | 'virtio-9p';
     readonly virtiofsDaemon: string;
@@ -135,6 +143,9 @@ export function fromRaw(raw: RawConfig): HakoConfig {
       accelerator: q.accelerator,
       vcpus: q.default_vcpus,
       memoryMiB: q.default_memory,
+      maxVcpus: q.default_maxvcpus,
+      maxMemoryMiB: q.default_maxmemory,
+      memorySlots: q.memory_slots,
       kernelParams: q.kernel_params,
       sharedFs: q.shared_fs,
       virtiofsDaemon: q.virtio_fs_daemon,

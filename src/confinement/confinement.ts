@@ -54,6 +54,11 @@ export interface Confinement {
   plan(dir: string, cgroupsPath?: unknown): Promise<JailRecord>;
   /** Makes the recorded parts (the cgroups) and says how each process starts; `resources` are the spec's. */
   apply(record: JailRecord, vm: VmSize, resources?: unknown): Promise<SandboxJail>;
+  /**
+   * The VM grew or shrank (hot-plug): its own cgroup's limits follow. The
+   * spec's cgroup (its parent, if any) keeps what its owner set.
+   */
+  resize(record: JailRecord, vm: VmSize): Promise<void>;
   /** Kills what is left in the sandbox's cgroup, removes it, gives its uid back; works from disk alone. */
   release(dir: string, record: JailRecord | undefined): Promise<void>;
 }
@@ -89,6 +94,10 @@ export class NoConfinement implements Confinement {
 
   apply(): Promise<SandboxJail> {
     return Promise.resolve({ vmm: UNCONFINED, fsd: UNCONFINED, seccomp: false, helper: UNCONFINED });
+  }
+
+  resize(): Promise<void> {
+    return Promise.resolve();
   }
 
   release(): Promise<void> {
@@ -174,6 +183,17 @@ export class HostConfinement implements Confinement {
     const fsd: JailPlan = { ...common, keepCaps: VIRTIOFSD_CAPS };
     const helper: JailPlan = { noNewPrivs: true, cgroups, noCore: true };
     return { vmm, fsd, helper, seccomp: true };
+  }
+
+  async resize(record: JailRecord, vm: VmSize): Promise<void> {
+    if (!record.cgroup) return;
+    const layout = await this.#cgroupLayout();
+    if (!layout) throw new HakoError('HOST_NOT_READY', 'the cgroup hierarchy went away');
+    // Under a spec's cgroup (cgroup v1), a CPU quota above the parent's is refused: the parent bounds it anyway.
+    const own = limitsFor(vm);
+    const limits =
+      record.cgroup.specParent !== undefined ? { memoryBytes: own.memoryBytes, pids: own.pids } : own;
+    await createCgroup(layout, record.cgroup.path, limits);
   }
 
   async release(dir: string, record: JailRecord | undefined): Promise<void> {

@@ -73,6 +73,23 @@ export interface VmSpec {
    * maps the same file, so it must see the VM's own pages).
    */
   readonly memoryFile?: { readonly path: string };
+  /**
+   * Room to grow while running (q35 only): CPUs up to `maxVcpus`, memory up
+   * to `maxMemoryMiB` in at most `memorySlots` modules (resize).
+   */
+  readonly growth?: VmGrowth;
+}
+
+export interface VmGrowth {
+  readonly maxVcpus: number;
+  readonly maxMemoryMiB: number;
+  readonly memorySlots: number;
+}
+
+/** A VM's CPUs and memory. */
+export interface VmResources {
+  readonly vcpus: number;
+  readonly memoryMiB: number;
 }
 
 export interface VmExit {
@@ -97,6 +114,15 @@ export interface Vm {
   plugNic(d: TapNic): Promise<void>;
   /** Removes the NIC `id` (and its netdev) from the running VM, once the guest let it go. */
   unplugNic(id: string): Promise<void>;
+  /**
+   * Hot-plugs CPUs, and hot-plugs or unplugs memory modules, toward `want`,
+   * within the spec's growth (never below the boot size); resolves with
+   * what the VM has then. CPUs are only added (resize.ts says why): the
+   * guest takes extra ones offline. Memory moves in whole modules: a shrink
+   * removes only modules that fit in the excess. A VM without growth stays
+   * as it booted.
+   */
+  resize(want: VmResources): Promise<VmResources>;
 }
 
 /** A NIC on a tap in a pod's network namespace. */

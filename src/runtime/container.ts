@@ -31,6 +31,7 @@ export interface ContainerHost {
   guard<T>(op: Promise<T>, what: string): Promise<T>;
   setContainerStatus(id: string, status: ContainerRecord['status']): Promise<void>;
   removeContainer(id: string): Promise<void>;
+  updateResources(id: string, resources: unknown): Promise<void>;
 }
 
 export class Container {
@@ -113,9 +114,9 @@ export class Container {
     this.#move('resume');
   }
 
+  /** New resource limits: the guest cgroup's, and the VM's size with them. */
   async update(resources: unknown): Promise<void> {
-    const json = new TextEncoder().encode(JSON.stringify(resources));
-    await this.#agentCall('update', (a) => a.updateContainer(this.id, json));
+    await this.host.updateResources(this.id, resources);
   }
 
   stats(): Promise<CgroupStats> {

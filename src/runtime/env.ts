@@ -1,7 +1,7 @@
 // Everything a sandbox needs from the outside world, passed in explicitly.
 import type { HakoConfig } from '../config/schema.js';
 import type { AccelChoice } from '../hypervisor/accel.js';
-import type { Hypervisor } from '../hypervisor/types.js';
+import type { Hypervisor, VmResources } from '../hypervisor/types.js';
 import type { GuestImage } from '../image/guest-image.js';
 import type { Logger } from '../log.js';
 import type { Confinement } from '../confinement/confinement.js';
@@ -26,6 +26,8 @@ export interface SandboxEnv {
   /** The host helper (tools/host-helper), which starts them. */
   readonly helper: string;
   readonly tscKhz: number | undefined;
+  /** The host's CPUs and memory (how far a VM may grow by default). */
+  readonly hostCapacity?: VmResources;
   /** The host has /dev/vhost-net: a NIC's data path can run in the host kernel. */
   readonly vhostNet: boolean;
 }

@@ -55,6 +55,9 @@ export function kernelCmdline(o: CmdlineOptions): string[] {
   ];
   if (o.tscKhz !== undefined) args.push(`tsc_early_khz=${o.tscKhz}`);
   if (o.machine === 'microvm') args.push('pci=off');
+  // Hot-plugged memory stays offline until the agent puts it in the movable
+  // zone, from which the guest can give it back (agent/src/hotplug.rs).
+  else args.push('memhp_default_state=offline');
   if (!o.aslr) args.push('norandmaps');
   args.push(...o.transportArgs);
   if (o.agentDebug) args.push('hako.debug=1');

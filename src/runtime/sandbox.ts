@@ -18,7 +18,9 @@ import { pausePoint } from '../test-pause.js';
 import { HakoError, messageOf } from '../errors.js';
 import type { SandboxJail } from '../confinement/confinement.js';
 import type { JailPlan } from '../confinement/jail.js';
-import type { Device, TapNic, Vm, VmExit } from '../hypervisor/types.js';
+import type { Device, TapNic, Vm, VmExit, VmResources } from '../hypervisor/types.js';
+import { MEMORY_BLOCK_MIB, onlineCpus } from '../hypervisor/resize-plan.js';
+import { podSize, shareOf } from './sizing.js';
 import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
 import { Virtiofs } from '../storage/virtiofs.js';
@@ -97,6 +99,10 @@ const EXIT_SETTLE_MS = 300;
 const nicId = (tap: string) => `net${tapIndex(tap)}`;
 /** How long the pod's namespace must be still before the VM's NICs are synced with it. */
 const NETWORK_SETTLE_MS = 250;
+/** How long the guest may take to see hot-plugged CPUs and memory and bring them online. */
+const ONLINE_WAIT_MS = 5000;
+
+const sameSize = (a: VmResources, b: VmResources) => a.vcpus === b.vcpus && a.memoryMiB === b.memoryMiB;
 
 /** The guest's writable layer over a container's read-only rootfs (tmpfs, in guest RAM). */
 function layerStorage(id: string): StorageInit {
@@ -136,6 +142,13 @@ export class Sandbox implements ContainerHost {
   readonly #containers = new Map<string, Container>();
   /** The volume names each staged container has under its mounts/. */
   readonly #volumes = new Map<string, readonly string[]>();
+  /** What each container adds to the VM (sizing.ts). */
+  readonly #shares = new Map<string, VmResources>();
+  /** The size last asked of the VM, and what it has. */
+  #wanted: VmResources;
+  #size: VmResources;
+  /** Resizes of the VM, one at a time. */
+  #resizing: Promise<void> = Promise.resolve();
 
   private constructor(env: SandboxEnv, record: SandboxRecord) {
     this.#env = env;
@@ -143,6 +156,8 @@ export class Sandbox implements ContainerHost {
     this.dir = env.store.dir(record.id);
     this.runDir = runDirFor(this.dir);
     this.#record = record;
+    const h = env.config.hypervisor;
+    this.#wanted = this.#size = { vcpus: h.vcpus, memoryMiB: h.memoryMiB };
   }
 
   get status(): SandboxStatus {
@@ -282,7 +297,8 @@ export class Sandbox implements ContainerHost {
       });
       void vm.stop(0).catch(() => undefined);
     });
-    const staged = first ? this.#stage(first) : undefined;
+    // The first container's limits are in the boot size already (its callers size the VM for it).
+    const staged = first ? this.#stage(first, true) : undefined;
     // Awaited below; until then a failure must not count as unhandled.
     staged?.catch(() => undefined);
     // Settled before anything is undone: a bind mount made after cleanup
@@ -526,7 +542,7 @@ export class Sandbox implements ContainerHost {
    * be done while the VM boots): its record, and its rootfs and bind mounts
    * in the staging tree. Undone if it fails.
    */
-  async #stage(r: ContainerRequest): Promise<Staged> {
+  async #stage(r: ContainerRequest, inBootSize = false): Promise<Staged> {
     const id = checkId(r.id);
     if (this.#containers.has(id) || this.#record.containers.some((c) => c.id === id)) {
       throw new HakoError('ALREADY_EXISTS', `container ${id} already exists`);
@@ -534,6 +550,10 @@ export class Sandbox implements ContainerHost {
     const layer = r.layer === true && !r.readonly;
     const plan = await planVolumes(r.spec, r.bundleDir, `${guestContainerDir(id)}/mounts`);
     this.#record.containers.push({ id, status: 'creating' });
+    const resources = inBootSize
+      ? undefined
+      : (r.spec['linux'] as { resources?: unknown } | undefined)?.resources;
+    this.#shares.set(id, shareOf(resources));
     this.#volumes.set(
       id,
       plan.volumes.map((v) => v.name),
@@ -556,6 +576,7 @@ export class Sandbox implements ContainerHost {
     await pausePoint('first-container');
     let pid: number;
     try {
+      await this.#fit();
       pid = await this.guard(
         agent.createContainer({
           containerId: id,
@@ -594,9 +615,81 @@ export class Sandbox implements ContainerHost {
     await this.#env.fs.apply(this.dir, unstageOps(id, this.#volumes.get(id) ?? []));
     this.#volumes.delete(id);
     this.#containers.delete(id);
+    // What it added goes back; a VM that cannot give it back keeps it (logged).
+    if (this.#shares.delete(id) && this.#status === 'running') await this.#fit().catch(() => undefined);
     const i = this.#record.containers.findIndex((c) => c.id === id);
     if (i >= 0) this.#record.containers.splice(i, 1);
     await this.#save();
+  }
+
+  /**
+   * Sizes the VM for its containers (their shares on top of the boot size):
+   * hot-plugs or unplugs CPUs and memory, has the guest bring what was added
+   * online, and moves the sandbox's host cgroup with it. One at a time.
+   */
+  #fit(): Promise<void> {
+    const run = this.#resizing.then(() => this.#resize());
+    this.#resizing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #resize(): Promise<void> {
+    const vm = this.#vm;
+    const h = this.#env.config.hypervisor;
+    const boot = { vcpus: h.vcpus, memoryMiB: h.memoryMiB };
+    const want = podSize(boot, this.#shares.values());
+    if (!vm || this.#status !== 'running' || sameSize(want, this.#wanted)) return;
+    const { log } = this.#env;
+    const got = await this.guard(vm.resize(want), 'resize the VM');
+    this.#wanted = want;
+    // What the guest is to have online: extra CPUs stay plugged, offline (resize.ts).
+    const online = { vcpus: onlineCpus(boot, want, got), memoryMiB: got.memoryMiB };
+    const before = this.#size;
+    this.#size = online;
+    const grows = online.vcpus > before.vcpus || online.memoryMiB > before.memoryMiB;
+    // The host cgroup makes room before the guest uses more, and shrinks once it stopped.
+    if (grows) await this.#resizeCgroup(online);
+    const has = await this.guard(
+      this.agent.onlineCpuMem(online, ONLINE_WAIT_MS),
+      'bring CPUs and memory online',
+    );
+    if (!grows) await this.#resizeCgroup(online);
+    if (has.vcpus !== online.vcpus || has.memoryMiB + MEMORY_BLOCK_MIB <= online.memoryMiB)
+      log.log('warn', 'the guest did not bring all hot-plugged CPUs and memory online', {
+        sandbox: this.id,
+        online,
+        has,
+      });
+    log.log(sameSize(online, want) ? 'debug' : 'warn', 'VM resized', { sandbox: this.id, want, has: online });
+  }
+
+  async #resizeCgroup(size: VmResources): Promise<void> {
+    const { log, confinement, accel } = this.#env;
+    await confinement.resize(this.#record.jail ?? {}, { ...size, accel: accel.accel }).catch((e: unknown) => {
+      log.log('warn', `the sandbox's host cgroup keeps its limits: ${messageOf(e)}`, { sandbox: this.id });
+    });
+  }
+
+  /**
+   * New limits for a container: its guest cgroup, and the VM by what its
+   * share changed (grown before the cgroup is, shrunk after).
+   */
+  async updateResources(id: string, resources: unknown): Promise<void> {
+    const old = this.#shares.get(id);
+    if (!old) throw new HakoError('NOT_FOUND', `container ${id} does not exist`);
+    const share = shareOf(resources);
+    const json = new TextEncoder().encode(JSON.stringify(resources));
+    const grows = share.vcpus > old.vcpus || share.memoryMiB > old.memoryMiB;
+    this.#shares.set(id, share);
+    try {
+      if (grows) await this.#fit();
+      await this.guard(this.agent.updateContainer(id, json), `update container ${id}`);
+      if (!grows) await this.#fit();
+    } catch (e) {
+      this.#shares.set(id, old);
+      await this.#fit().catch(() => undefined);
+      throw e;
+    }
   }
 
   /** Removes the container in the guest and its rootfs mount on the host. */

@@ -46,6 +46,7 @@ export async function templateKey(deps: Deps, specFor: TemplateSpec): Promise<st
     // frequency wanders must not make a new template for every start.
     kernelArgs: spec.kernelArgs.filter((a) => !a.startsWith('tsc_early_khz=')),
     devices: spec.devices,
+    growth: spec.growth,
   };
   const files = await Promise.all([deps.config.hypervisor.path, vm.kernel, vm.initrd].map(identity));
   const what = JSON.stringify({ format: FORMAT, vm, files });

@@ -4,7 +4,8 @@
 import type { HakoConfig } from '../config/schema.js';
 import { UNCONFINED, type JailPlan } from '../confinement/jail.js';
 import type { AccelChoice } from '../hypervisor/accel.js';
-import type { Device, MachineType, VmSpec } from '../hypervisor/types.js';
+import { MEMORY_BLOCK_MIB } from '../hypervisor/resize-plan.js';
+import type { Device, MachineType, VmGrowth, VmResources, VmSpec } from '../hypervisor/types.js';
 import type { GuestImage } from '../image/guest-image.js';
 import { guestAslr, guestWarmUp, kernelCmdline } from './kernel-cmdline.js';
 
@@ -13,6 +14,22 @@ export interface VmBase {
   readonly image: GuestImage;
   readonly accel: AccelChoice;
   readonly tscKhz: number | undefined;
+  /** The host's CPUs and memory: how far a VM may grow where the configuration says 0. */
+  readonly hostCapacity?: VmResources;
+}
+
+/** How far a q35 VM can grow (hot-plug), from the configuration and the host; none on microvm. */
+export function vmGrowth(
+  h: HakoConfig['hypervisor'],
+  machine: MachineType,
+  host: VmResources | undefined,
+): VmGrowth | undefined {
+  if (machine !== 'q35') return undefined;
+  const maxVcpus = Math.max(h.vcpus, h.maxVcpus || (host?.vcpus ?? 0));
+  const hostMem = Math.floor((host?.memoryMiB ?? 0) / MEMORY_BLOCK_MIB) * MEMORY_BLOCK_MIB;
+  const maxMemoryMiB = Math.max(h.memoryMiB, h.maxMemoryMiB || hostMem);
+  if (maxVcpus === h.vcpus && (maxMemoryMiB === h.memoryMiB || h.memorySlots === 0)) return undefined;
+  return { maxVcpus, maxMemoryMiB, memorySlots: h.memorySlots };
 }
 
 export interface VmSpecOptions {
@@ -35,6 +52,7 @@ export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
   const { config, image, accel, tscKhz } = base;
   const h = config.hypervisor;
   const machine = o.machine ?? h.machineType;
+  const growth = vmGrowth(h, machine, base.hostCapacity);
   return {
     id: o.id,
     dir: o.dir,
@@ -63,5 +81,6 @@ export function vmSpec(base: VmBase, o: VmSpecOptions): VmSpec {
     jail: o.jail ?? UNCONFINED,
     seccomp: o.seccomp ?? false,
     ...(o.memoryFile ? { memoryFile: o.memoryFile } : {}),
+    ...(growth ? { growth } : {}),
   };
 }

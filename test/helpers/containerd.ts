@@ -38,9 +38,11 @@ export class Containerd {
       cri?: (dir: string) => string;
       /** Changes the written configuration file before containerd reads it. */
       configure?: (configFile: string) => Promise<void>;
+      /** Appended to the shims' Hako configuration. */
+      hakoConfig?: string;
     } = {},
   ): Promise<Containerd> {
-    const { dir, hakoStateDir, config } = privateHako('/tmp/hkd-');
+    const { dir, hakoStateDir, config } = privateHako('/tmp/hkd-', opts.hakoConfig);
     const address = join(dir, 'containerd.sock');
     const disabled = [
       ...(opts.cri ? [] : ['io.containerd.grpc.v1.cri']),

@@ -91,9 +91,15 @@ export class Cri {
    * imported. With `install`, the configuration has no hako runtime until
    * `install` (given the file) adds it.
    */
-  static async start(netns: string, install?: (configFile: string) => Promise<void>): Promise<Cri> {
+  static async start(
+    netns: string,
+    install?: (configFile: string) => Promise<void>,
+    /** Appended to the shims' Hako configuration. */
+    hakoConfig = '',
+  ): Promise<Cri> {
     const containerd = await Containerd.start({
       netns,
+      hakoConfig,
       cri: (dir) => {
         writeCniConfig(dir);
         return criConfig(dir, install === undefined);
@@ -227,6 +233,12 @@ export class Cri {
       timeout,
     });
     return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
+  }
+
+  /** StopContainer (`timeout` s for SIGTERM) + RemoveContainer. */
+  async removeContainer(container: string, timeout = 0): Promise<void> {
+    await this.call('StopContainer', { containerId: container, timeout });
+    await this.call('RemoveContainer', { containerId: container });
   }
 
   /** StopPodSandbox + RemovePodSandbox (its containers go with it). */

@@ -78,6 +78,7 @@ impl Handler for Dispatcher {
             "DeleteProcess" => call(payload, |r| process::delete(a, r)),
             "GetOOMEvent" => call(payload, |r| sandbox::oom_event(a, r)),
             "GetMetrics" => call(payload, |r| health::metrics(a, r)),
+            "OnlineCpuMem" => call(payload, sandbox::online_cpu_mem),
             _ => Err(AgentError::Unimplemented(format!("method {method}"))),
         }
     }

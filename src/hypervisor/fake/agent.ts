@@ -105,6 +105,15 @@ export class FakeAgent {
       this.#containers.delete(r.containerId);
       return {};
     });
+    registerUnary(s, AgentService.method.onlineCpuMem, async (r) => {
+      this.calls.push(`OnlineCpuMem:${r.cpus}:${r.memoryMib}`);
+      return { cpus: r.cpus, memoryMib: r.memoryMib };
+    });
+    registerUnary(s, AgentService.method.updateContainer, async (r) => {
+      this.calls.push('UpdateContainer');
+      this.#get(r.containerId);
+      return {};
+    });
     registerUnary(s, AgentService.method.signalProcess, async (r) => {
       this.calls.push(`SignalProcess:${r.signal}`);
       const p = this.#get(r.containerId).init;

@@ -8,7 +8,18 @@ import { RealProcessTable } from '../../sys/procs.js';
 import type { Runner } from '../../sys/runner.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Device, Hypervisor, TapNic, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
+import type {
+  Device,
+  Hypervisor,
+  TapNic,
+  Vm,
+  VmExit,
+  VmGrowth,
+  VmResources,
+  VmSpec,
+  VmTemplate,
+} from '../types.js';
+import { planResize, sizeOf, type Plugged } from '../resize-plan.js';
 import { FakeAgent, type FakeAgentOptions } from './agent.js';
 import { HakoError } from '../../errors.js';
 
@@ -59,7 +70,8 @@ export class FakeHypervisor implements Hypervisor {
     const child = await this.runner.spawn({ argv: ['sleep', '3600'] });
     const ref = await refOf(new RealProcessTable(), child.pid);
     if (!ref) throw new HakoError('VM_START_FAILED', 'fake VM process vanished');
-    const vm = new FakeVm(ref, child.exited, server, agent, (s) => child.kill(s));
+    const sizing = { boot: { vcpus: spec.vcpus, memoryMiB: spec.memoryMiB }, growth: spec.growth };
+    const vm = new FakeVm(ref, child.exited, server, agent, (s) => child.kill(s), sizing);
     this.vms.push(vm);
     return vm;
   }
@@ -72,6 +84,10 @@ export class FakeVm implements Vm {
     private readonly server: Server,
     readonly agent: FakeAgent,
     private readonly signal: (s: NodeJS.Signals) => void,
+    private readonly sizing: { boot: VmResources; growth: VmGrowth | undefined } = {
+      boot: { vcpus: 1, memoryMiB: 512 },
+      growth: undefined,
+    },
   ) {
     void exited.then(() => {
       agent.server.closeAll();
@@ -105,6 +121,21 @@ export class FakeVm implements Vm {
     this.plugged.push(d);
     return Promise.resolve();
   }
+
+  /** What resize hot-plugged. */
+  #plugged: Plugged = { vcpus: 0, modules: [] };
+
+  resize(want: VmResources): Promise<VmResources> {
+    const { boot, growth } = this.sizing;
+    if (this.#plugged.vcpus === 0) this.#plugged = { vcpus: boot.vcpus, modules: [] };
+    const plan = planResize(boot, growth, this.#plugged, want);
+    const kept = this.#plugged.modules.filter((m) => !plan.removeModules.includes(m.id));
+    const added = plan.addModuleMiB > 0 ? [{ id: `dimm${this.#nextModule++}`, mib: plan.addModuleMiB }] : [];
+    this.#plugged = { vcpus: this.#plugged.vcpus + plan.cpus, modules: [...kept, ...added] };
+    return Promise.resolve(sizeOf(boot, this.#plugged));
+  }
+
+  #nextModule = 0;
 
   unplugNic(id: string): Promise<void> {
     const i = this.plugged.findIndex((d) => d.id === id);

@@ -50,6 +50,17 @@ function memoryBackend(spec: VmSpec, mem: string, fds: QemuFds): string {
   return `memory-backend-ram,id=mem,size=${mem}`;
 }
 
+/** CPUs and memory, with room to hot-plug more (`growth`, q35 only). */
+function sizeArgs(spec: VmSpec): string[] {
+  const g = spec.machine === 'q35' ? spec.growth : undefined;
+  const cpus = g && g.maxVcpus > spec.vcpus ? `${spec.vcpus},maxcpus=${g.maxVcpus}` : String(spec.vcpus);
+  const mem =
+    g && g.maxMemoryMiB > spec.memoryMiB && g.memorySlots > 0
+      ? `${spec.memoryMiB}M,slots=${g.memorySlots},maxmem=${g.maxMemoryMiB}M`
+      : `${spec.memoryMiB}M`;
+  return ['-smp', cpus, '-m', mem];
+}
+
 export function machineArgs(spec: VmSpec, fds: QemuFds): string[] {
   const mem = `${spec.memoryMiB}M`;
   const machine =
@@ -65,10 +76,7 @@ export function machineArgs(spec: VmSpec, fds: QemuFds): string[] {
     machine,
     '-cpu',
     spec.accel === 'kvm' ? 'host' : TCG_CPU,
-    '-smp',
-    String(spec.vcpus),
-    '-m',
-    mem,
+    ...sizeArgs(spec),
     '-object',
     memoryBackend(spec, mem, fds),
     '-nodefaults',

@@ -10,7 +10,8 @@ import { logSection, logTail } from '../../sys/log-tail.js';
 import type { ProcessTable, ProcessRef } from '../../sys/procs.js';
 import { describeExit, type Runner } from '../../sys/runner.js';
 import { within } from '../../within.js';
-import type { Device, Hypervisor, TapNic, Vm, VmExit, VmSpec, VmTemplate } from '../types.js';
+import type { Device, Hypervisor, TapNic, Vm, VmExit, VmResources, VmSpec, VmTemplate } from '../types.js';
+import { resizeVm } from './resize.js';
 import { buildArgv, serialPortId } from './argv.js';
 import { planQemuFds, qmpSocket, type QemuFds } from './fds.js';
 import { QmpClient } from './qmp.js';
@@ -113,6 +114,17 @@ export class QemuVm implements Vm {
       await qmp.execute('netdev_del', { id });
       this.#portOf.delete(id);
       this.#freePorts.push(port);
+    } finally {
+      qmp.close();
+    }
+  }
+
+  async resize(want: VmResources): Promise<VmResources> {
+    const boot = { vcpus: this.spec.vcpus, memoryMiB: this.spec.memoryMiB };
+    if (!this.spec.growth) return boot;
+    const qmp = await QmpClient.connect(qmpSocket(this.spec), PLUG_MS);
+    try {
+      return await resizeVm(qmp, this.spec, want);
     } finally {
       qmp.close();
     }
