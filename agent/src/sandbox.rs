@@ -187,6 +187,11 @@ impl Agent {
         }
     }
 
+    /// Whether `pid` is the init process of one of this sandbox's containers.
+    fn is_container_init(&self, pid: i32) -> bool {
+        self.lock().containers.values().any(|s| matches!(s, Slot::Ready(c) if c.init.pid == pid))
+    }
+
     fn reserve(&self, id: &str) -> Result<()> {
         let mut st = self.lock();
         if st.sandbox_id.is_none() {
@@ -267,7 +272,9 @@ impl Agent {
             return Err(AgentError::InvalidArgument(format!("rootfs {rootfs} is not a directory in the guest")));
         }
         let spec::GuestSpec { spec, network_sysctls, tuning } =
-            spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"), &crate::tuning::online_cpus)?;
+            spec::container_spec(spec_json, rootfs, &format!("/hako/{id}"), &crate::tuning::online_cpus, &|pid| {
+                self.is_container_init(pid)
+            })?;
         if self.owns_guest {
             crate::network::set_sysctls(&network_sysctls)?;
         } else if !network_sysctls.is_empty() {

@@ -111,6 +111,7 @@ pub fn container_spec(
     rootfs: &str,
     cgroup_path: &str,
     online_cpus: tuning::OnlineCpus<'_>,
+    joinable: Joinable<'_>,
 ) -> Result<GuestSpec, SpecError> {
     let mut spec = parse(json)?;
     match spec.get("ociVersion") {
@@ -150,14 +151,34 @@ pub fn container_spec(
             if join && n.get("type").and_then(Value::as_str) == Some("network") {
                 return false;
             }
-            // A path names a namespace of the host, which the guest cannot join.
+            // A path names a namespace of the host, which the guest cannot join,
+            // unless it is a pod's UTS or IPC namespace, named by its sandbox
+            // container's pid (which the host knows as the guest's: CRI).
             if let Some(o) = n.as_object_mut() {
-                o.remove("path");
+                let kind = o.get("type").and_then(Value::as_str).unwrap_or("");
+                let keep = matches!(kind, "uts" | "ipc")
+                    && o.get("path").and_then(Value::as_str).and_then(|p| container_ns_pid(p, kind)).is_some_and(joinable);
+                if !keep {
+                    o.remove("path");
+                }
             }
             true
         });
     }
     Ok(GuestSpec { spec: Value::Object(spec), network_sysctls, tuning })
+}
+
+/// Whether a guest pid is the init process of a container of this sandbox,
+/// whose namespaces a container of the same pod may join.
+pub type Joinable<'a> = &'a dyn Fn(i32) -> bool;
+
+/// The pid in `/proc/<pid>/ns/<kind>`, the only form of path kept.
+fn container_ns_pid(path: &str, kind: &str) -> Option<i32> {
+    let pid = path.strip_prefix("/proc/")?.strip_suffix(&format!("/ns/{kind}"))?;
+    if pid.is_empty() || pid.len() > 10 || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok().filter(|p| *p > 1)
 }
 
 /// A container's spec as crun gets it in the guest, and the `net.*` sysctls
@@ -325,6 +346,25 @@ mod tests {
                "resources":{"blockIO":{"weight":0},"memory":{"limit":1}}}}"#;
 
     #[test]
+    fn a_pods_uts_and_ipc_namespaces_are_joined_by_its_containers_pid_only() {
+        let spec = SPEC.replace(
+            r#"{"type":"pid"},"#,
+            r#"{"type":"pid","path":"/proc/7/ns/pid"},{"type":"uts","path":"/proc/7/ns/uts"},{"type":"ipc","path":"/proc/8/ns/ipc"},{"type":"mount","path":"/proc/7/ns/mnt"},"#,
+        );
+        let v = container_spec(spec.as_bytes(), "/r", "/c", &|| "0".to_string(), &|pid| pid == 7).unwrap().spec;
+        let ns = serde_json::to_string(&v["linux"]["namespaces"]).unwrap();
+        assert!(ns.contains(r#"{"path":"/proc/7/ns/uts","type":"uts"}"#), "{ns}");
+        // Not a container of this sandbox, or not a kind shared in a pod: a new one.
+        assert!(ns.contains(r#"{"type":"ipc"}"#), "{ns}");
+        assert!(ns.contains(r#"{"type":"pid"}"#), "{ns}");
+        assert!(ns.contains(r#"{"type":"mount"}"#), "{ns}");
+        assert_eq!(container_ns_pid("/proc/12/ns/uts", "uts"), Some(12));
+        for bad in ["/proc/1/ns/uts", "/proc/12/ns/ipc", "/proc/x/ns/uts", "/proc//ns/uts", "/proc/12/../1/ns/uts", "/host/proc/12/ns/uts"] {
+            assert_eq!(container_ns_pid(bad, "uts"), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn update_resources_lose_host_only_limits() {
         let r = resources(br#"{"blockIO":{"weight":10},"network":{"classID":1},"memory":{"limit":1}}"#).unwrap();
         assert!(r.get("blockIO").is_none());
@@ -334,7 +374,7 @@ mod tests {
 
     #[test]
     fn rewrites_for_the_guest() {
-        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1", &|| "0".to_string()).unwrap().spec;
+        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1", &|| "0".to_string(), &|_| false).unwrap().spec;
         assert_eq!(v["root"]["path"], "/run/hako/shared/c1/rootfs");
         assert_eq!(v["root"]["readonly"], true);
         assert!(v.get("hooks").is_none());
@@ -343,14 +383,14 @@ mod tests {
             r#""prestart":[{"path":"/bin/true"}]"#,
             r#""prestart":[{"path":"/bin/true"}],"startContainer":[{"path":"/bin/sh","args":["sh"],"timeout":5}]"#,
         );
-        let v = container_spec(guest.as_bytes(), "/r", "/hako/c1", &|| "0".to_string()).unwrap().spec;
+        let v = container_spec(guest.as_bytes(), "/r", "/hako/c1", &|| "0".to_string(), &|_| false).unwrap().spec;
         assert_eq!(v["hooks"], serde_json::json!({"startContainer": [{"path": "/bin/sh", "args": ["sh"], "timeout": 5}]}));
         let created = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, r#""createContainer":[{"path":"/h"}]"#);
-        let v = container_spec(created.as_bytes(), "/r/", "/hako/c1", &|| "0".to_string()).unwrap().spec;
+        let v = container_spec(created.as_bytes(), "/r/", "/hako/c1", &|| "0".to_string(), &|_| false).unwrap().spec;
         assert_eq!(v["hooks"]["createContainer"][0]["path"], "/r/h");
         for path in ["rel", "/../x"] {
             let bad = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, &format!(r#""createContainer":[{{"path":"{path}"}}]"#));
-            assert!(container_spec(bad.as_bytes(), "/r", "/hako/c1", &|| "0".to_string()).is_err());
+            assert!(container_spec(bad.as_bytes(), "/r", "/hako/c1", &|| "0".to_string(), &|_| false).is_err());
         }
         // The pod's network namespace becomes the sandbox's (the guest's).
         assert_eq!(v["linux"]["namespaces"], serde_json::json!([{"type": "pid"}]));
@@ -361,7 +401,7 @@ mod tests {
 
     fn with_linux(linux: &str) -> Result<GuestSpec, SpecError> {
         let spec = format!(r#"{{"ociVersion":"1","process":{{"args":["a"],"cwd":"/"}},"linux":{linux}}}"#);
-        container_spec(spec.as_bytes(), "/r", "/c", &|| "0".to_string())
+        container_spec(spec.as_bytes(), "/r", "/c", &|| "0".to_string(), &|_| false)
     }
 
     #[test]
@@ -408,13 +448,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        assert!(matches!(container_spec(b"{", "/r", "/c", &|| "0".to_string()), Err(SpecError::Json(_))));
-        assert!(matches!(container_spec(b"[]", "/r", "/c", &|| "0".to_string()), Err(SpecError::Invalid(_))));
+        assert!(matches!(container_spec(b"{", "/r", "/c", &|| "0".to_string(), &|_| false), Err(SpecError::Json(_))));
+        assert!(matches!(container_spec(b"[]", "/r", "/c", &|| "0".to_string(), &|_| false), Err(SpecError::Invalid(_))));
         let no_args = r#"{"ociVersion":"1","process":{"args":[],"cwd":"/"}}"#;
-        assert!(container_spec(no_args.as_bytes(), "/r", "/c", &|| "0".to_string()).is_err());
+        assert!(container_spec(no_args.as_bytes(), "/r", "/c", &|| "0".to_string(), &|_| false).is_err());
         let rel_cwd = r#"{"ociVersion":"1","process":{"args":["a"],"cwd":"x"}}"#;
-        assert!(container_spec(rel_cwd.as_bytes(), "/r", "/c", &|| "0".to_string()).is_err());
+        assert!(container_spec(rel_cwd.as_bytes(), "/r", "/c", &|| "0".to_string(), &|_| false).is_err());
         let big = vec![b' '; MAX_SPEC_BYTES + 1];
-        assert!(matches!(container_spec(&big, "/r", "/c", &|| "0".to_string()), Err(SpecError::TooLarge(_))));
+        assert!(matches!(container_spec(&big, "/r", "/c", &|| "0".to_string(), &|_| false), Err(SpecError::TooLarge(_))));
     }
 }

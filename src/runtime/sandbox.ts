@@ -15,7 +15,7 @@ import { sanitizeGuestText } from '../agent-client/errors.js';
 import { OomFilter } from './oom-filter.js';
 import { reachAgent } from './reach-agent.js';
 import { pausePoint } from '../test-pause.js';
-import { HakoError, messageOf } from '../errors.js';
+import { HakoError, isHakoError, messageOf } from '../errors.js';
 import type { SandboxJail } from '../confinement/confinement.js';
 import type { JailPlan } from '../confinement/jail.js';
 import type { Device, TapNic, Vm, VmExit, VmResources } from '../hypervisor/types.js';
@@ -694,7 +694,12 @@ export class Sandbox implements ContainerHost {
 
   /** Removes the container in the guest and its rootfs mount on the host. */
   async removeContainer(id: string): Promise<void> {
-    await this.guard(this.agent.removeContainer(id), `remove container ${id}`);
+    // A VM that is gone took the container with it: only the host side is left to remove.
+    if (!this.#vmExit) {
+      await this.guard(this.agent.removeContainer(id), `remove container ${id}`).catch((e: unknown) => {
+        if (!isHakoError(e, 'VM_EXITED')) throw e;
+      });
+    }
     await this.#forgetContainer(id);
   }
 

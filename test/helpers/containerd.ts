@@ -3,7 +3,7 @@
 // that `--runtime io.containerd.hako.v2` finds our shim. Images are built
 // locally from the busybox rootfs and imported with `ctr image import`.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { dockerArchive } from './image-archive.js';
@@ -83,6 +83,9 @@ export class Containerd {
     });
     const log: Buffer[] = [];
     child.stderr?.on('data', (b: Buffer) => log.push(b));
+    // For a failure's post-mortem: containerd's log, with its shims' lines, kept where asked.
+    const keep = process.env['HAKO_TEST_CONTAINERD_LOG'];
+    if (keep) child.stderr?.on('data', (b: Buffer) => appendFileSync(keep, b));
     for (let i = 0; i < 400; i++) {
       const ok = await new Promise<boolean>((resolve) => {
         const s = connect(address);
