@@ -412,7 +412,7 @@ impl Agent {
         write_json(&file, &process)?;
         let pid_file = c.bundle.join(format!("exec-{exec_id}.pid"));
         let result = (|| {
-            let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(format!("exec-{exec_id}.sock")), extra_outputs)
+            let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(crate::tty::exec_console_name()), extra_outputs)
                 .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
             let log = c.bundle.join(format!("exec-{exec_id}.log"));
             self.crun.exec(id, &file, &pid_file, ours.console_path(), theirs, &log, &tuning)?;

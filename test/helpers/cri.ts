@@ -3,6 +3,7 @@
 // its CRI plugin, runtime handler `hako`, and Debian's CNI bridge plugin,
 // all inside a network namespace the test made: the bridge, the pods'
 // namespaces and their traffic never touch the host's network.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -84,6 +85,8 @@ export class Cri {
   private constructor(
     readonly containerd: Containerd,
     private readonly runtime: grpc.Client & Record<string, Unary>,
+    /** The namespace containerd (and its streaming server, on 127.0.0.1) runs in. */
+    private readonly netns: string,
   ) {}
 
   /**
@@ -117,7 +120,7 @@ export class Cri {
         `unix://${containerd.address}`,
         grpc.credentials.createInsecure(),
       ) as unknown as grpc.Client & Record<string, Unary>;
-      return new Cri(containerd, client);
+      return new Cri(containerd, client, netns);
     } catch (e) {
       await containerd.stop();
       throw e;
@@ -171,6 +174,8 @@ export class Cri {
     resources?: Record<string, unknown>,
     /** Its restart count in the pod (kubelet's attempt). */
     attempt = 0,
+    /** More of CRI's ContainerConfig (tty, stdin…). */
+    extra: Record<string, unknown> = {},
   ): Promise<string> {
     const created = await this.call<{ containerId: string }>('CreateContainer', {
       podSandboxId: pod,
@@ -179,6 +184,7 @@ export class Cri {
         image: { image: CRI_IMAGE },
         command,
         logPath: `${name}.${attempt}.log`,
+        ...extra,
         linux: {
           securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
           ...(resources ? { resources } : {}),
@@ -233,6 +239,54 @@ export class Cri {
       timeout,
     });
     return { stdout: r.stdout.toString(), stderr: r.stderr.toString(), exitCode: r.exitCode };
+  }
+
+  /**
+   * Streams a session (CRI Exec or Attach, by the URL containerd returns)
+   * with the k8s channel protocol, from inside containerd's namespace;
+   * `steps` as k8s-stream-client.ts takes them.
+   */
+  stream(url: string, steps: readonly unknown[]): { stdout: string; stderr: string; status: string } {
+    const client = join(REPO, 'dist', 'test', 'helpers', 'k8s-stream-client.js');
+    const r = spawnSync(
+      'nsenter',
+      [`--net=${this.netns}`, process.execPath, client, url, JSON.stringify(steps)],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    if (r.status !== 0) throw new Error(`stream client: ${r.stderr || String(r.error)}`);
+    return JSON.parse(r.stdout) as { stdout: string; stderr: string; status: string };
+  }
+
+  /** CRI Exec: the streaming URL for `cmd` in the container. */
+  async execUrl(
+    container: string,
+    cmd: readonly string[],
+    o: { tty: boolean; stdin: boolean },
+  ): Promise<string> {
+    const r = await this.call<{ url: string }>('Exec', {
+      containerId: container,
+      cmd,
+      tty: o.tty,
+      stdin: o.stdin,
+      stdout: true,
+      stderr: !o.tty,
+    });
+    return r.url;
+  }
+
+  /** CRI Attach: the streaming URL of the container's own process. */
+  async attachUrl(container: string, o: { tty: boolean; stdin: boolean }): Promise<string> {
+    const r = await this.call<{ url: string }>('Attach', {
+      containerId: container,
+      tty: o.tty,
+      stdin: o.stdin,
+      stdout: true,
+      stderr: !o.tty,
+    });
+    return r.url;
   }
 
   /** StopContainer (`timeout` s for SIGTERM) + RemoveContainer. */
