@@ -19,7 +19,12 @@ export interface CgroupLimits {
 /** Where the cgroup filesystems are: the layout, read from mountinfo. */
 export type CgroupLayout =
   | { readonly version: 2; readonly root: string }
-  | { readonly version: 1; readonly roots: Readonly<Record<'memory' | 'cpu' | 'pids', string>> };
+  | {
+      readonly version: 1;
+      readonly roots: Readonly<Record<'memory' | 'cpu' | 'pids', string>>;
+      /** Where cpuacct is a hierarchy of its own: only counted in (CPU time, which CRI's PodSandboxStats reads). */
+      readonly cpuacct?: string;
+    };
 
 const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 
@@ -27,6 +32,7 @@ const V1_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 export function parseLayout(mountinfo: string): CgroupLayout | undefined {
   const v1: Partial<Record<'memory' | 'cpu' | 'pids', string>> = {};
   let v2: string | undefined;
+  let cpuacct: string | undefined;
   for (const line of mountinfo.split('\n')) {
     const [left, right] = line.split(' - ');
     if (!left || !right) continue;
@@ -37,10 +43,13 @@ export function parseLayout(mountinfo: string): CgroupLayout | undefined {
     if (fstype === 'cgroup') {
       const opts = (superOpts ?? '').split(',');
       for (const c of V1_CONTROLLERS) if (opts.includes(c)) v1[c] ??= point;
+      if (opts.includes('cpuacct')) cpuacct ??= point;
     }
   }
-  if (v1.memory && v1.cpu && v1.pids)
-    return { version: 1, roots: { memory: v1.memory, cpu: v1.cpu, pids: v1.pids } };
+  if (v1.memory && v1.cpu && v1.pids) {
+    const roots = { memory: v1.memory, cpu: v1.cpu, pids: v1.pids };
+    return cpuacct && cpuacct !== v1.cpu ? { version: 1, roots, cpuacct } : { version: 1, roots };
+  }
   if (v2) return { version: 2, root: v2 };
   return undefined;
 }
@@ -48,7 +57,8 @@ export function parseLayout(mountinfo: string): CgroupLayout | undefined {
 /** The directories of cgroup `path` (e.g. /hako/abc), one per hierarchy. */
 export function cgroupDirs(layout: CgroupLayout, path: string): string[] {
   if (layout.version === 2) return [join(layout.root, path)];
-  return V1_CONTROLLERS.map((c) => join(layout.roots[c], path));
+  const dirs = V1_CONTROLLERS.map((c) => join(layout.roots[c], path));
+  return layout.cpuacct ? [...dirs, join(layout.cpuacct, path)] : dirs;
 }
 
 async function write(file: string, value: string): Promise<void> {

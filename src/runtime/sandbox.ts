@@ -55,6 +55,8 @@ export interface SandboxOptions {
    * container (the shim's does): its first container's spec names it.
    */
   readonly netns?: string;
+  /** Likewise, the host cgroup its first container's spec names (linux.cgroupsPath). */
+  readonly cgroupsPath?: unknown;
 }
 
 /** A container to create in a sandbox. */
@@ -223,10 +225,13 @@ export class Sandbox implements ContainerHost {
   }
 
   /** Names, records, then makes what confines the sandbox's processes. */
-  async #confine(first: ContainerRequest | undefined): Promise<SandboxJail> {
+  async #confine(first: ContainerRequest | undefined, opts: SandboxOptions): Promise<SandboxJail> {
     const { confinement, config, accel } = this.#env;
     // The host cgroup the first container's spec names holds the sandbox (runc would put that container there).
-    const linux = (first?.spec['linux'] ?? {}) as { cgroupsPath?: unknown; resources?: unknown };
+    const linux = (first?.spec['linux'] ?? { cgroupsPath: opts.cgroupsPath }) as {
+      cgroupsPath?: unknown;
+      resources?: unknown;
+    };
     const record = await confinement.plan(this.dir, linux.cgroupsPath);
     this.#record.jail = record;
     await this.#save();
@@ -243,7 +248,7 @@ export class Sandbox implements ContainerHost {
     // The network (taps, or passt) is made while the rest is set up; awaited before QEMU starts.
     const networkReady = this.#carryNetwork(first, opts);
     networkReady.catch(() => undefined);
-    const jail = await this.#confine(first);
+    const jail = await this.#confine(first, opts);
     await this.#env.fs.apply(this.dir, shareOps());
     const fs = this.#makeSharedFs(viewDir(this.dir), opts.dieWithParent, jail.fsd);
     this.#fs = fs;

@@ -144,12 +144,16 @@ export class ShimTasks {
 
   // ---- sandboxes -----------------------------------------------------------
 
-  /** The group's sandbox; a new one carries `netns` (its first container's network namespace). */
-  #sandboxFor(group: string, configPath: string | undefined, netns: string | undefined): Group {
+  /**
+   * The group's sandbox; a new one carries its first container's network
+   * namespace and lives in the host cgroup its spec names (as runc would
+   * put that container: CRI's pod cgroup).
+   */
+  #sandboxFor(group: string, configPath: string | undefined, first: Readonly<Record<string, unknown>>): Group {
     const existing = this.#groups.get(group);
     if (existing) return existing;
     const env = this.deps.env(configPath);
-    const g: Group = { env, sandbox: this.#boot(group, env, netns), members: new Set() };
+    const g: Group = { env, sandbox: this.#boot(group, env, first), members: new Set() };
     this.#groups.set(group, g);
     g.sandbox.catch(() => this.#groups.delete(group));
     return g;
@@ -162,14 +166,21 @@ export class ShimTasks {
     void sweepStale(env).catch((e: unknown) => this.deps.log.log('warn', `sweep: ${messageOf(e)}`));
   }
 
-  async #boot(group: string, envReady: Promise<SandboxEnv>, netns: string | undefined): Promise<Sandbox> {
+  async #boot(
+    group: string,
+    envReady: Promise<SandboxEnv>,
+    first: Readonly<Record<string, unknown>>,
+  ): Promise<Sandbox> {
     await this.#stopping.get(group);
     const env = await envReady;
     this.#sweep(env);
+    const netns = podNetnsPath(first);
+    const cgroupsPath = (first['linux'] as { cgroupsPath?: unknown } | undefined)?.cgroupsPath;
     const sandbox = await Sandbox.start(env, {
       id: group,
       dieWithParent: false,
       ...(netns !== undefined ? { netns } : {}),
+      ...(cgroupsPath !== undefined ? { cgroupsPath } : {}),
     });
     sandbox.watchOom((containerId) => this.deps.events.publish('/tasks/oom', TaskOOMSchema, { containerId }));
     return sandbox;
@@ -257,7 +268,7 @@ export class ShimTasks {
     let relay: StdioRelay | undefined;
     /** The sandbox holding the container, once it is created there. */
     let created: Sandbox | undefined;
-    const g = this.#sandboxFor(group, req.configPath, podNetnsPath(bundle.spec));
+    const g = this.#sandboxFor(group, req.configPath, bundle.spec);
     g.members.add(id);
     try {
       // Recorded before the sandbox exists: if this daemon is killed while

@@ -4,6 +4,8 @@
 // online), its guest cgroup gets the limits, UpdateContainerResources
 // resizes both, and the VM shrinks back when the container goes.
 import { after, before, test } from 'node:test';
+import { existsSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Cri } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
@@ -19,11 +21,18 @@ before(async () => {
   cri = await Cri.start(node.path, undefined, '[hypervisor.qemu]\ndefault_maxvcpus = 5\n');
 });
 
+/** The pods' host cgroup parent, as kubelet gives one (removed at the end). */
+const CGROUP_PARENT = `/hako-crr-${process.pid}`;
+
 after(async () => {
   try {
     await cri.stop();
   } finally {
     node.remove();
+    for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'unified', '']) {
+      const dir = join('/sys/fs/cgroup', c, CGROUP_PARENT);
+      if (existsSync(dir)) rmdirSync(dir);
+    }
   }
 });
 
@@ -100,6 +109,57 @@ test('container limits are hot-plugged into the VM and onlined, the guest cgroup
     await cri.removeContainer(big);
     const back = await sizeBecomes(base, (s) => s.cpus === 2 && s.memKiB <= boot.memKiB);
     assert.deepEqual(back, boot, 'the VM is back to its default size');
+  } finally {
+    await cri.removePod(pod);
+  }
+  await assertNoLeaks(cri.containerd.hakoStateDir);
+});
+
+interface Figures {
+  cpu: { usageCoreNanoSeconds: { value: string } };
+  memory: { workingSetBytes: { value: string }; usageBytes: { value: string } };
+}
+const cpuOf = (f: Figures) => Number(f.cpu.usageCoreNanoSeconds.value);
+const memOf = (f: Figures) => Number(f.memory.workingSetBytes.value);
+
+test("ContainerStats, ListContainerStats and PodSandboxStats carry real figures: the container's from its guest cgroup, the pod's from its VM's host cgroup", async () => {
+  const config = cri.podConfig('stats', CGROUP_PARENT);
+  const pod = await cri.runPod(config);
+  try {
+    // Burns CPU, then holds 40 MiB: dd's buffer, filled, while it waits on a pipe no one reads.
+    const c = await cri.runContainer(pod, config, 'busy', [
+      'sh',
+      '-c',
+      'dd if=/dev/zero of=/dev/null bs=1M count=2000; dd if=/dev/zero bs=40M count=1 | sleep 600',
+    ]);
+    const deadline = Date.now() + 60_000;
+    let one = (await cri.call<{ stats: Figures }>('ContainerStats', { containerId: c })).stats;
+    while (memOf(one) < 40 * MiB && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      one = (await cri.call<{ stats: Figures }>('ContainerStats', { containerId: c })).stats;
+    }
+    assert.ok(cpuOf(one) > 100e6, `container CPU ${cpuOf(one)} ns`);
+    assert.ok(memOf(one) >= 40 * MiB, `container working set ${memOf(one)} bytes`);
+    const list = await cri.call<{ stats: (Figures & { attributes: { id: string } })[] }>(
+      'ListContainerStats',
+      {
+        filter: { podSandboxId: pod },
+      },
+    );
+    assert.deepEqual(
+      list.stats.map((s) => s.attributes.id),
+      [c],
+    );
+    assert.ok(memOf(list.stats[0] as Figures) >= 40 * MiB);
+    const podStats = (
+      await cri.call<{ stats: { linux: Figures & { containers: unknown[] } } }>('PodSandboxStats', {
+        podSandboxId: pod,
+      })
+    ).stats.linux;
+    // The whole VM: QEMU and virtiofsd, which hold the guest's memory and run its CPUs.
+    assert.ok(cpuOf(podStats) >= cpuOf(one), `pod CPU ${cpuOf(podStats)} ns, container's ${cpuOf(one)}`);
+    assert.ok(memOf(podStats) >= memOf(one), `pod working set ${memOf(podStats)}, container's ${memOf(one)}`);
+    assert.equal(podStats.containers.length, 1);
   } finally {
     await cri.removePod(pod);
   }

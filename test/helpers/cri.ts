@@ -138,15 +138,21 @@ export class Cri {
     });
   }
 
-  /** A pod's configuration (its logs under the containerd directory). */
-  podConfig(name: string): PodConfig {
+  /**
+   * A pod's configuration (its logs under the containerd directory); with
+   * `cgroupParent`, its host cgroup's parent (as kubelet gives one).
+   */
+  podConfig(name: string, cgroupParent?: string): PodConfig {
     const logDirectory = join(this.containerd.dir, 'pod-logs', name);
     mkdirSync(logDirectory, { recursive: true });
     return {
       metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
       hostname: name,
       logDirectory,
-      linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+      linux: {
+        securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+        ...(cgroupParent ? { cgroupParent } : {}),
+      },
     };
   }
 
