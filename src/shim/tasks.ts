@@ -149,7 +149,11 @@ export class ShimTasks {
    * namespace and lives in the host cgroup its spec names (as runc would
    * put that container: CRI's pod cgroup).
    */
-  #sandboxFor(group: string, configPath: string | undefined, first: Readonly<Record<string, unknown>>): Group {
+  #sandboxFor(
+    group: string,
+    configPath: string | undefined,
+    first: Readonly<Record<string, unknown>>,
+  ): Group {
     const existing = this.#groups.get(group);
     if (existing) return existing;
     const env = this.deps.env(configPath);
