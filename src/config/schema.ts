@@ -15,6 +15,12 @@ const Qemu = z.strictObject({
   default_maxvcpus: z.number().int().min(0).max(240).default(0),
   default_maxmemory: z.number().int().min(0).max(1_048_576).default(0),
   memory_slots: z.number().int().min(0).max(32).default(6),
+  // Pod annotations io.hako.config.hypervisor.<name> allowed to change these (none by default).
+  enable_annotations: z
+    .array(
+      z.enum(['default_vcpus', 'default_memory', 'default_maxvcpus', 'default_maxmemory', 'kernel_params']),
+    )
+    .default([]),
   kernel_params: z.string().default(''),
   shared_fs: z.enum(['virtio-fs', 'virtio-9p']).default('virtio-fs'),
   virtio_fs_daemon: z.string().min(1).default('/usr/lib/qemu/virtiofsd'),
@@ -98,6 +104,8 @@ export interface HakoConfig {
     readonly maxVcpus: number;
     readonly maxMemoryMiB: number;
     readonly memorySlots: number;
+    /** The sandbox annotations that may change this configuration (config/annotations.ts). */
+    readonly enableAnnotations: readonly string[];
     readonly kernelParams: string;
     readonly sharedFs: 'virtio-fs' | 'virtio-9p';
     readonly virtiofsDaemon: string;
@@ -146,6 +154,7 @@ export function fromRaw(raw: RawConfig): HakoConfig {
       maxVcpus: q.default_maxvcpus,
       maxMemoryMiB: q.default_maxmemory,
       memorySlots: q.memory_slots,
+      enableAnnotations: q.enable_annotations,
       kernelParams: q.kernel_params,
       sharedFs: q.shared_fs,
       virtiofsDaemon: q.virtio_fs_daemon,

@@ -5,6 +5,7 @@ import { unlink } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { listenPrivate } from '../sys/private-socket.js';
 import { loadConfig } from '../config/load.js';
+import { withAnnotations } from '../config/annotations.js';
 import { HakoError, messageOf } from '../errors.js';
 import { createLogger } from '../log.js';
 import { RealMounter } from '../sys/mounts.js';
@@ -28,7 +29,8 @@ export async function serve(flags: ShimFlags): Promise<void> {
     log,
     mounter: new RealMounter(new RealRunner()),
     socketPath: flags.socket,
-    env: async (configPath) => buildEnv((await loadConfig(configPath ?? defaultConfig)).config, log),
+    env: async (configPath, annotations) =>
+      buildEnv(withAnnotations((await loadConfig(configPath ?? defaultConfig)).config, annotations), log),
   });
   const ttrpc = new TtrpcServer();
   const net = createServer((s) => ttrpc.serve(s));

@@ -41,8 +41,15 @@ import { sweepStale } from '../wiring.js';
 export interface ShimDeps {
   readonly events: EventSink;
   readonly log: Logger;
-  /** The environment for a new sandbox, from a configuration file (or the default one). */
-  env(configPath: string | undefined): Promise<SandboxEnv>;
+  /**
+   * The environment for a new sandbox, from a configuration file (or the
+   * default one) and its first container's annotations (the enabled
+   * io.hako.config ones: config/annotations.ts).
+   */
+  env(
+    configPath: string | undefined,
+    annotations: Readonly<Record<string, string>> | undefined,
+  ): Promise<SandboxEnv>;
   readonly mounter: Mounter;
   /** The daemon's socket (recorded for the `delete` action). */
   readonly socketPath: string;
@@ -156,7 +163,7 @@ export class ShimTasks {
   ): Group {
     const existing = this.#groups.get(group);
     if (existing) return existing;
-    const env = this.deps.env(configPath);
+    const env = this.deps.env(configPath, first['annotations'] as Record<string, string> | undefined);
     const g: Group = { env, sandbox: this.#boot(group, env, first), members: new Set() };
     this.#groups.set(group, g);
     g.sandbox.catch(() => this.#groups.delete(group));

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Cri } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
+import { commandsNaming } from '../helpers/hako.js';
 import { fileNetns } from '../helpers/netns.js';
 
 const node = fileNetns('crr');
@@ -18,7 +19,11 @@ const MiB = 1 << 20;
 before(async () => {
   node.make();
   // Room for 3 more vCPUs than the default 2 (TCG runs more vCPUs than host CPUs).
-  cri = await Cri.start(node.path, undefined, '[hypervisor.qemu]\ndefault_maxvcpus = 5\n');
+  cri = await Cri.start(
+    node.path,
+    undefined,
+    '[hypervisor.qemu]\ndefault_maxvcpus = 5\nenable_annotations = ["default_vcpus"]\n',
+  );
 });
 
 /** The pods' host cgroup parent, as kubelet gives one (removed at the end). */
@@ -163,5 +168,35 @@ test("ContainerStats, ListContainerStats and PodSandboxStats carry real figures:
   } finally {
     await cri.removePod(pod);
   }
+  await assertNoLeaks(cri.containerd.hakoStateDir);
+});
+
+test("an enabled annotation sizes a pod's VM, one not enabled fails the pod naming it, and io.hako.sandbox-id cannot put a pod in another pod's VM", async () => {
+  const sized = cri.podConfig('annotated', undefined, { 'io.hako.config.hypervisor.default_vcpus': '3' });
+  const pod = await cri.runPod(sized);
+  try {
+    const c = await cri.runContainer(pod, sized, 'app', ['sleep', '600']);
+    assert.equal((await guestSize(c)).cpus, 3);
+    // Another pod that names the first one's sandbox: it gets a VM of its own.
+    const intruder = cri.podConfig('intruder', undefined, { 'io.hako.sandbox-id': pod });
+    const other = await cri.runPod(intruder);
+    try {
+      const d = await cri.runContainer(other, intruder, 'app', ['sleep', '600']);
+      assert.equal((await guestSize(d)).cpus, 2, "the default VM, not the annotated pod's");
+      const vms = (await commandsNaming(cri.containerd.hakoStateDir)).filter((p) =>
+        p.argv[0]?.includes('qemu-system'),
+      );
+      assert.equal(vms.length, 2, 'one VM per pod');
+    } finally {
+      await cri.removePod(other);
+    }
+  } finally {
+    await cri.removePod(pod);
+  }
+  const refused = cri.podConfig('refused', undefined, { 'io.hako.config.hypervisor.default_memory': '2048' });
+  await assert.rejects(
+    cri.runPod(refused),
+    /io\.hako\.config\.hypervisor\.default_memory: not enabled: the configuration must list "default_memory"/,
+  );
   await assertNoLeaks(cri.containerd.hakoStateDir);
 });

@@ -46,7 +46,14 @@ function criConfig(dir: string, withHako: boolean): string {
     '  default_runtime_name = "runc"',
     `[${cri}.containerd.runtimes.runc]`,
     '  runtime_type = "io.containerd.runc.v2"',
-    ...(withHako ? [`[${cri}.containerd.runtimes.hako]`, '  runtime_type = "io.containerd.hako.v2"'] : []),
+    ...(withHako
+      ? [
+          `[${cri}.containerd.runtimes.hako]`,
+          '  runtime_type = "io.containerd.hako.v2"',
+          // As `hako install containerd` writes it: the pod's io.hako.* annotations reach the shim.
+          '  pod_annotations = ["io.hako.*"]',
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -79,6 +86,7 @@ export interface PodConfig {
   readonly hostname: string;
   readonly logDirectory: string;
   readonly linux: unknown;
+  readonly annotations?: Record<string, string>;
 }
 
 export class Cri {
@@ -142,13 +150,14 @@ export class Cri {
    * A pod's configuration (its logs under the containerd directory); with
    * `cgroupParent`, its host cgroup's parent (as kubelet gives one).
    */
-  podConfig(name: string, cgroupParent?: string): PodConfig {
+  podConfig(name: string, cgroupParent?: string, annotations?: Record<string, string>): PodConfig {
     const logDirectory = join(this.containerd.dir, 'pod-logs', name);
     mkdirSync(logDirectory, { recursive: true });
     return {
       metadata: { name, uid: `${name}-uid`, namespace: 'default', attempt: 0 },
       hostname: name,
       logDirectory,
+      ...(annotations ? { annotations } : {}),
       linux: {
         securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
         ...(cgroupParent ? { cgroupParent } : {}),
