@@ -165,9 +165,9 @@ export class Cri {
     };
   }
 
-  /** RunPodSandbox with runtime handler `hako`; the pod's id. */
-  async runPod(config: PodConfig): Promise<string> {
-    const r = await this.call<{ podSandboxId: string }>('RunPodSandbox', { config, runtimeHandler: 'hako' });
+  /** RunPodSandbox with runtime handler `hako` (or `runc`); the pod's id. */
+  async runPod(config: PodConfig, runtimeHandler = 'hako'): Promise<string> {
+    const r = await this.call<{ podSandboxId: string }>('RunPodSandbox', { config, runtimeHandler });
     return r.podSandboxId;
   }
 
