@@ -1,28 +1,14 @@
 // Containers of a hako pod through containerd's CRI plugin (in a network
 // namespace the test made): ExecSync (what every liveness and readiness
 // probe uses), and the exit reasons CRI reports.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cri } from '../helpers/cri.js';
+import { Cri, criSuite } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
 import { commandsNaming } from '../helpers/hako.js';
-import { fileNetns } from '../helpers/netns.js';
 
-const node = fileNetns('cre');
 let cri: Cri;
-
-before(async () => {
-  node.make();
-  cri = await Cri.start(node.path);
-});
-
-after(async () => {
-  try {
-    await cri.stop();
-  } finally {
-    node.remove();
-  }
-});
+criSuite('cre', (c) => (cri = c));
 
 test('ExecSync returns output and exit codes, 100 times in a row, and a command past its timeout is cut off at the timeout', async () => {
   const config = cri.podConfig('probe');

@@ -2,32 +2,18 @@
 // Debian's CNI bridge plugin, containerd and the bridge inside a network
 // namespace the test made (the "node"). CNI gives each pod an address on
 // the bridge; Hako carries the pod's namespace into its VM.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Cri, CNI_GATEWAY } from '../helpers/cri.js';
+import { Cri, criSuite, CNI_GATEWAY } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
-import { fileNetns, hakoTaps, httpGetEventually, inNetns, namedNetns } from '../helpers/netns.js';
+import { hakoTaps, httpGetEventually, inNetns, namedNetns } from '../helpers/netns.js';
 
-const node = fileNetns('cri');
 let cri: Cri;
 let server: ChildProcess | undefined;
-
-before(async () => {
-  node.make();
-  cri = await Cri.start(node.path);
-});
-
-after(async () => {
-  server?.kill('SIGKILL');
-  try {
-    await cri.stop();
-  } finally {
-    node.remove();
-  }
-});
+const node = criSuite('cri', (c) => (cri = c), { cleanup: () => server?.kill('SIGKILL') });
 
 const HTTPD = (text: string) => [
   'sh',

@@ -3,42 +3,28 @@
 // limits are hot-plugged into the VM while it exists (the guest brings them
 // online), its guest cgroup gets the limits, UpdateContainerResources
 // resizes both, and the VM shrinks back when the container goes.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { existsSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { Cri } from '../helpers/cri.js';
+import { Cri, criSuite } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
 import { commandsNaming } from '../helpers/hako.js';
-import { fileNetns } from '../helpers/netns.js';
 
-const node = fileNetns('crr');
 let cri: Cri;
 const MiB = 1 << 20;
-
-before(async () => {
-  node.make();
-  // Room for 3 more vCPUs than the default 2 (TCG runs more vCPUs than host CPUs).
-  cri = await Cri.start(
-    node.path,
-    undefined,
-    '[hypervisor.qemu]\ndefault_maxvcpus = 5\nenable_annotations = ["default_vcpus"]\n',
-  );
-});
-
 /** The pods' host cgroup parent, as kubelet gives one (removed at the end). */
 const CGROUP_PARENT = `/hako-crr-${process.pid}`;
 
-after(async () => {
-  try {
-    await cri.stop();
-  } finally {
-    node.remove();
+criSuite('crr', (c) => (cri = c), {
+  // Room for 3 more vCPUs than the default 2 (TCG runs more vCPUs than host CPUs).
+  hakoConfig: '[hypervisor.qemu]\ndefault_maxvcpus = 5\nenable_annotations = ["default_vcpus"]\n',
+  cleanup: () => {
     for (const c of ['memory', 'cpu', 'cpuacct', 'pids', 'unified', '']) {
       const dir = join('/sys/fs/cgroup', c, CGROUP_PARENT);
       if (existsSync(dir)) rmdirSync(dir);
     }
-  }
+  },
 });
 
 /** The guest's online CPUs and MemTotal (KiB), as a container of the pod sees them. */

@@ -2,28 +2,15 @@
 // (in a network namespace the test made): 5 pods with 2 containers each at
 // once; kill -9 of a pod's shim; kill -9 of a pod's QEMU (what the host's
 // OOM killer does), which must read as a failure, never as success.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cri } from '../helpers/cri.js';
+import { Cri, criSuite } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
 import { commandsNaming } from '../helpers/hako.js';
-import { fileNetns, hakoTaps, namedNetns } from '../helpers/netns.js';
+import { hakoTaps, namedNetns } from '../helpers/netns.js';
 
-const node = fileNetns('crs');
 let cri: Cri;
-
-before(async () => {
-  node.make();
-  cri = await Cri.start(node.path);
-});
-
-after(async () => {
-  try {
-    await cri.stop();
-  } finally {
-    node.remove();
-  }
-});
+criSuite('crs', (c) => (cri = c));
 
 /** The live processes of this containerd's sandboxes whose command line has `word`. */
 async function processes(word: string): Promise<number[]> {

@@ -2,27 +2,13 @@
 // CRI plugin and its streaming server (WebSocket, v4.channel.k8s.io, as
 // kubectl exec/attach speak it), from inside the network namespace the
 // test made: with a TTY and resize, without one with stdin, exit codes.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cri } from '../helpers/cri.js';
+import { Cri, criSuite } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
-import { fileNetns } from '../helpers/netns.js';
 
-const node = fileNetns('cst');
 let cri: Cri;
-
-before(async () => {
-  node.make();
-  cri = await Cri.start(node.path);
-});
-
-after(async () => {
-  try {
-    await cri.stop();
-  } finally {
-    node.remove();
-  }
-});
+criSuite('cst', (c) => (cri = c));
 
 test('streaming Exec with a TTY and resize, and without one with stdin, through the URL containerd returns; exit codes come back', async () => {
   const config = cri.podConfig('stream');

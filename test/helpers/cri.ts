@@ -8,7 +8,9 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { after, before } from 'node:test';
 import { Containerd } from './containerd.js';
+import { fileNetns } from './netns.js';
 import { REPO } from './paths.js';
 
 export const CRI_NAMESPACE = 'k8s.io';
@@ -320,4 +322,32 @@ export class Cri {
     this.runtime.close();
     await this.containerd.stop();
   }
+}
+
+/**
+ * A test file's CRI node: before its tests, a network namespace (named by
+ * `tag`) with containerd and its CRI plugin in it, handed to `set`; after
+ * them, `cleanup`, then both go. Returns the namespace.
+ */
+export function criSuite(
+  tag: string,
+  set: (cri: Cri) => void,
+  opts: { hakoConfig?: string; cleanup?: () => void } = {},
+): ReturnType<typeof fileNetns> {
+  const node = fileNetns(tag);
+  let cri: Cri | undefined;
+  before(async () => {
+    node.make();
+    cri = await Cri.start(node.path, undefined, opts.hakoConfig ?? '');
+    set(cri);
+  });
+  after(async () => {
+    try {
+      await cri?.stop();
+    } finally {
+      node.remove();
+      opts.cleanup?.();
+    }
+  });
+  return node;
 }
