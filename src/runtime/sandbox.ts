@@ -146,7 +146,7 @@ export class Sandbox implements ContainerHost {
   readonly #volumes = new Map<string, readonly string[]>();
   /** What each container adds to the VM (sizing.ts). */
   readonly #shares = new Map<string, VmResources>();
-  /** The size last asked of the VM, and what it has. */
+  /** The size last asked of the VM, and what the guest was last told to have online. */
   #wanted: VmResources;
   #size: VmResources;
   /** Resizes of the VM, one at a time. */
@@ -650,6 +650,11 @@ export class Sandbox implements ContainerHost {
     // What the guest is to have online: extra CPUs stay plugged, offline (resize.ts).
     const online = { vcpus: onlineCpus(boot, want, got), memoryMiB: got.memoryMiB };
     const before = this.#size;
+    if (sameSize(online, before)) {
+      // Nothing moved: a VM that cannot grow (a microvm), or at its maximum already.
+      log.log('warn', 'the VM cannot change size', { sandbox: this.id, want, has: online });
+      return;
+    }
     this.#size = online;
     const grows = online.vcpus > before.vcpus || online.memoryMiB > before.memoryMiB;
     // The host cgroup makes room before the guest uses more, and shrinks once it stopped.

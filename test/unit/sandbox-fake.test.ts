@@ -286,3 +286,40 @@ test('a first container whose caller gave up during the boot is not created, and
     await sb.stop();
     assertNothingLeft(r);
   }));
+
+test('a container with limits grows the VM by them while it exists, an update resizes it, removal gives it back; the guest is told what to have online', async () => {
+  const r = rig();
+  const h = r.env.config.hypervisor;
+  const hypervisor = { ...h, machineType: 'q35' as const, maxVcpus: 4, maxMemoryMiB: 2048 };
+  const env = { ...r.env, config: { ...r.env.config, hypervisor } };
+  try {
+    const sb = await Sandbox.start(env, { id: 'sized', dieWithParent: false });
+    // Without limits: nothing moves.
+    await sb.createContainer({ id: 'plain', spec: SPEC, rootfs: '/r', readonly: false });
+    const MiB = 1 << 20;
+    const limited = {
+      ...SPEC,
+      linux: { resources: { cpu: { quota: 150_000, period: 100_000 }, memory: { limit: 300 * MiB } } },
+    };
+    const c = await sb.createContainer({ id: 'big', spec: limited, rootfs: '/r', readonly: false });
+    // Fewer CPUs: the cgroup first, then the guest takes one offline (the module of 384 MiB stays: it does not fit the excess).
+    await c.update({ cpu: { quota: 100_000, period: 100_000 }, memory: { limit: 300 * MiB } });
+    await sb.removeContainer('big');
+    const calls = r.hv.agents[0]?.calls.filter((x) =>
+      /^(OnlineCpuMem|UpdateContainer|CreateContainer|RemoveContainer)/.test(x),
+    );
+    assert.deepEqual(calls, [
+      'CreateContainer',
+      // 2 + ceil(1.5) vCPUs; 512 + 300 MiB, rounded up to a 384 MiB module.
+      'OnlineCpuMem:4:896',
+      'CreateContainer',
+      'UpdateContainer',
+      'OnlineCpuMem:3:896',
+      'RemoveContainer',
+      'OnlineCpuMem:2:512',
+    ]);
+    await sb.stop();
+  } finally {
+    r.done();
+  }
+});
