@@ -11,6 +11,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Cri } from '../test/helpers/cri.js';
 import { fileNetns } from '../test/helpers/netns.js';
+import { pidsWith } from '../test/helpers/hako.js';
 import { fmt, median, pssMiB } from './lib.js';
 
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
@@ -79,20 +80,8 @@ function descendants(root: number): number[] {
 }
 
 /** The shims of this containerd for `handler` (their command line names its socket). */
-function shims(cri: Cri, handler: Handler): number[] {
-  const binary = `containerd-shim-${handler}-v2`;
-  return readdirSync('/proc')
-    .map(Number)
-    .filter((pid) => {
-      if (!Number.isInteger(pid)) return false;
-      try {
-        const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-        return cmd.includes(binary) && cmd.includes(cri.containerd.address);
-      } catch {
-        return false;
-      }
-    });
-}
+const shims = (cri: Cri, handler: Handler) =>
+  pidsWith(cri.containerd.address, `containerd-shim-${handler}-v2`);
 
 async function podMemory(cri: Cri, handler: Handler): Promise<number> {
   const pods = [];
@@ -100,7 +89,7 @@ async function podMemory(cri: Cri, handler: Handler): Promise<number> {
   // Idle: the boot's work is over.
   await sleep(5000);
   let total = 0;
-  for (const shim of shims(cri, handler)) {
+  for (const shim of await shims(cri, handler)) {
     for (const pid of [shim, ...descendants(shim)]) total += await pssMiB(pid).catch(() => 0);
   }
   await Promise.all(pods.map((p) => cri.removePod(p.pod)));

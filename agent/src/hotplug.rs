@@ -51,18 +51,8 @@ fn numbered(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>, HotplugError> {
 
 /// Counts a CPU list such as "0-3,5".
 pub fn count_cpu_list(text: &str) -> Option<u32> {
-    let mut n = 0u32;
-    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
-        let (a, b) = match part.split_once('-') {
-            Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
-            None => {
-                let a = part.parse::<u32>().ok()?;
-                (a, a)
-            }
-        };
-        n = n.checked_add(b.checked_sub(a)?.checked_add(1)?)?;
-    }
-    Some(n)
+    // At most CPU_SETSIZE (1024) entries: the count fits.
+    crate::tuning::parse_list(text).map(|cpus| cpus.len() as u32)
 }
 
 fn cpu_number(path: &Path) -> u32 {

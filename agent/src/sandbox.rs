@@ -3,7 +3,7 @@
 //! sandbox lock held; a container id is reserved while it is being made.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -43,6 +43,9 @@ pub struct Agent {
     /// so that it may be one of many clones of it.
     from_template: bool,
     state: Mutex<State>,
+    /// Numbers exec console sockets: an exec id (64 characters from CRI)
+    /// in the name would make the path longer than a socket path may be.
+    next_console: AtomicU64,
     shutting_down: AtomicBool,
     oom: Option<Arc<OomWatcher>>,
     /// TEST ONLY: fails CreateContainer of `fail-*` ids (hostile.rs).
@@ -86,6 +89,7 @@ impl Agent {
             owns_guest,
             from_template,
             state: Mutex::new(State::default()),
+            next_console: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
             oom,
             #[cfg(feature = "hostile")]
@@ -412,7 +416,7 @@ impl Agent {
         write_json(&file, &process)?;
         let pid_file = c.bundle.join(format!("exec-{exec_id}.pid"));
         let result = (|| {
-            let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(crate::tty::exec_console_name()), extra_outputs)
+            let (theirs, ours) = prepare_stdio(spec::wants_terminal(&process), &c.bundle.join(format!("exec-{}.sock", self.next_console.fetch_add(1, Ordering::Relaxed))), extra_outputs)
                 .map_err(|e| AgentError::Internal(format!("stdio: {e}")))?;
             let log = c.bundle.join(format!("exec-{exec_id}.log"));
             self.crun.exec(id, &file, &pid_file, ours.console_path(), theirs, &log, &tuning)?;

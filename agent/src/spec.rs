@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn rewrites_for_the_guest() {
-        let v = container_spec(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1", &|| "0".to_string(), &|_| false).unwrap().spec;
+        let v = rewrite(SPEC.as_bytes(), "/run/hako/shared/c1/rootfs", "/hako/c1").unwrap().spec;
         assert_eq!(v["root"]["path"], "/run/hako/shared/c1/rootfs");
         assert_eq!(v["root"]["readonly"], true);
         assert!(v.get("hooks").is_none());
@@ -383,14 +383,14 @@ mod tests {
             r#""prestart":[{"path":"/bin/true"}]"#,
             r#""prestart":[{"path":"/bin/true"}],"startContainer":[{"path":"/bin/sh","args":["sh"],"timeout":5}]"#,
         );
-        let v = container_spec(guest.as_bytes(), "/r", "/hako/c1", &|| "0".to_string(), &|_| false).unwrap().spec;
+        let v = rewrite(guest.as_bytes(), "/r", "/hako/c1").unwrap().spec;
         assert_eq!(v["hooks"], serde_json::json!({"startContainer": [{"path": "/bin/sh", "args": ["sh"], "timeout": 5}]}));
         let created = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, r#""createContainer":[{"path":"/h"}]"#);
-        let v = container_spec(created.as_bytes(), "/r/", "/hako/c1", &|| "0".to_string(), &|_| false).unwrap().spec;
+        let v = rewrite(created.as_bytes(), "/r/", "/hako/c1").unwrap().spec;
         assert_eq!(v["hooks"]["createContainer"][0]["path"], "/r/h");
         for path in ["rel", "/../x"] {
             let bad = SPEC.replace(r#""prestart":[{"path":"/bin/true"}]"#, &format!(r#""createContainer":[{{"path":"{path}"}}]"#));
-            assert!(container_spec(bad.as_bytes(), "/r", "/hako/c1", &|| "0".to_string(), &|_| false).is_err());
+            assert!(rewrite(bad.as_bytes(), "/r", "/hako/c1").is_err());
         }
         // The pod's network namespace becomes the sandbox's (the guest's).
         assert_eq!(v["linux"]["namespaces"], serde_json::json!([{"type": "pid"}]));
@@ -399,9 +399,14 @@ mod tests {
         assert_eq!(v["linux"]["resources"]["memory"]["limit"], 1);
     }
 
+    /// The rewrite with one CPU online and no container to join.
+    fn rewrite(json: &[u8], rootfs: &str, cgroup: &str) -> Result<GuestSpec, SpecError> {
+        container_spec(json, rootfs, cgroup, &|| "0".to_string(), &|_| false)
+    }
+
     fn with_linux(linux: &str) -> Result<GuestSpec, SpecError> {
         let spec = format!(r#"{{"ociVersion":"1","process":{{"args":["a"],"cwd":"/"}},"linux":{linux}}}"#);
-        container_spec(spec.as_bytes(), "/r", "/c", &|| "0".to_string(), &|_| false)
+        rewrite(spec.as_bytes(), "/r", "/c")
     }
 
     #[test]
@@ -448,13 +453,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_specs() {
-        assert!(matches!(container_spec(b"{", "/r", "/c", &|| "0".to_string(), &|_| false), Err(SpecError::Json(_))));
-        assert!(matches!(container_spec(b"[]", "/r", "/c", &|| "0".to_string(), &|_| false), Err(SpecError::Invalid(_))));
+        assert!(matches!(rewrite(b"{", "/r", "/c"), Err(SpecError::Json(_))));
+        assert!(matches!(rewrite(b"[]", "/r", "/c"), Err(SpecError::Invalid(_))));
         let no_args = r#"{"ociVersion":"1","process":{"args":[],"cwd":"/"}}"#;
-        assert!(container_spec(no_args.as_bytes(), "/r", "/c", &|| "0".to_string(), &|_| false).is_err());
+        assert!(rewrite(no_args.as_bytes(), "/r", "/c").is_err());
         let rel_cwd = r#"{"ociVersion":"1","process":{"args":["a"],"cwd":"x"}}"#;
-        assert!(container_spec(rel_cwd.as_bytes(), "/r", "/c", &|| "0".to_string(), &|_| false).is_err());
+        assert!(rewrite(rel_cwd.as_bytes(), "/r", "/c").is_err());
         let big = vec![b' '; MAX_SPEC_BYTES + 1];
-        assert!(matches!(container_spec(&big, "/r", "/c", &|| "0".to_string(), &|_| false), Err(SpecError::TooLarge(_))));
+        assert!(matches!(rewrite(&big, "/r", "/c"), Err(SpecError::TooLarge(_))));
     }
 }

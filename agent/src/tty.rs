@@ -9,15 +9,6 @@ use std::path::{Path, PathBuf};
 
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 
-/// Numbers exec console sockets: an exec id (64 characters from CRI) in
-/// the name would make the path longer than a socket path may be.
-static NEXT_CONSOLE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// A fresh console socket name for an exec, unique in this agent.
-pub fn exec_console_name() -> String {
-    format!("exec-{}.sock", NEXT_CONSOLE.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-}
-
 pub struct ConsoleSocket {
     listener: UnixListener,
     path: PathBuf,

@@ -267,7 +267,8 @@ pub fn cpu_list(list: &str, online: &str, field: &'static str) -> Result<Vec<usi
     Ok(cpus)
 }
 
-fn parse_list(s: &str) -> Option<Vec<usize>> {
+/// The CPUs of a list such as `0-3,7` (each below CPU_SETSIZE), or None.
+pub fn parse_list(s: &str) -> Option<Vec<usize>> {
     let mut out = Vec::new();
     for part in s.trim().split(',').filter(|p| !p.is_empty()) {
         let (lo, hi) = match part.split_once('-') {

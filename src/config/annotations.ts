@@ -1,48 +1,48 @@
 // Pod annotations that size or tune a sandbox (Kata's model): each is
 // refused unless the configuration lists it in [hypervisor.qemu]
-// enable_annotations, and its value passes the same checks as the
-// configuration's own key. They reach the shim from the pod's annotations
-// (containerd's pod_annotations = ["io.hako.*"]).
-import { z } from 'zod';
+// enable_annotations, and its value passes the configuration key's own
+// schema (and, for kernel parameters, a check of its words). They reach
+// the shim from the pod's annotations (containerd's pod_annotations =
+// ["io.hako.*"]).
 import { HakoError } from '../errors.js';
-import type { HakoConfig } from './schema.js';
+import { ANNOTATABLE, Qemu, type Annotatable, type HakoConfig } from './schema.js';
 
 export const CONFIG_ANNOTATION_PREFIX = 'io.hako.config.hypervisor.';
 
 type Hypervisor = HakoConfig['hypervisor'];
 
+/** The configuration field each annotation sets. */
+const FIELD = {
+  default_vcpus: 'vcpus',
+  default_memory: 'memoryMiB',
+  default_maxvcpus: 'maxVcpus',
+  default_maxmemory: 'maxMemoryMiB',
+  kernel_params: 'kernelParams',
+} as const satisfies Record<Annotatable, keyof Hypervisor>;
+
 /** A kernel parameter word: no spaces, quotes or shell characters. */
 const KERNEL_WORD = /^[A-Za-z0-9._,:/=+-]{1,256}$/;
-
-/** Each annotation (after the prefix): how its value is read, and what it sets. */
-const ANNOTATIONS = {
-  default_vcpus: { value: z.coerce.number().int().min(1).max(64), set: (v: number) => ({ vcpus: v }) },
-  default_memory: {
-    value: z.coerce.number().int().min(64).max(65536),
-    set: (v: number) => ({ memoryMiB: v }),
-  },
-  default_maxvcpus: { value: z.coerce.number().int().min(0).max(240), set: (v: number) => ({ maxVcpus: v }) },
-  default_maxmemory: {
-    value: z.coerce.number().int().min(0).max(1_048_576),
-    set: (v: number) => ({ maxMemoryMiB: v }),
-  },
-  kernel_params: {
-    value: z
-      .string()
-      .max(2048)
-      .refine(
-        (s) => s.split(/\s+/).every((w) => w === '' || KERNEL_WORD.test(w)),
-        'words of letters, digits and ._,:/=+- only',
-      ),
-    set: (v: string) => ({ kernelParams: v }),
-  },
-} as const;
-
-export type AnnotationName = keyof typeof ANNOTATIONS;
-export const ANNOTATION_NAMES = Object.keys(ANNOTATIONS) as AnnotationName[];
+const KERNEL_PARAMS_MAX = 2048;
 
 function bad(key: string, why: string): HakoError {
   return new HakoError('INVALID_ARGUMENT', `annotation ${key}: ${why}`);
+}
+
+/** The annotation's value, checked as its configuration key is. */
+function valueOf(key: string, name: Annotatable, raw: string): number | string {
+  const shown = JSON.stringify(raw.slice(0, 64));
+  if (name === 'kernel_params') {
+    const words = raw.split(/\s+/).filter((w) => w !== '');
+    if (raw.length > KERNEL_PARAMS_MAX || !words.every((w) => KERNEL_WORD.test(w)))
+      throw bad(
+        key,
+        `${shown}: words of letters, digits and ._,:/=+- only, ${KERNEL_PARAMS_MAX} characters at most`,
+      );
+  }
+  const input = name === 'kernel_params' ? raw : /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
+  const parsed = Qemu.shape[name].safeParse(input);
+  if (!parsed.success) throw bad(key, `${shown}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data;
 }
 
 /** `config` with the sandbox's enabled annotations applied; any other io.hako.config annotation is an error. */
@@ -53,21 +53,15 @@ export function withAnnotations(
   let hypervisor: Hypervisor = config.hypervisor;
   for (const [key, raw] of Object.entries(annotations ?? {})) {
     if (!key.startsWith(CONFIG_ANNOTATION_PREFIX)) continue;
-    const name = key.slice(CONFIG_ANNOTATION_PREFIX.length);
-    if (!Object.hasOwn(ANNOTATIONS, name))
-      throw bad(key, `unknown; the known ones end in ${ANNOTATION_NAMES.join(', ')}`);
-    const n = name as AnnotationName;
-    if (!config.hypervisor.enableAnnotations.includes(n))
+    const name = ANNOTATABLE.find((n) => n === key.slice(CONFIG_ANNOTATION_PREFIX.length));
+    if (name === undefined) throw bad(key, `unknown; the known ones end in ${ANNOTATABLE.join(', ')}`);
+    if (!config.hypervisor.enableAnnotations.includes(name))
       throw bad(
         key,
-        `not enabled: the configuration must list "${n}" in [hypervisor.qemu] enable_annotations`,
+        `not enabled: the configuration must list "${name}" in [hypervisor.qemu] enable_annotations`,
       );
     if (typeof raw !== 'string') throw bad(key, 'the value must be a string');
-    const spec = ANNOTATIONS[n];
-    const parsed = spec.value.safeParse(raw);
-    if (!parsed.success)
-      throw bad(key, `${JSON.stringify(raw.slice(0, 64))}: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
-    hypervisor = { ...hypervisor, ...(spec.set as (v: unknown) => Partial<Hypervisor>)(parsed.data) };
+    hypervisor = { ...hypervisor, [FIELD[name]]: valueOf(key, name, raw) };
   }
   return hypervisor === config.hypervisor ? config : { ...config, hypervisor };
 }

@@ -3,7 +3,17 @@
 // The documented file is config/configuration.toml at the repository root.
 import { z } from 'zod';
 
-const Qemu = z.strictObject({
+/** The [hypervisor.qemu] keys a pod annotation may set where enable_annotations lists them (annotations.ts). */
+export const ANNOTATABLE = [
+  'default_vcpus',
+  'default_memory',
+  'default_maxvcpus',
+  'default_maxmemory',
+  'kernel_params',
+] as const;
+export type Annotatable = (typeof ANNOTATABLE)[number];
+
+export const Qemu = z.strictObject({
   path: z.string().min(1).default('/usr/bin/qemu-system-x86_64'),
   kernel: z.string().default(''),
   initrd: z.string().default(''),
@@ -16,11 +26,7 @@ const Qemu = z.strictObject({
   default_maxmemory: z.number().int().min(0).max(1_048_576).default(0),
   memory_slots: z.number().int().min(0).max(32).default(6),
   // Pod annotations io.hako.config.hypervisor.<name> allowed to change these (none by default).
-  enable_annotations: z
-    .array(
-      z.enum(['default_vcpus', 'default_memory', 'default_maxvcpus', 'default_maxmemory', 'kernel_params']),
-    )
-    .default([]),
+  enable_annotations: z.array(z.enum(ANNOTATABLE)).default([]),
   kernel_params: z.string().default(''),
   shared_fs: z.enum(['virtio-fs', 'virtio-9p']).default('virtio-fs'),
   virtio_fs_daemon: z.string().min(1).default('/usr/lib/qemu/virtiofsd'),
@@ -105,7 +111,7 @@ export interface HakoConfig {
     readonly maxMemoryMiB: number;
     readonly memorySlots: number;
     /** The sandbox annotations that may change this configuration (config/annotations.ts). */
-    readonly enableAnnotations: readonly string[];
+    readonly enableAnnotations: readonly Annotatable[];
     readonly kernelParams: string;
     readonly sharedFs: 'virtio-fs' | 'virtio-9p';
     readonly virtiofsDaemon: string;

@@ -31,6 +31,22 @@ export interface ResizePlan {
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), Math.max(lo, hi));
 
+/** The CPUs and memory of something that has them (a VM spec, the configuration). */
+export function sizeOfBoot(s: VmResources): VmResources {
+  return { vcpus: s.vcpus, memoryMiB: s.memoryMiB };
+}
+
+/**
+ * What QEMU reports, never more than the VM may grow to: a QEMU taken over
+ * by its guest that claims bigger modules gets no bigger host cgroup.
+ */
+export function bounded(has: VmResources, growth: VmGrowth | undefined, boot: VmResources): VmResources {
+  return {
+    vcpus: Math.min(has.vcpus, growth?.maxVcpus ?? boot.vcpus),
+    memoryMiB: Math.min(has.memoryMiB, growth?.maxMemoryMiB ?? boot.memoryMiB),
+  };
+}
+
 /** What the VM has: its boot memory plus its modules. */
 export function sizeOf(boot: VmResources, plugged: Plugged): VmResources {
   return { vcpus: plugged.vcpus, memoryMiB: boot.memoryMiB + plugged.modules.reduce((n, m) => n + m.mib, 0) };

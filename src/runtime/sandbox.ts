@@ -19,7 +19,7 @@ import { HakoError, isHakoError, messageOf } from '../errors.js';
 import type { SandboxJail } from '../confinement/confinement.js';
 import type { JailPlan } from '../confinement/jail.js';
 import type { Device, TapNic, Vm, VmExit, VmResources } from '../hypervisor/types.js';
-import { MEMORY_BLOCK_MIB, onlineCpus } from '../hypervisor/resize-plan.js';
+import { MEMORY_BLOCK_MIB, onlineCpus, sizeOfBoot } from '../hypervisor/resize-plan.js';
 import { podSize, shareOf } from './sizing.js';
 import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
@@ -51,12 +51,11 @@ export interface SandboxOptions {
   /** Asked before the first container is created: true leaves it uncreated. */
   readonly abandoned?: () => boolean;
   /**
-   * The pod's network namespace, when the sandbox starts without its first
-   * container (the shim's does): its first container's spec names it.
+   * The first container's spec, when the sandbox starts without it (the
+   * shim's does): the pod's network namespace and host cgroup it names are
+   * the sandbox's.
    */
-  readonly netns?: string;
-  /** Likewise, the host cgroup its first container's spec names (linux.cgroupsPath). */
-  readonly cgroupsPath?: unknown;
+  readonly firstSpec?: Readonly<Record<string, unknown>>;
 }
 
 /** A container to create in a sandbox. */
@@ -146,6 +145,8 @@ export class Sandbox implements ContainerHost {
   readonly #volumes = new Map<string, readonly string[]>();
   /** What each container adds to the VM (sizing.ts). */
   readonly #shares = new Map<string, VmResources>();
+  /** The VM's size at boot (the configuration's), on which containers' shares add up. */
+  readonly #bootSize: VmResources;
   /** The size last asked of the VM, and what the guest was last told to have online. */
   #wanted: VmResources;
   #size: VmResources;
@@ -158,8 +159,7 @@ export class Sandbox implements ContainerHost {
     this.dir = env.store.dir(record.id);
     this.runDir = runDirFor(this.dir);
     this.#record = record;
-    const h = env.config.hypervisor;
-    this.#wanted = this.#size = { vcpus: h.vcpus, memoryMiB: h.memoryMiB };
+    this.#bootSize = this.#wanted = this.#size = sizeOfBoot(env.config.hypervisor);
   }
 
   get status(): SandboxStatus {
@@ -226,18 +226,22 @@ export class Sandbox implements ContainerHost {
 
   /** Names, records, then makes what confines the sandbox's processes. */
   async #confine(first: ContainerRequest | undefined, opts: SandboxOptions): Promise<SandboxJail> {
-    const { confinement, config, accel } = this.#env;
+    const { confinement, accel } = this.#env;
     // The host cgroup the first container's spec names holds the sandbox (runc would put that container there).
-    const linux = (first?.spec['linux'] ?? { cgroupsPath: opts.cgroupsPath }) as {
+    const linux = ((first?.spec ?? opts.firstSpec)?.['linux'] ?? {}) as {
       cgroupsPath?: unknown;
       resources?: unknown;
     };
     const record = await confinement.plan(this.dir, linux.cgroupsPath);
     this.#record.jail = record;
     await this.#save();
-    const h = config.hypervisor;
-    const vm = { vcpus: h.vcpus, memoryMiB: h.memoryMiB, accel: accel.accel };
-    return confinement.apply(record, vm, linux.resources);
+    // The spec's limits bound that cgroup only where the VM was sized for them
+    // at boot (a first container): a VM that grows by hot-plug outgrows them.
+    return confinement.apply(
+      record,
+      { ...this.#bootSize, accel: accel.accel },
+      first ? linux.resources : undefined,
+    );
   }
 
   async #boot(opts: SandboxOptions, first: ContainerRequest | undefined): Promise<void> {
@@ -358,9 +362,9 @@ export class Sandbox implements ContainerHost {
    */
   async #carryNetwork(
     first: ContainerRequest | undefined,
-    { dieWithParent, netns: given }: SandboxOptions,
+    { dieWithParent, firstSpec }: SandboxOptions,
   ): Promise<{ devices: Device[]; pod: PodNetwork; restart?: () => Promise<void> } | undefined> {
-    const netns = podNetnsPath(first?.spec) ?? given;
+    const netns = podNetnsPath(first?.spec ?? firstSpec);
     this.#podNetns = netns;
     const { runner } = this.#env;
     if (netns === undefined && first?.userNetwork) {
@@ -640,8 +644,7 @@ export class Sandbox implements ContainerHost {
 
   async #resize(): Promise<void> {
     const vm = this.#vm;
-    const h = this.#env.config.hypervisor;
-    const boot = { vcpus: h.vcpus, memoryMiB: h.memoryMiB };
+    const boot = this.#bootSize;
     const want = podSize(boot, this.#shares.values());
     if (!vm || this.#status !== 'running' || sameSize(want, this.#wanted)) return;
     const { log } = this.#env;

@@ -5,7 +5,6 @@
 // moment it exists, and its TaskExit waits for its TaskStart, so an early
 // exit is never lost nor published first. The Task service (task-service.ts)
 // only decodes requests and calls these methods.
-import { podNetnsPath } from '../network/spec-netns.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProcessExit } from '../agent-client/client.js';
@@ -185,14 +184,7 @@ export class ShimTasks {
     await this.#stopping.get(group);
     const env = await envReady;
     this.#sweep(env);
-    const netns = podNetnsPath(first);
-    const cgroupsPath = (first['linux'] as { cgroupsPath?: unknown } | undefined)?.cgroupsPath;
-    const sandbox = await Sandbox.start(env, {
-      id: group,
-      dieWithParent: false,
-      ...(netns !== undefined ? { netns } : {}),
-      ...(cgroupsPath !== undefined ? { cgroupsPath } : {}),
-    });
+    const sandbox = await Sandbox.start(env, { id: group, dieWithParent: false, firstSpec: first });
     sandbox.watchOom((containerId) => this.deps.events.publish('/tasks/oom', TaskOOMSchema, { containerId }));
     return sandbox;
   }

@@ -4,7 +4,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cri, criSuite } from '../helpers/cri.js';
-import { assertNoLeaks } from '../helpers/leaks.js';
 import { commandsNaming } from '../helpers/hako.js';
 
 let cri: Cri;
@@ -12,8 +11,7 @@ criSuite('cre', (c) => (cri = c));
 
 test('ExecSync returns output and exit codes, 100 times in a row, and a command past its timeout is cut off at the timeout', async () => {
   const config = cri.podConfig('probe');
-  const pod = await cri.runPod(config);
-  try {
+  await cri.inPod(config, async (pod) => {
     const c = await cri.runContainer(pod, config, 'app', ['sleep', '600']);
     const first = await cri.execSync(c, ['sh', '-c', 'echo hi; echo err >&2; exit 3']);
     assert.deepEqual(first, { stdout: 'hi\n', stderr: 'err\n', exitCode: 3 });
@@ -31,17 +29,13 @@ test('ExecSync returns output and exit codes, 100 times in a row, and a command 
     assert.ok(took < 20_000, `the timed-out exec returned after ${took} ms`);
     // The container still answers.
     assert.equal((await cri.execSync(c, ['echo', 'after'])).stdout, 'after\n');
-  } finally {
-    await cri.removePod(pod);
-  }
-  await assertNoLeaks(cri.containerd.hakoStateDir);
+  });
   assert.deepEqual(await commandsNaming(cri.containerd.hakoStateDir), []);
 });
 
 test('ContainerStatus gives exit codes and reasons: Completed, Error, and OOMKilled for a container over its memory limit', async () => {
   const config = cri.podConfig('reasons');
-  const pod = await cri.runPod(config);
-  try {
+  await cri.inPod(config, async (pod) => {
     const done = await cri.runContainer(pod, config, 'done', ['true']);
     assert.deepEqual(await cri.waitExited(done), { exitCode: 0, reason: 'Completed' });
     const failed = await cri.runContainer(pod, config, 'failed', ['sh', '-c', 'exit 2']);
@@ -55,16 +49,12 @@ test('ContainerStatus gives exit codes and reasons: Completed, Error, and OOMKil
       { memoryLimitInBytes: 32 << 20 },
     );
     assert.deepEqual(await cri.waitExited(hog), { exitCode: 137, reason: 'OOMKilled' });
-  } finally {
-    await cri.removePod(pod);
-  }
-  await assertNoLeaks(cri.containerd.hakoStateDir);
+  });
 });
 
 test('a container restarted in the same pod (attempt 1, as kubelet does) runs in the same VM with its own log', async () => {
   const config = cri.podConfig('restart');
-  const pod = await cri.runPod(config);
-  try {
+  await cri.inPod(config, async (pod) => {
     const first = await cri.runContainer(pod, config, 'app', ['sh', '-c', 'echo run-$RANDOM-0; exit 1']);
     assert.deepEqual(await cri.waitExited(first), { exitCode: 1, reason: 'Error' });
     await cri.call('RemoveContainer', { containerId: first });
@@ -84,8 +74,5 @@ test('a container restarted in the same pod (attempt 1, as kubelet does) runs in
       p.argv[0]?.includes('qemu-system'),
     );
     assert.equal(vms.length, 1);
-  } finally {
-    await cri.removePod(pod);
-  }
-  await assertNoLeaks(cri.containerd.hakoStateDir);
+  });
 });

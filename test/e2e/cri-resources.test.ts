@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { Cri, criSuite } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
-import { commandsNaming } from '../helpers/hako.js';
+import { pidsWith } from '../helpers/hako.js';
 
 let cri: Cri;
 const MiB = 1 << 20;
@@ -68,8 +68,7 @@ async function sizeBecomes(
 
 test('container limits are hot-plugged into the VM and onlined, the guest cgroup has them, UpdateContainerResources resizes both, and removal gives them back', async () => {
   const config = cri.podConfig('sized');
-  const pod = await cri.runPod(config);
-  try {
+  await cri.inPod(config, async (pod) => {
     // Without limits: the configured default (2 vCPUs, 512 MiB).
     const base = await cri.runContainer(pod, config, 'base', ['sleep', '600']);
     const boot = await guestSize(base);
@@ -100,10 +99,7 @@ test('container limits are hot-plugged into the VM and onlined, the guest cgroup
     await cri.removeContainer(big);
     const back = await sizeBecomes(base, (s) => s.cpus === 2 && s.memKiB <= boot.memKiB);
     assert.deepEqual(back, boot, 'the VM is back to its default size');
-  } finally {
-    await cri.removePod(pod);
-  }
-  await assertNoLeaks(cri.containerd.hakoStateDir);
+  });
 });
 
 interface Figures {
@@ -115,8 +111,7 @@ const memOf = (f: Figures) => Number(f.memory.workingSetBytes.value);
 
 test("ContainerStats, ListContainerStats and PodSandboxStats carry real figures: the container's from its guest cgroup, the pod's from its VM's host cgroup", async () => {
   const config = cri.podConfig('stats', CGROUP_PARENT);
-  const pod = await cri.runPod(config);
-  try {
+  await cri.inPod(config, async (pod) => {
     // Burns CPU, then holds 40 MiB: dd's buffer, filled, while it waits on a pipe no one reads.
     const c = await cri.runContainer(pod, config, 'busy', [
       'sh',
@@ -151,10 +146,7 @@ test("ContainerStats, ListContainerStats and PodSandboxStats carry real figures:
     assert.ok(cpuOf(podStats) >= cpuOf(one), `pod CPU ${cpuOf(podStats)} ns, container's ${cpuOf(one)}`);
     assert.ok(memOf(podStats) >= memOf(one), `pod working set ${memOf(podStats)}, container's ${memOf(one)}`);
     assert.equal(podStats.containers.length, 1);
-  } finally {
-    await cri.removePod(pod);
-  }
-  await assertNoLeaks(cri.containerd.hakoStateDir);
+  });
 });
 
 test("an enabled annotation sizes a pod's VM, one not enabled fails the pod naming it, and io.hako.sandbox-id cannot put a pod in another pod's VM", async () => {
@@ -169,9 +161,7 @@ test("an enabled annotation sizes a pod's VM, one not enabled fails the pod nami
     try {
       const d = await cri.runContainer(other, intruder, 'app', ['sleep', '600']);
       assert.equal((await guestSize(d)).cpus, 2, "the default VM, not the annotated pod's");
-      const vms = (await commandsNaming(cri.containerd.hakoStateDir)).filter((p) =>
-        p.argv[0]?.includes('qemu-system'),
-      );
+      const vms = await pidsWith(cri.containerd.hakoStateDir, 'qemu-system');
       assert.equal(vms.length, 2, 'one VM per pod');
     } finally {
       await cri.removePod(other);

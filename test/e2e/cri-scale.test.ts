@@ -6,18 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cri, criSuite } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
-import { commandsNaming } from '../helpers/hako.js';
+import { pidsWith } from '../helpers/hako.js';
 import { hakoTaps, namedNetns } from '../helpers/netns.js';
 
 let cri: Cri;
 criSuite('crs', (c) => (cri = c));
 
 /** The live processes of this containerd's sandboxes whose command line has `word`. */
-async function processes(word: string): Promise<number[]> {
-  return (await commandsNaming(cri.containerd.hakoStateDir))
-    .filter((p) => p.argv.join(' ').includes(word))
-    .map((p) => p.pid);
-}
+const processes = (word: string) => pidsWith(cri.containerd.hakoStateDir, word);
 
 /** A pod with two containers that say hello and stay; its id and theirs. */
 async function podOfTwo(name: string): Promise<{ pod: string; containers: string[] }> {

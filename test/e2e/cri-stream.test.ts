@@ -5,15 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Cri, criSuite } from '../helpers/cri.js';
-import { assertNoLeaks } from '../helpers/leaks.js';
 
 let cri: Cri;
 criSuite('cst', (c) => (cri = c));
 
 test('streaming Exec with a TTY and resize, and without one with stdin, through the URL containerd returns; exit codes come back', async () => {
   const config = cri.podConfig('stream');
-  const pod = await cri.runPod(config);
-  try {
+  await cri.inPod(config, async (pod) => {
     const c = await cri.runContainer(pod, config, 'app', ['sleep', '600']);
     // A shell on a terminal, resized to 100x40 first.
     const tty = cri.stream(await cri.execUrl(c, ['sh'], { tty: true, stdin: true }), [
@@ -38,16 +36,12 @@ test('streaming Exec with a TTY and resize, and without one with stdin, through 
     assert.equal(plain.stderr, 'err\n');
     assert.match(plain.status, /"reason":"NonZeroExitCode"/, plain.status);
     assert.match(plain.status, /"reason":"ExitCode","message":"3"/, plain.status);
-  } finally {
-    await cri.removePod(pod);
-  }
-  await assertNoLeaks(cri.containerd.hakoStateDir);
+  });
 });
 
 test("streaming Attach to a container's own shell on a TTY, with resize", async () => {
   const config = cri.podConfig('attach');
-  const pod = await cri.runPod(config);
-  try {
+  await cri.inPod(config, async (pod) => {
     const c = await cri.runContainer(pod, config, 'shell', ['sh'], undefined, 0, { tty: true, stdin: true });
     const r = cri.stream(await cri.attachUrl(c, { tty: true, stdin: true }), [
       { resize: [90, 30] },
@@ -58,8 +52,5 @@ test("streaming Attach to a container's own shell on a TTY, with resize", async 
     ]);
     assert.match(r.stdout, /^30 90\r?$/m, r.stdout);
     assert.deepEqual(await cri.waitExited(c), { exitCode: 4, reason: 'Error' });
-  } finally {
-    await cri.removePod(pod);
-  }
-  await assertNoLeaks(cri.containerd.hakoStateDir);
+  });
 });

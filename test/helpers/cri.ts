@@ -11,6 +11,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { after, before } from 'node:test';
 import { Containerd } from './containerd.js';
 import { fileNetns } from './netns.js';
+import { assertNoLeaks } from './leaks.js';
 import { REPO } from './paths.js';
 
 export const CRI_NAMESPACE = 'k8s.io';
@@ -22,6 +23,9 @@ export const CNI_GATEWAY = '10.99.0.1';
 
 const PROTO = join(REPO, 'test', 'fixtures', 'cri-api', 'api.proto');
 const CALL_MS = 180_000;
+
+/** Each container in its pod's network and IPC namespaces, its own PID namespace. */
+const NAMESPACES = { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } };
 
 type Unary = (
   req: unknown,
@@ -161,7 +165,7 @@ export class Cri {
       logDirectory,
       ...(annotations ? { annotations } : {}),
       linux: {
-        securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+        securityContext: NAMESPACES,
         ...(cgroupParent ? { cgroupParent } : {}),
       },
     };
@@ -203,7 +207,7 @@ export class Cri {
         logPath: `${name}.${attempt}.log`,
         ...extra,
         linux: {
-          securityContext: { namespaceOptions: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
+          securityContext: NAMESPACES,
           ...(resources ? { resources } : {}),
         },
       },
@@ -278,38 +282,44 @@ export class Cri {
   }
 
   /** CRI Exec: the streaming URL for `cmd` in the container. */
-  async execUrl(
-    container: string,
-    cmd: readonly string[],
-    o: { tty: boolean; stdin: boolean },
-  ): Promise<string> {
-    const r = await this.call<{ url: string }>('Exec', {
-      containerId: container,
-      cmd,
-      tty: o.tty,
-      stdin: o.stdin,
-      stdout: true,
-      stderr: !o.tty,
-    });
-    return r.url;
+  execUrl(container: string, cmd: readonly string[], o: { tty: boolean; stdin: boolean }): Promise<string> {
+    return this.#streamUrl('Exec', container, o, { cmd });
   }
 
   /** CRI Attach: the streaming URL of the container's own process. */
-  async attachUrl(container: string, o: { tty: boolean; stdin: boolean }): Promise<string> {
-    const r = await this.call<{ url: string }>('Attach', {
-      containerId: container,
-      tty: o.tty,
-      stdin: o.stdin,
-      stdout: true,
-      stderr: !o.tty,
-    });
-    return r.url;
+  attachUrl(container: string, o: { tty: boolean; stdin: boolean }): Promise<string> {
+    return this.#streamUrl('Attach', container, o);
+  }
+
+  /** Stdout always; stderr apart unless on a terminal (which merges them). */
+  async #streamUrl(
+    method: 'Exec' | 'Attach',
+    container: string,
+    o: { tty: boolean; stdin: boolean },
+    more: Record<string, unknown> = {},
+  ): Promise<string> {
+    const req = { containerId: container, ...more, tty: o.tty, stdin: o.stdin, stdout: true, stderr: !o.tty };
+    return (await this.call<{ url: string }>(method, req)).url;
   }
 
   /** StopContainer (`timeout` s for SIGTERM) + RemoveContainer. */
   async removeContainer(container: string, timeout = 0): Promise<void> {
     await this.call('StopContainer', { containerId: container, timeout });
     await this.call('RemoveContainer', { containerId: container });
+  }
+
+  /**
+   * Runs `fn` with a pod of `config`, which then goes whatever `fn` did;
+   * afterwards nothing of Hako's may remain.
+   */
+  async inPod(config: PodConfig, fn: (pod: string) => Promise<void>): Promise<void> {
+    const pod = await this.runPod(config);
+    try {
+      await fn(pod);
+    } finally {
+      await this.removePod(pod);
+    }
+    await assertNoLeaks(this.containerd.hakoStateDir);
   }
 
   /** StopPodSandbox + RemovePodSandbox (its containers go with it). */

@@ -119,6 +119,11 @@ export async function commandsNaming(dir: string): Promise<{ pid: number; argv: 
   return found.sort((a, b) => a.pid - b.pid);
 }
 
+/** Pids of live processes naming `dir` whose command line also has `word` (qemu-system, a shim's name…). */
+export async function pidsWith(dir: string, word: string): Promise<number[]> {
+  return (await commandsNaming(dir)).filter((p) => p.argv.join(' ').includes(word)).map((p) => p.pid);
+}
+
 /** Pids (other than ours) whose command line mentions `dir`. */
 export async function processesNaming(dir: string): Promise<number[]> {
   return (await commandsNaming(dir)).map((p) => p.pid);

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fakeQmp } from '../helpers/fake-qmp.js';
+import { testVmSpec } from '../helpers/vm-spec.js';
 import { QmpClient, type QmpEvent } from '../../src/hypervisor/qemu/qmp.js';
 import { RealRunner } from '../../src/sys/runner.js';
 
@@ -86,29 +87,13 @@ test('a server that hangs up fails pending commands', async () => {
 test("stopping a VM whose QMP never answers 'quit' still ends it within its grace", async () => {
   const { spawn } = await import('node:child_process');
   const { QemuVm } = await import('../../src/hypervisor/qemu/driver.js');
-  const { UNCONFINED } = await import('../../src/confinement/jail.js');
   // A QMP server that greets and then ignores every command, quit included.
   const fake = await fakeQmp(() => undefined);
   const child = spawn('sleep', ['600']);
   const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
     child.once('exit', (code, signal) => r({ code, signal })),
   );
-  const spec = {
-    id: 'x',
-    dir: fake.path.slice(0, -'/qmp.sock'.length),
-    machine: 'q35',
-    accel: 'tcg',
-    vcpus: 1,
-    memoryMiB: 64,
-    kernel: '/k',
-    initrd: '/i',
-    kernelArgs: [],
-    devices: [],
-    consoleLog: false,
-    dieWithParent: false,
-    jail: UNCONFINED,
-    seccomp: false,
-  } as const;
+  const spec = testVmSpec({ dir: fake.path.slice(0, -'/qmp.sock'.length) });
   const vm = new QemuVm({ pid: child.pid ?? -1, startTime: '0' }, exited, spec, (s) => child.kill(s), {
     runner: new RealRunner(),
     helper: '/nonexistent',

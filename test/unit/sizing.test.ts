@@ -11,10 +11,9 @@ import { resizeVm } from '../../src/hypervisor/qemu/resize.js';
 import { QmpClient } from '../../src/hypervisor/qemu/qmp.js';
 import { buildArgv } from '../../src/hypervisor/qemu/argv.js';
 import { planQemuFds } from '../../src/hypervisor/qemu/fds.js';
-import { UNCONFINED } from '../../src/confinement/jail.js';
 import { fromRaw, ConfigSchema } from '../../src/config/schema.js';
-import type { VmSpec } from '../../src/hypervisor/types.js';
 import { fakeQmp } from '../helpers/fake-qmp.js';
+import { testVmSpec } from '../helpers/vm-spec.js';
 
 const MiB = 1 << 20;
 const boot = { vcpus: 2, memoryMiB: 512 };
@@ -108,23 +107,7 @@ test('growth: only on q35; 0 in the configuration means the host; none when ther
   assert.equal(vmGrowth({ ...h, memorySlots: 0 }, 'q35', { vcpus: 2, memoryMiB: 8000 }), undefined);
 });
 
-const spec: VmSpec = {
-  id: 'abc',
-  dir: '/run/hako/abc',
-  machine: 'q35',
-  accel: 'tcg',
-  vcpus: 2,
-  memoryMiB: 512,
-  kernel: '/k/vmlinux',
-  initrd: '/k/initramfs.cpio',
-  kernelArgs: [],
-  devices: [],
-  consoleLog: false,
-  dieWithParent: false,
-  jail: UNCONFINED,
-  seccomp: false,
-  growth,
-};
+const spec = testVmSpec({ vcpus: 2, memoryMiB: 512, growth });
 
 test('the command line leaves room to grow on q35 only', () => {
   const argv = buildArgv('qemu', spec, planQemuFds(spec));
@@ -137,7 +120,7 @@ test('the command line leaves room to grow on q35 only', () => {
 });
 
 /** A scripted QEMU with 4 CPU slots (2 plugged) and hot-pluggable DIMMs; `release` says whether the guest lets a DIMM go. */
-function scriptedQemu(release: boolean, cpuType = 'max-x86_64-cpu') {
+function scriptedQemu(release: boolean, cpuType = 'max-x86_64-cpu', moduleBytes = 256 * MiB) {
   const slots = [3, 2, 1, 0].map((core) => ({
     props: { 'socket-id': 0, 'core-id': core, 'thread-id': 0, 'node-id': 0 },
     'vcpus-count': 1,
@@ -169,7 +152,7 @@ function scriptedQemu(release: boolean, cpuType = 'max-x86_64-cpu') {
           break;
         case 'device_add': {
           added.push({ execute: cmd.execute, ...a });
-          if (a['driver'] === 'pc-dimm') dimms.push({ id: String(a['id']), size: 256 * MiB });
+          if (a['driver'] === 'pc-dimm') dimms.push({ id: String(a['id']), size: moduleBytes });
           const slot = slots.find((s) => s.props['core-id'] === a['core-id']);
           if (slot) Object.assign(slot, { 'qom-path': `/machine/peripheral/${String(a['id'])}` });
           break;
@@ -277,5 +260,17 @@ test("a module the guest does not let go stays (its backend too), and a hostile 
       c.close();
       f.close();
     }
+  }
+});
+
+test('a QEMU that reports a bigger module than it was given never makes the VM look bigger than it may grow (the host cgroup follows that size)', async () => {
+  const q = scriptedQemu(true, 'max-x86_64-cpu', 1024 * 1024 * MiB);
+  const fake = await fakeQmp((cmd, send) => q.script(cmd, send));
+  const qmp = await QmpClient.connect(fake.path);
+  try {
+    assert.deepEqual(await resizeVm(qmp, spec, { vcpus: 2, memoryMiB: 768 }), { vcpus: 2, memoryMiB: 2048 });
+  } finally {
+    qmp.close();
+    fake.close();
   }
 });

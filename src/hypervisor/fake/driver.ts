@@ -19,7 +19,7 @@ import type {
   VmSpec,
   VmTemplate,
 } from '../types.js';
-import { planResize, sizeOf, type Plugged } from '../resize-plan.js';
+import { planResize, sizeOf, sizeOfBoot, type Plugged } from '../resize-plan.js';
 import { FakeAgent, type FakeAgentOptions } from './agent.js';
 import { HakoError } from '../../errors.js';
 
@@ -70,7 +70,7 @@ export class FakeHypervisor implements Hypervisor {
     const child = await this.runner.spawn({ argv: ['sleep', '3600'] });
     const ref = await refOf(new RealProcessTable(), child.pid);
     if (!ref) throw new HakoError('VM_START_FAILED', 'fake VM process vanished');
-    const sizing = { boot: { vcpus: spec.vcpus, memoryMiB: spec.memoryMiB }, growth: spec.growth };
+    const sizing = { boot: sizeOfBoot(spec), growth: spec.growth };
     const vm = new FakeVm(ref, child.exited, server, agent, (s) => child.kill(s), sizing);
     this.vms.push(vm);
     return vm;
@@ -89,6 +89,7 @@ export class FakeVm implements Vm {
       growth: undefined,
     },
   ) {
+    this.#plugged = { vcpus: sizing.boot.vcpus, modules: [] };
     void exited.then(() => {
       agent.server.closeAll();
       server.close();
@@ -122,20 +123,18 @@ export class FakeVm implements Vm {
     return Promise.resolve();
   }
 
-  /** What resize hot-plugged. */
-  #plugged: Plugged = { vcpus: 0, modules: [] };
+  /** Its CPUs and the memory modules resize added. */
+  #plugged: Plugged;
+  #nextModule = 0;
 
   resize(want: VmResources): Promise<VmResources> {
     const { boot, growth } = this.sizing;
-    if (this.#plugged.vcpus === 0) this.#plugged = { vcpus: boot.vcpus, modules: [] };
     const plan = planResize(boot, growth, this.#plugged, want);
     const kept = this.#plugged.modules.filter((m) => !plan.removeModules.includes(m.id));
     const added = plan.addModuleMiB > 0 ? [{ id: `dimm${this.#nextModule++}`, mib: plan.addModuleMiB }] : [];
     this.#plugged = { vcpus: this.#plugged.vcpus + plan.cpus, modules: [...kept, ...added] };
     return Promise.resolve(sizeOf(boot, this.#plugged));
   }
-
-  #nextModule = 0;
 
   unplugNic(id: string): Promise<void> {
     const i = this.plugged.findIndex((d) => d.id === id);

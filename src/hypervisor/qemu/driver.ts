@@ -12,6 +12,7 @@ import { describeExit, type Runner } from '../../sys/runner.js';
 import { within } from '../../within.js';
 import type { Device, Hypervisor, TapNic, Vm, VmExit, VmResources, VmSpec, VmTemplate } from '../types.js';
 import { resizeVm } from './resize.js';
+import { sizeOfBoot } from '../resize-plan.js';
 import { buildArgv, serialPortId } from './argv.js';
 import { planQemuFds, qmpSocket, type QemuFds } from './fds.js';
 import { QmpClient } from './qmp.js';
@@ -120,8 +121,7 @@ export class QemuVm implements Vm {
   }
 
   async resize(want: VmResources): Promise<VmResources> {
-    const boot = { vcpus: this.spec.vcpus, memoryMiB: this.spec.memoryMiB };
-    if (!this.spec.growth) return boot;
+    if (!this.spec.growth) return sizeOfBoot(this.spec);
     const qmp = await QmpClient.connect(qmpSocket(this.spec), PLUG_MS);
     try {
       return await resizeVm(qmp, this.spec, want);

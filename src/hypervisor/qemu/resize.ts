@@ -12,7 +12,7 @@
 // OnlineCpuMem), where they cost a sleeping thread.
 import { HakoError } from '../../errors.js';
 import { within } from '../../within.js';
-import { planResize, sizeOf, type MemoryModule, type Plugged } from '../resize-plan.js';
+import { bounded, planResize, sizeOf, sizeOfBoot, type MemoryModule, type Plugged } from '../resize-plan.js';
 import type { VmResources, VmSpec } from '../types.js';
 import type { QmpClient } from './qmp.js';
 
@@ -120,7 +120,7 @@ export async function resizeVm(
   want: VmResources,
   unplugMs = UNPLUG_MS,
 ): Promise<VmResources> {
-  const boot = { vcpus: spec.vcpus, memoryMiB: spec.memoryMiB };
+  const boot = sizeOfBoot(spec);
   const { slots, now } = await plugged(qmp);
   const plan = planResize(boot, spec.growth, now, want);
   // A CPU's id is its slot's place in QEMU's list, which does not change while the VM runs.
@@ -145,5 +145,5 @@ export async function resizeVm(
     });
     await qmp.execute('device_add', { driver: 'pc-dimm', id: `dimm${i}`, memdev: `mem-dimm${i}` });
   }
-  return sizeOf(boot, (await plugged(qmp)).now);
+  return bounded(sizeOf(boot, (await plugged(qmp)).now), spec.growth, boot);
 }
