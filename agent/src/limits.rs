@@ -12,6 +12,8 @@ pub const MAX_ID_LEN: usize = 128;
 pub const MAX_SPEC_BYTES: usize = 1 << 20;
 /// Largest ReadStdout/ReadStderr reply and WriteStdin chunk.
 pub const MAX_STREAM_CHUNK: usize = 1 << 20;
+/// TCP connections to the sandbox's ports open at once (port-forward).
+pub const MAX_PORT_STREAMS: usize = 64;
 /// Containers per sandbox and processes per container.
 pub const MAX_CONTAINERS: usize = 1024;
 pub const MAX_EXECS: usize = 1024;

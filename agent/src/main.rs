@@ -19,6 +19,7 @@ mod log;
 mod mount;
 mod netconf;
 mod netlink;
+mod forward;
 mod network;
 mod oom;
 mod pool;

@@ -16,7 +16,7 @@ use crate::limits::{MAX_CONTAINERS, MAX_STREAM_CHUNK};
 use crate::log;
 use crate::mount::{is_under, mount_storage, unmount};
 use crate::process::{prepare_stdio, read_pid_file, ExtraStream, Process};
-use crate::stdio::Stdin;
+use crate::stdio::{OutputStream, Stdin};
 use crate::proto::agent::Storage;
 use crate::reaper::{Exit, Reaper};
 use crate::spec;
@@ -46,6 +46,8 @@ pub struct Agent {
     /// Numbers exec console sockets: an exec id (64 characters from CRI)
     /// in the name would make the path longer than a socket path may be.
     next_console: AtomicU64,
+    /// TCP connections the host opened to the sandbox's loopback.
+    pub ports: crate::forward::PortStreams,
     shutting_down: AtomicBool,
     oom: Option<Arc<OomWatcher>>,
     /// TEST ONLY: fails CreateContainer of `fail-*` ids (hostile.rs).
@@ -90,6 +92,7 @@ impl Agent {
             from_template,
             state: Mutex::new(State::default()),
             next_console: AtomicU64::new(0),
+            ports: crate::forward::PortStreams::default(),
             shutting_down: AtomicBool::new(false),
             oom,
             #[cfg(feature = "hostile")]
@@ -166,6 +169,7 @@ impl Agent {
     /// reply has been written. As PID 1 the VM is about to go away, so each
     /// container is only killed (cgroup.kill) rather than deleted with crun.
     pub fn destroy_sandbox(&self) -> Result<()> {
+        self.ports.close_all();
         let ids: Vec<String> = self.lock().containers.keys().cloned().collect();
         for id in ids {
             let result = if self.owns_guest { self.kill_container(&id) } else { self.remove_container(&id, Duration::from_secs(5)) };
@@ -449,7 +453,18 @@ impl Agent {
         Ok(p.wait())
     }
 
+    /// Reads a process's output, or with an empty `id` the port stream `exec_id`.
     pub fn read_stream(&self, id: &str, exec_id: &str, which: Stream, len: usize) -> Result<Vec<u8>> {
+        let len = if len == 0 { MAX_STREAM_CHUNK } else { len.min(MAX_STREAM_CHUNK) };
+        let read = |buf: &OutputStream| buf.read(len).map_err(|e| AgentError::Internal(format!("read output: {e}")));
+        if id.is_empty() {
+            return match which {
+                Stream::Stdout => read(&self.ports.get(exec_id)?.output),
+                // A connection has one stream of bytes each way.
+                Stream::Stderr => Ok(vec![]),
+                Stream::Extra(fd) => Err(AgentError::InvalidArgument(format!("a port stream has no descriptor {fd}"))),
+            };
+        }
         let p = self.container(id)?.process(exec_id)?;
         let buf = match which {
             Stream::Stdout => p.stdout.clone(),
@@ -465,31 +480,54 @@ impl Agent {
                 }
             },
         };
-        let len = if len == 0 { MAX_STREAM_CHUNK } else { len.min(MAX_STREAM_CHUNK) };
-        buf.read(len).map_err(|e| AgentError::Internal(format!("read output: {e}")))
+        read(&buf)
     }
 
     /// Writes to stdin (`fd` 0) or to an extra descriptor the process reads.
     pub fn write_stdin(&self, id: &str, exec_id: &str, fd: u32, data: &[u8]) -> Result<usize> {
+        let write = |input: &Stdin| {
+            input.write(data).map_err(|e| match e {
+                None => AgentError::FailedPrecondition("stdin is closed".into()),
+                Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                    AgentError::FailedPrecondition("the process no longer reads its stdin".into())
+                }
+                Some(e) => AgentError::Internal(format!("write stdin: {e}")),
+            })
+        };
+        if id.is_empty() {
+            return write(&self.port_input(exec_id, fd)?.input);
+        }
         let p = self.container(id)?.process(exec_id)?;
-        input_of(&p, fd)?.write(data).map_err(|e| match e {
-            None => AgentError::FailedPrecondition("stdin is closed".into()),
-            Some(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                AgentError::FailedPrecondition("the process no longer reads its stdin".into())
-            }
-            Some(e) => AgentError::Internal(format!("write stdin: {e}")),
-        })
+        write(input_of(&p, fd)?)
     }
 
     pub fn close_stdin(&self, id: &str, exec_id: &str, fd: u32) -> Result<()> {
+        if id.is_empty() {
+            self.port_input(exec_id, fd)?.input.close();
+            return Ok(());
+        }
         let p = self.container(id)?.process(exec_id)?;
         input_of(&p, fd)?.close();
         Ok(())
     }
 
+    /// The port stream `exec_id`, written as a process's stdin (`fd` 0).
+    fn port_input(&self, exec_id: &str, fd: u32) -> Result<Arc<crate::forward::PortStream>> {
+        if fd != 0 {
+            return Err(AgentError::InvalidArgument(format!("a port stream has no descriptor {fd}")));
+        }
+        self.ports.get(exec_id)
+    }
+
     /// The host stopped reading `which`: its read end closes once no read is
     /// in progress, and the process's next write fails with EPIPE.
     pub fn close_output(&self, id: &str, exec_id: &str, which: Stream) -> Result<()> {
+        if id.is_empty() {
+            if let Stream::Stdout = which {
+                self.ports.get(exec_id)?.output.close();
+            }
+            return Ok(());
+        }
         let p = self.container(id)?.process(exec_id)?;
         match which {
             Stream::Stdout => p.stdout.close(),

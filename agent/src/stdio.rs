@@ -198,8 +198,15 @@ impl Stdin {
         Ok(done)
     }
 
+    /// Closes stdin. A socket (a port stream, forward.rs) stays open for
+    /// reading through its other descriptor, so its peer learns of the end of
+    /// input by a shutdown; on a pipe or a terminal that fails with ENOTSOCK,
+    /// which changes nothing.
     pub fn close(&self) {
-        lock(&self.file).take();
+        if let Some(f) = lock(&self.file).take() {
+            // SAFETY: shutdown(2) on a descriptor this stream holds open.
+            unsafe { libc::shutdown(f.as_raw_fd(), libc::SHUT_WR) };
+        }
         self.wake.fire();
     }
 }

@@ -20,6 +20,8 @@ import { agentError } from './errors.js';
 
 /** Most bytes asked for in one ReadStdout/ReadStderr (the agent's limit). */
 export const MAX_READ = 1 << 20;
+/** The container id under which port streams (portConnect) are read and written. */
+export const PORT_STREAMS = '';
 /** Most bytes sent in one WriteStdin (the agent's limit). */
 export const MAX_WRITE = 1 << 20;
 
@@ -275,6 +277,23 @@ export class AgentClient {
       vcpus: Math.min(r.cpus, 4096),
       memoryMiB: Number(r.memoryMib > 1n << 40n ? 1n << 40n : r.memoryMib),
     };
+  }
+
+  /**
+   * Connects to `port` on the guest's loopback; the port stream's id, which
+   * read, writeStdin, closeStdin and closeOutput take as the exec id of the
+   * container PORT_STREAMS. FAILED_PRECONDITION when nothing listens there.
+   */
+  async portConnect(port: number): Promise<string> {
+    const { streamId } = await this.#call(AgentService.method.portConnect, { port });
+    if (!/^\d{1,20}$/.test(streamId))
+      throw new HakoError('AGENT_PROTOCOL', 'agent PortConnect: invalid stream id');
+    return streamId;
+  }
+
+  /** Frees a port stream (its connection closes). */
+  async portClose(streamId: string): Promise<void> {
+    await this.#call(AgentService.method.portClose, { streamId });
   }
 
   /** Blocks until the guest kills a container for memory; returns its id. */

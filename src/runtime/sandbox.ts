@@ -7,6 +7,8 @@ import { randomMac, startPasst, userNetworkConfig } from '../network/user-net.js
 import { podNetnsPath } from '../network/spec-netns.js';
 import { readPodNetwork } from '../network/netns.js';
 import type { PodInterface, PodNetwork } from '../network/pod-network.js';
+import { startPortForward, type PortForward } from '../network/port-forward.js';
+import { guestPorts } from './guest-ports.js';
 import { makeTaps, nextTapIndex, removeTaps, tapIndex, tapLinks } from '../network/tcfilter.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -56,6 +58,11 @@ export interface SandboxOptions {
    * the sandbox's.
    */
   readonly firstSpec?: Readonly<Record<string, unknown>>;
+  /**
+   * Connections to 127.0.0.1 in the pod's network namespace reach the
+   * guest's loopback (kubectl port-forward: network/port-forward.ts).
+   */
+  readonly forwardPorts?: boolean;
 }
 
 /** A container to create in a sandbox. */
@@ -138,6 +145,8 @@ export class Sandbox implements ContainerHost {
   #netSync: Promise<void> = Promise.resolve();
   /** `ip monitor` in the pod's namespace, while the sandbox runs (started once). */
   #netWatch: Promise<Child> | undefined;
+  /** kubectl port-forward's way into the guest, once started. */
+  #portForward: Promise<PortForward | undefined> | undefined;
   #stopping: Promise<void> | undefined;
   #saved: Promise<void> = Promise.resolve();
   readonly #containers = new Map<string, Container>();
@@ -252,6 +261,9 @@ export class Sandbox implements ContainerHost {
     // The network (taps, or passt) is made while the rest is set up; awaited before QEMU starts.
     const networkReady = this.#carryNetwork(first, opts);
     networkReady.catch(() => undefined);
+    // Needs only the namespace (#carryNetwork knows it at once): made while the VM boots.
+    const forwarding = opts.forwardPorts ? this.#forwardPorts() : undefined;
+    forwarding?.catch(() => undefined);
     const jail = await this.#confine(first, opts);
     await this.#env.fs.apply(this.dir, shareOps());
     const fs = this.#makeSharedFs(viewDir(this.dir), opts.dieWithParent, jail.fsd);
@@ -322,6 +334,7 @@ export class Sandbox implements ContainerHost {
         await staged?.catch(() => undefined);
         throw e;
       });
+    await forwarding;
     if (!staged) return;
     const ready = await staged;
     // Left staged (stop() removes it) if its caller gave up meanwhile.
@@ -352,6 +365,22 @@ export class Sandbox implements ContainerHost {
       onStdout: changed,
     });
     await this.#netWatch;
+  }
+
+  /** Starts forwarding the pod namespace's 127.0.0.1 to the guest's; none without a namespace. */
+  #forwardPorts(): Promise<PortForward | undefined> {
+    const netns = this.#podNetns;
+    if (netns === undefined) return Promise.resolve(undefined);
+    const { runner, helper, log } = this.#env;
+    this.#portForward = startPortForward({
+      runner,
+      helper,
+      netns,
+      dir: this.runDir,
+      guest: guestPorts(this),
+      log,
+    });
+    return this.#portForward;
   }
 
   /**
@@ -728,6 +757,7 @@ export class Sandbox implements ContainerHost {
     this.#status = 'stopping';
     // Even while it is still being started.
     void this.#netWatch?.then((w) => w.kill('SIGKILL')).catch(() => undefined);
+    const forwardStopped = this.#portForward?.then((f) => f?.stop()).catch(() => undefined);
     this.#record.status = 'stopping';
     await this.#save().catch(() => undefined);
     const agent = this.#agent;
@@ -747,7 +777,10 @@ export class Sandbox implements ContainerHost {
     // is left to save, so its VM need not be waited for, and its mounts can
     // go while it dies.
     const vm = this.#vm;
-    const ending: Promise<void>[] = [this.#fs?.stop() ?? Promise.resolve()];
+    const ending: Promise<void>[] = [
+      this.#fs?.stop() ?? Promise.resolve(),
+      forwardStopped ?? Promise.resolve(),
+    ];
     // cleanupSandbox below unmounts for good: an early failure is not one.
     if (destroyed) ending.push(this.#env.fs.apply(this.dir, detachOps()).catch(() => undefined));
     if (vm) ending.push(destroyed ? vm.kill() : vm.stop(VM_STOP_GRACE_MS));

@@ -6,6 +6,14 @@ export const CONTAINER_TYPE_ANNOTATION = 'io.kubernetes.cri.container-type';
 export const HAKO_GROUP_ANNOTATION = 'io.hako.sandbox-id';
 
 /**
+ * Whether the container is a CRI pod's sandbox (pause) container: its pod
+ * is served by containerd's CRI plugin, kubectl port-forward among it.
+ */
+export function isCriSandbox(annotations: Readonly<Record<string, string>> | undefined): boolean {
+  return annotations?.[CONTAINER_TYPE_ANNOTATION] === 'sandbox';
+}
+
+/**
  * A container of a CRI pod is in its pod's sandbox, whatever else its
  * annotations say: io.hako.sandbox-id reaches a CRI container from its
  * pod's annotations (pod_annotations), which the pod's author writes, and

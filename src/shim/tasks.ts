@@ -31,7 +31,7 @@ import { Sandbox } from '../runtime/sandbox.js';
 import type { Mounter } from '../sys/mounts.js';
 import { writeBundleState } from './bundle-state.js';
 import type { EventSink } from './events.js';
-import { groupOf } from './grouping.js';
+import { groupOf, isCriSandbox } from './grouping.js';
 import { StdioRelay, type StdioPaths } from './stdio.js';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { within } from '../within.js';
@@ -184,7 +184,12 @@ export class ShimTasks {
     await this.#stopping.get(group);
     const env = await envReady;
     this.#sweep(env);
-    const sandbox = await Sandbox.start(env, { id: group, dieWithParent: false, firstSpec: first });
+    const sandbox = await Sandbox.start(env, {
+      id: group,
+      dieWithParent: false,
+      firstSpec: first,
+      forwardPorts: isCriSandbox(first['annotations'] as Record<string, string> | undefined),
+    });
     sandbox.watchOom((containerId) => this.deps.events.publish('/tasks/oom', TaskOOMSchema, { containerId }));
     return sandbox;
   }

@@ -14,7 +14,7 @@ test('streaming Exec with a TTY and resize, and without one with stdin, through 
   await cri.inPod(config, async (pod) => {
     const c = await cri.runContainer(pod, config, 'app', ['sleep', '600']);
     // A shell on a terminal, resized to 100x40 first.
-    const tty = cri.stream(await cri.execUrl(c, ['sh'], { tty: true, stdin: true }), [
+    const tty = await cri.stream(await cri.execUrl(c, ['sh'], { tty: true, stdin: true }), [
       { resize: [100, 40] },
       { wait: 500 },
       { stdin: 'stty size; tty; echo done-$((6*7))\n' },
@@ -25,7 +25,7 @@ test('streaming Exec with a TTY and resize, and without one with stdin, through 
     assert.match(tty.stdout, /^\/dev\/pts\/\d+\r?$/m, tty.stdout);
     assert.match(tty.status, /"status":"Success"/, tty.status);
     // Without a terminal: stdin arrives, stdout and stderr stay apart.
-    const plain = cri.stream(
+    const plain = await cri.stream(
       await cri.execUrl(c, ['sh', '-c', 'read l; echo got:$l; echo err >&2; exit 3'], {
         tty: false,
         stdin: true,
@@ -43,7 +43,7 @@ test("streaming Attach to a container's own shell on a TTY, with resize", async 
   const config = cri.podConfig('attach');
   await cri.inPod(config, async (pod) => {
     const c = await cri.runContainer(pod, config, 'shell', ['sh'], undefined, 0, { tty: true, stdin: true });
-    const r = cri.stream(await cri.attachUrl(c, { tty: true, stdin: true }), [
+    const r = await cri.stream(await cri.attachUrl(c, { tty: true, stdin: true }), [
       { resize: [90, 30] },
       { wait: 500 },
       { stdin: 'stty size; echo attached-$((2+3))\n' },

@@ -3,7 +3,8 @@
 // its CRI plugin, runtime handler `hako`, and Debian's CNI bridge plugin,
 // all inside a network namespace the test made: the bridge, the pods'
 // namespaces and their traffic never touch the host's network.
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -267,17 +268,20 @@ export class Cri {
    * with the k8s channel protocol, from inside containerd's namespace;
    * `steps` as k8s-stream-client.ts takes them.
    */
-  stream(url: string, steps: readonly unknown[]): { stdout: string; stderr: string; status: string } {
+  async stream(
+    url: string,
+    steps: readonly unknown[],
+    mode: 'session' | 'portforward' = 'session',
+  ): Promise<{ stdout: string; stderr: string; status: string }> {
     const client = join(REPO, 'dist', 'test', 'helpers', 'k8s-stream-client.js');
-    const r = spawnSync(
-      'nsenter',
-      [`--net=${this.netns}`, process.execPath, client, url, JSON.stringify(steps)],
-      {
-        encoding: 'utf8',
-        timeout: 120_000,
-      },
-    );
-    if (r.status !== 0) throw new Error(`stream client: ${r.stderr || String(r.error)}`);
+    const argv = [`--net=${this.netns}`, process.execPath, client, url, JSON.stringify(steps), mode];
+    const r = await promisify(execFile)('nsenter', argv, {
+      encoding: 'utf8',
+      timeout: 120_000,
+      maxBuffer: 64 << 20,
+    }).catch((e: { stderr?: string; message: string }) => {
+      throw new Error(`stream client: ${e.stderr || e.message}`);
+    });
     return JSON.parse(r.stdout) as { stdout: string; stderr: string; status: string };
   }
 
@@ -289,6 +293,11 @@ export class Cri {
   /** CRI Attach: the streaming URL of the container's own process. */
   attachUrl(container: string, o: { tty: boolean; stdin: boolean }): Promise<string> {
     return this.#streamUrl('Attach', container, o);
+  }
+
+  /** CRI PortForward: the streaming URL for `port` of the pod. */
+  async portForwardUrl(pod: string, port: number): Promise<string> {
+    return (await this.call<{ url: string }>('PortForward', { podSandboxId: pod, port: [port] })).url;
   }
 
   /** Stdout always; stderr apart unless on a terminal (which merges them). */

@@ -3,30 +3,47 @@
 // each message a channel byte (0 stdin, 1 stdout, 2 stderr, 3 status,
 // 4 resize) and its data. Run as a script inside the namespace where
 // containerd's streaming server listens:
-//   node k8s-stream-client.js URL STEPS_JSON
+//   node k8s-stream-client.js URL STEPS_JSON [portforward]
 // where STEPS_JSON is a list of {resize:[cols,rows]} | {stdin:text} |
-// {wait:ms} | {until:text} (waits for stdout to contain text); it prints
-// {stdout, stderr, status} as JSON once the server ends the session.
+// {zeros:n} (n zero bytes on stdin) | {wait:ms} | {until:text} (waits for
+// stdout to contain text); it prints {stdout, stderr, status} as JSON once
+// the server ends the session. With `portforward` (a CRI PortForward URL
+// for one port): channel 0 is the connection's data both ways (stdin,
+// stdout) and channel 1 its error (stderr); the port each channel starts
+// with (2 bytes) is left out.
 import WebSocket from 'ws';
 
-type Step = { resize: [number, number] } | { stdin: string } | { wait: number } | { until: string };
+type Step =
+  { resize: [number, number] } | { stdin: string } | { zeros: number } | { wait: number } | { until: string };
 
 /** One session: `steps` sent in order, then what came back once the server ended it. */
 async function session(
   url: string,
   steps: readonly Step[],
+  portForward: boolean,
 ): Promise<{ stdout: string; stderr: string; status: string }> {
   const out = { stdout: '', stderr: '', status: '' };
   const ws = new WebSocket(url, ['v4.channel.k8s.io']);
-  const send = (channel: number, data: string) =>
+  const send = (channel: number, data: string | Buffer) =>
     ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)]));
+  // Where each channel's messages go; a port-forward's start with the port.
+  type Sink = 'stdout' | 'stderr' | 'status' | undefined;
+  const sinks: readonly Sink[] = portForward
+    ? ['stdout', 'stderr']
+    : [undefined, 'stdout', 'stderr', 'status'];
+  const headerLeft = portForward ? [2, 2] : [];
 
   let seen: () => void = () => undefined;
   ws.on('message', (data: Buffer) => {
-    const text = data.subarray(1).toString();
-    if (data[0] === 1) out.stdout += text;
-    else if (data[0] === 2) out.stderr += text;
-    else if (data[0] === 3) out.status += text;
+    const channel = data[0] ?? 0;
+    let payload = data.subarray(1);
+    const skip = Math.min(headerLeft[channel] ?? 0, payload.length);
+    if (skip > 0) {
+      headerLeft[channel] = (headerLeft[channel] ?? 0) - skip;
+      payload = payload.subarray(skip);
+    }
+    const sink = sinks[channel];
+    if (sink) out[sink] += payload.toString();
     seen();
   });
   const closed = new Promise<void>((resolve) => ws.on('close', () => resolve()));
@@ -40,7 +57,9 @@ async function session(
   for (const s of steps) {
     if ('resize' in s) send(4, JSON.stringify({ Width: s.resize[0], Height: s.resize[1] }));
     else if ('stdin' in s) send(0, s.stdin);
-    else if ('wait' in s) await new Promise((r) => setTimeout(r, s.wait));
+    else if ('zeros' in s) {
+      for (let n = 0; n < s.zeros; n += 65536) send(0, Buffer.alloc(Math.min(65536, s.zeros - n)));
+    } else if ('wait' in s) await new Promise((r) => setTimeout(r, s.wait));
     else {
       const deadline = Date.now() + 30_000;
       while (!out.stdout.includes(s.until) && Date.now() < deadline) {
@@ -58,7 +77,8 @@ async function session(
 }
 
 // Only as a script (the test runner also loads every file under test/).
-const [url, stepsJson] = process.argv.slice(2);
+const [url, stepsJson, mode] = process.argv.slice(2);
 if (url !== undefined && stepsJson !== undefined) {
-  process.stdout.write(JSON.stringify(await session(url, JSON.parse(stepsJson) as Step[])));
+  const steps = JSON.parse(stepsJson) as Step[];
+  process.stdout.write(JSON.stringify(await session(url, steps, mode === 'portforward')));
 }

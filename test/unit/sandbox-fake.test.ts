@@ -154,6 +154,19 @@ test('hostile agent replies are refused', async () => {
   } finally {
     r.done();
   }
+  // A port stream id that is not the digits the agent hands out (it would
+  // be sent back as an exec id).
+  const ports = rig({ portStreamId: '../c' });
+  try {
+    const sb = await Sandbox.start(ports.env, { id: 'sb4p', dieWithParent: false });
+    await assert.rejects(
+      sb.agent.portConnect(8080),
+      (e: unknown) => isHakoError(e, 'AGENT_PROTOCOL') && /invalid stream id/.test(e.message),
+    );
+    await sb.stop();
+  } finally {
+    ports.done();
+  }
   const bogus = rig({ bogusExitStatus: 999 });
   try {
     const sb = await Sandbox.start(bogus.env, { id: 'sb5', dieWithParent: false });

@@ -79,6 +79,8 @@ impl Handler for Dispatcher {
             "GetOOMEvent" => call(payload, |r| sandbox::oom_event(a, r)),
             "GetMetrics" => call(payload, |r| health::metrics(a, r)),
             "OnlineCpuMem" => call(payload, sandbox::online_cpu_mem),
+            "PortConnect" => call(payload, |r| stream::port_connect(a, r)),
+            "PortClose" => call(payload, |r| stream::port_close(a, r)),
             _ => Err(AgentError::Unimplemented(format!("method {method}"))),
         }
     }

@@ -1,14 +1,19 @@
-//! WriteStdin, ReadStdout, ReadStderr, CloseStdin, CloseOutput and TtyWinResize.
+//! WriteStdin, ReadStdout, ReadStderr, CloseStdin, CloseOutput and
+//! TtyWinResize; PortConnect and PortClose. The stream calls address a
+//! process's streams, or with an empty container_id a port stream.
 use super::validate;
 use crate::error::{AgentError, Result};
 use crate::limits::MAX_STREAM_CHUNK;
 use crate::proto::agent::{
-    CloseOutputRequest, CloseStdinRequest, Empty, ReadStreamRequest, ReadStreamResponse, TtyWinResizeRequest, WriteStreamRequest,
-    WriteStreamResponse,
+    CloseOutputRequest, CloseStdinRequest, Empty, PortCloseRequest, PortConnectRequest, PortConnectResponse, ReadStreamRequest,
+    ReadStreamResponse, TtyWinResizeRequest, WriteStreamRequest, WriteStreamResponse,
 };
 use crate::sandbox::{Agent, Stream};
 
 fn ids(container_id: &str, exec_id: &str) -> Result<()> {
+    if container_id.is_empty() {
+        return validate::port_stream_id(exec_id);
+    }
     validate::id(container_id, "container_id")?;
     validate::exec_id(exec_id)
 }
@@ -61,10 +66,27 @@ pub fn close_output(a: &Agent, r: CloseOutputRequest) -> Result<Empty> {
 }
 
 pub fn resize(a: &Agent, r: TtyWinResizeRequest) -> Result<Empty> {
-    ids(&r.container_id, &r.exec_id)?;
+    validate::id(&r.container_id, "container_id")?;
+    validate::exec_id(&r.exec_id)?;
     if r.row == 0 || r.column == 0 || r.row > u32::from(u16::MAX) || r.column > u32::from(u16::MAX) {
         return Err(AgentError::InvalidArgument(format!("terminal size {}x{} is out of range", r.row, r.column)));
     }
     a.resize_tty(&r.container_id, &r.exec_id, r.row as u16, r.column as u16)?;
+    Ok(Empty::new())
+}
+
+pub fn port_connect(a: &Agent, r: PortConnectRequest) -> Result<PortConnectResponse> {
+    let port = u16::try_from(r.port)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| AgentError::InvalidArgument(format!("port {} is not 1 to 65535", r.port)))?;
+    let mut resp = PortConnectResponse::new();
+    resp.stream_id = a.ports.connect(port)?;
+    Ok(resp)
+}
+
+pub fn port_close(a: &Agent, r: PortCloseRequest) -> Result<Empty> {
+    validate::port_stream_id(&r.stream_id)?;
+    a.ports.close(&r.stream_id)?;
     Ok(Empty::new())
 }

@@ -23,6 +23,14 @@ pub fn id(value: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// A port stream's id (forward.rs): decimal digits.
+pub fn port_stream_id(value: &str) -> Result<()> {
+    if value.is_empty() || value.len() > 20 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AgentError::InvalidArgument(format!("port stream id {value:?} must be 1 to 20 decimal digits")));
+    }
+    Ok(())
+}
+
 /// An exec id: empty (the init process) or an id.
 pub fn exec_id(value: &str) -> Result<()> {
     if value.is_empty() {

@@ -33,6 +33,8 @@ export interface FakeAgentOptions {
   readonly oversizedReads?: boolean;
   /** Exit status WaitProcess reports instead of the real one (a hostile guest). */
   readonly bogusExitStatus?: number;
+  /** The stream id PortConnect answers (a hostile guest's, when not digits). */
+  readonly portStreamId?: string;
   /**
    * Answers each GetOOMEvent at once with this id (a hostile guest that
    * floods OOM events); without it, GetOOMEvent waits for good.
@@ -108,6 +110,10 @@ export class FakeAgent {
     registerUnary(s, AgentService.method.onlineCpuMem, async (r) => {
       this.calls.push(`OnlineCpuMem:${r.cpus}:${r.memoryMib}`);
       return { cpus: r.cpus, memoryMib: r.memoryMib };
+    });
+    registerUnary(s, AgentService.method.portConnect, async (r) => {
+      this.calls.push(`PortConnect:${r.port}`);
+      return { streamId: this.opts.portStreamId ?? '1' };
     });
     registerUnary(s, AgentService.method.updateContainer, async (r) => {
       this.calls.push('UpdateContainer');

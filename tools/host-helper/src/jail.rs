@@ -290,12 +290,12 @@ const IFF_NO_PI: libc::c_short = 0x1000;
 const IFF_VNET_HDR: libc::c_short = 0x4000;
 const IFF_MULTI_QUEUE: libc::c_short = 0x0100;
 
-fn open_ns(path: &str) -> Result<OwnedFd, JailError> {
+pub fn open_ns(path: &str) -> Result<OwnedFd, JailError> {
     let f = std::fs::File::open(path).map_err(os(format!("open {path}")))?;
     Ok(OwnedFd::from(f))
 }
 
-fn enter_net(ns: &OwnedFd, what: &str) -> Result<(), JailError> {
+pub fn enter_net(ns: &OwnedFd, what: &str) -> Result<(), JailError> {
     // SAFETY: setns on a namespace descriptor we own.
     check(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, what)
 }
@@ -449,6 +449,18 @@ fn narrow_caps(keep: &[u32]) -> Result<(), JailError> {
     }
     // SAFETY: as above, for capset.
     check(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } as i32, "capset")
+}
+
+/// Gives up every capability this process has, for good (no exec follows:
+/// the effective and permitted sets go, and the bounding set with them).
+pub fn drop_all_caps() -> Result<(), JailError> {
+    narrow_caps(&[])?;
+    let mut header = CapHeader { version: CAP_V3, pid: 0 };
+    let data = [CapData::default(); 2];
+    // SAFETY: header and data are valid capset buffers of the v3 layout.
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } as i32, "capset")?;
+    // SAFETY: prctl with integer arguments only.
+    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }, "no_new_privs")
 }
 
 fn join_cgroup(dir: &str) -> Result<(), JailError> {

@@ -7,10 +7,14 @@
 //!                    starts QEMU or virtiofsd confined (jail.rs)
 //!   plug --qmp SOCKET --netdev ID --tap NETNS:IFNAME --queues N
 //!                    gives a running QEMU a tap's queues as a netdev (plug.rs)
+//!   forward --netns PATH --to SOCKET
+//!                    relays TCP to 127.0.0.1 in a pod's network namespace
+//!                    to the runtime, for kubectl port-forward (forward.rs)
 //! Errors go to stderr as one line; the exit status is 0 or 1 (fs), and
 //! 125 when exec could not start the program.
 mod beneath;
 mod filter;
+mod forward;
 mod fsops;
 mod jail;
 mod mounts;
@@ -53,8 +57,15 @@ fn main() {
                 fail(&e.to_string(), 1);
             }
         }
+        Some("forward") => {
+            let plan = forward::parse(&args[1..]).unwrap_or_else(|e| fail(&e.to_string(), 2));
+            match forward::run(&plan) {
+                Ok(never) => match never {},
+                Err(e) => fail(&e.to_string(), 1),
+            }
+        }
         _ => fail(
-            "usage: hako-host-helper fs ROOT < BATCH | exec [OPTIONS] -- PROGRAM [ARGS…] | plug OPTIONS",
+            "usage: hako-host-helper fs ROOT < BATCH | exec [OPTIONS] -- PROGRAM [ARGS…] | plug OPTIONS | forward OPTIONS",
             2,
         ),
     }
