@@ -5,7 +5,7 @@
 //! input half-closes the connection. The host frees it with PortClose.
 use std::collections::HashMap;
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,15 +41,18 @@ fn internal(what: &str) -> impl FnOnce(std::io::Error) -> AgentError + '_ {
 }
 
 impl PortStreams {
-    /// Connects to 127.0.0.1:`port`; the new stream's id. FAILED_PRECONDITION
-    /// when nothing listens there.
+    /// Connects to 127.0.0.1:`port`, or to [::1]:`port` when that is
+    /// refused (containerd's order on a node); the new stream's id.
+    /// FAILED_PRECONDITION when nothing listens on either.
     pub fn connect(&self, port: u16) -> Result<String> {
         let full = || AgentError::ResourceExhausted(format!("more than {MAX_PORT_STREAMS} port streams open"));
         if lock(&self.streams).len() >= MAX_PORT_STREAMS {
             return Err(full());
         }
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        let tcp = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+        let v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, port));
+        let tcp = TcpStream::connect_timeout(&v4, CONNECT_TIMEOUT)
+            .or_else(|e| TcpStream::connect_timeout(&v6, CONNECT_TIMEOUT).map_err(|_| e))
             .map_err(|e| AgentError::FailedPrecondition(format!("connect to 127.0.0.1:{port} in the guest: {e}")))?;
         // Interactive traffic (a shell, a database protocol) is not held back.
         tcp.set_nodelay(true).map_err(internal("set TCP_NODELAY"))?;
@@ -134,6 +137,20 @@ mod tests {
         ports.close(&id).unwrap();
         assert!(matches!(ports.get(&id), Err(AgentError::NotFound(_))));
         assert_eq!(ports.len(), 0);
+    }
+
+    #[test]
+    fn a_server_on_the_ipv6_loopback_only_is_reached() {
+        let Ok(l) = TcpListener::bind((Ipv6Addr::LOCALHOST, 0)) else {
+            // No IPv6 on this machine (the guest's kernel has it).
+            return;
+        };
+        let port = l.local_addr().unwrap().port();
+        let ports = PortStreams::default();
+        let id = ports.connect(port).unwrap();
+        let (mut c, _) = l.accept().unwrap();
+        c.write_all(b"six").unwrap();
+        assert_eq!(ports.get(&id).unwrap().output.read(10).unwrap(), b"six");
     }
 
     #[test]
