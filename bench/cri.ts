@@ -5,6 +5,9 @@
 //   - RunPodSandbox + CreateContainer + StartContainer until the
 //     container's first output reaches its CRI log, median of BENCH_RUNS;
 //   - ExecSync latency of `true`, p50 and p99 of 100 calls;
+//   - kubectl port-forward: a 4 MiB download from a server on the pod's
+//     localhost, from the WebSocket's opening to its last byte, median of
+//     BENCH_RUNS;
 //   - host memory (PSS) per idle pod with 10 pods up: each pod's shim and
 //     every process under it (hako: QEMU and virtiofsd; runc: the pause
 //     and the container's processes).
@@ -96,6 +99,38 @@ async function podMemory(cri: Cri, handler: Handler): Promise<number> {
   return total / PODS;
 }
 
+const FORWARD_MIB = 4;
+
+/** ms from the WebSocket's opening to the last byte of a FORWARD_MIB download through port-forward, RUNS times. */
+async function forwardTimes(cri: Cri, handler: Handler): Promise<number[]> {
+  const config = cri.podConfig(`${handler}-pf-${serial++}`);
+  const pod = await cri.runPod(config, handler);
+  try {
+    const serve = `mkdir -p /tmp/w && head -c ${FORWARD_MIB << 20} /dev/zero > /tmp/w/f && echo END >> /tmp/w/f && exec httpd -f -p 127.0.0.1:8080 -h /tmp/w`;
+    const c = await cri.runContainer(pod, config, 'web', ['sh', '-c', serve]);
+    while (
+      (await cri.execSync(c, ['sh', '-c', 'wget -q -O /dev/null http://127.0.0.1:8080/f && echo up']))
+        .stdout !== 'up\n'
+    )
+      await sleep(200);
+    const times: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const url = await cri.portForwardUrl(pod, 8080);
+      const r = await cri.stream(
+        url,
+        [{ stdin: 'GET /f HTTP/1.0\r\n\r\n' }, { until: 'END\n' }],
+        'portforward',
+      );
+      if (r.ms === undefined || !r.stdout.endsWith('END\n'))
+        throw new Error(`${handler}: the download did not arrive`);
+      times.push(r.ms);
+    }
+    return times;
+  } finally {
+    await cri.removePod(pod);
+  }
+}
+
 async function main(): Promise<void> {
   const node = fileNetns(`bcri${process.pid}`);
   node.make();
@@ -121,6 +156,8 @@ async function main(): Promise<void> {
       }
       await cri.removePod(r.pod);
     }
+    const forwards: Record<Handler, number[]> = { runc: [], hako: [] };
+    for (const h of HANDLERS) forwards[h] = await forwardTimes(cri, h);
     const memory: Record<Handler, number> = { runc: 0, hako: 0 };
     for (const h of HANDLERS) memory[h] = await podMemory(cri, h);
 
@@ -137,6 +174,11 @@ async function main(): Promise<void> {
         `ExecSync p${p} (${EXECS} calls): runc ${fmt(r, 1)} ms, hako ${fmt(k, 1)} ms, ratio ${fmt(k / r, 2)}`,
       );
     }
+    const fr = median(forwards.runc);
+    const fh = median(forwards.hako);
+    console.log(
+      `port-forward, ${FORWARD_MIB} MiB download (median of ${RUNS}): runc ${fmt(fr)} ms, hako ${fmt(fh)} ms, ratio ${fmt(fh / fr, 2)}`,
+    );
     console.log(
       `host PSS per idle pod (${PODS} pods): runc ${fmt(memory.runc, 1)} MiB, hako ${fmt(memory.hako, 1)} MiB, ratio ${fmt(memory.hako / memory.runc, 1)}`,
     );

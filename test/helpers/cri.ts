@@ -272,7 +272,7 @@ export class Cri {
     url: string,
     steps: readonly unknown[],
     mode: 'session' | 'portforward' = 'session',
-  ): Promise<{ stdout: string; stderr: string; status: string }> {
+  ): Promise<{ stdout: string; stderr: string; status: string; ms?: number }> {
     const client = join(REPO, 'dist', 'test', 'helpers', 'k8s-stream-client.js');
     const argv = [`--net=${this.netns}`, process.execPath, client, url, JSON.stringify(steps), mode];
     const r = await promisify(execFile)('nsenter', argv, {
@@ -282,7 +282,7 @@ export class Cri {
     }).catch((e: { stderr?: string; message: string }) => {
       throw new Error(`stream client: ${e.stderr || e.message}`);
     });
-    return JSON.parse(r.stdout) as { stdout: string; stderr: string; status: string };
+    return JSON.parse(r.stdout) as { stdout: string; stderr: string; status: string; ms?: number };
   }
 
   /** CRI Exec: the streaming URL for `cmd` in the container. */

@@ -6,8 +6,9 @@
 //   node k8s-stream-client.js URL STEPS_JSON [portforward]
 // where STEPS_JSON is a list of {resize:[cols,rows]} | {stdin:text} |
 // {zeros:n} (n zero bytes on stdin) | {wait:ms} | {until:text} (waits for
-// stdout to contain text); it prints {stdout, stderr, status} as JSON once
-// the server ends the session. With `portforward` (a CRI PortForward URL
+// stdout to contain text); it prints {stdout, stderr, status, ms} as JSON
+// once the server ends the session, ms being when the last `until` was met
+// (from the session's opening). With `portforward` (a CRI PortForward URL
 // for one port): channel 0 is the connection's data both ways (stdin,
 // stdout) and channel 1 its error (stderr); the port each channel starts
 // with (2 bytes) is left out.
@@ -21,8 +22,12 @@ async function session(
   url: string,
   steps: readonly Step[],
   portForward: boolean,
-): Promise<{ stdout: string; stderr: string; status: string }> {
-  const out = { stdout: '', stderr: '', status: '' };
+): Promise<{ stdout: string; stderr: string; status: string; ms?: number }> {
+  const out: { stdout: string; stderr: string; status: string; ms?: number } = {
+    stdout: '',
+    stderr: '',
+    status: '',
+  };
   const ws = new WebSocket(url, ['v4.channel.k8s.io']);
   const send = (channel: number, data: string | Buffer) =>
     ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)]));
@@ -54,6 +59,7 @@ async function session(
     ws.on('open', () => resolve());
     ws.on('error', reject);
   });
+  const opened = performance.now();
   for (const s of steps) {
     if ('resize' in s) send(4, JSON.stringify({ Width: s.resize[0], Height: s.resize[1] }));
     else if ('stdin' in s) send(0, s.stdin);
@@ -62,12 +68,20 @@ async function session(
     } else if ('wait' in s) await new Promise((r) => setTimeout(r, s.wait));
     else {
       const deadline = Date.now() + 30_000;
-      while (!out.stdout.includes(s.until) && Date.now() < deadline) {
+      // Each check looks only at what came since the last one (a download is megabytes).
+      let from = 0;
+      const met = () => {
+        const found = out.stdout.includes(s.until, from);
+        from = Math.max(0, out.stdout.length - s.until.length);
+        return found;
+      };
+      while (!met() && Date.now() < deadline) {
         await new Promise<void>((r) => {
           seen = r;
           setTimeout(r, 200);
         });
       }
+      out.ms = performance.now() - opened;
     }
   }
   const timer = setTimeout(() => ws.terminate(), 60_000);
