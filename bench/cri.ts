@@ -108,11 +108,7 @@ async function forwardTimes(cri: Cri, handler: Handler): Promise<number[]> {
   try {
     const serve = `mkdir -p /tmp/w && head -c ${FORWARD_MIB << 20} /dev/zero > /tmp/w/f && echo END >> /tmp/w/f && exec httpd -f -p 127.0.0.1:8080 -h /tmp/w`;
     const c = await cri.runContainer(pod, config, 'web', ['sh', '-c', serve]);
-    while (
-      (await cri.execSync(c, ['sh', '-c', 'wget -q -O /dev/null http://127.0.0.1:8080/f && echo up']))
-        .stdout !== 'up\n'
-    )
-      await sleep(200);
+    await cri.untilServed(c, 'http://127.0.0.1:8080/f');
     const times: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const url = await cri.portForwardUrl(pod, 8080);

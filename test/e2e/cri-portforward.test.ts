@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
 import { Cri, criSuite, type PodConfig } from '../helpers/cri.js';
 import { pidsWith } from '../helpers/hako.js';
 
@@ -29,14 +30,7 @@ async function forwardTo(handler: 'hako' | 'runc', config: PodConfig) {
   const pod = await cri.runPod(config, handler);
   try {
     const c = await cri.runContainer(pod, config, 'servers', ['sh', '-c', SERVE]);
-    const deadline = Date.now() + 30_000;
-    while (
-      (await cri.execSync(c, ['sh', '-c', 'wget -q -O /dev/null http://127.0.0.1:8080/seq && echo up']))
-        .stdout !== 'up\n'
-    ) {
-      assert.ok(Date.now() < deadline, 'the servers did not start');
-      await new Promise((r) => setTimeout(r, 300));
-    }
+    await cri.untilServed(c, 'http://127.0.0.1:8080/seq');
     const pf = async (port: number, steps: unknown[]) =>
       cri.stream(await cri.portForwardUrl(pod, port), steps, 'portforward');
     const http = await pf(8080, [{ stdin: 'GET /seq HTTP/1.0\r\n\r\n' }]);
@@ -84,18 +78,10 @@ test('connections end in the guest and on the host: 70 forwards, more than the a
   const config = cri.podConfig('pf-leak');
   await cri.inPod(config, async (pod) => {
     const c = await cri.runContainer(pod, config, 'servers', ['sh', '-c', SERVE]);
-    const deadline = Date.now() + 30_000;
-    while (
-      (await cri.execSync(c, ['sh', '-c', 'wget -q -O /dev/null http://127.0.0.1:8080/seq && echo up']))
-        .stdout !== 'up\n'
-    ) {
-      assert.ok(Date.now() < deadline, 'the servers did not start');
-      await new Promise((r) => setTimeout(r, 300));
-    }
-    const [helper] = (await pidsWith('hako-host-helper', ' forward ')).filter(Boolean);
+    await cri.untilServed(c, 'http://127.0.0.1:8080/seq');
+    const [helper] = await pidsWith('hako-host-helper', ' forward ');
     assert.ok(helper, 'a forwarder runs for the pod');
-    const fds = async () =>
-      (await import('node:fs/promises')).readdir(`/proc/${helper}/fd`).then((l) => l.length);
+    const fds = async () => (await readdir(`/proc/${helper}/fd`)).length;
     const baseline = await fds();
     // A stream left open in the guest would make the 65th connection fail.
     for (let round = 0; round < 10; round++) {

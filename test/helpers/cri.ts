@@ -295,6 +295,16 @@ export class Cri {
     return this.#streamUrl('Attach', container, o);
   }
 
+  /** Waits (30 s at most) until `url` is served inside the container (busybox wget). */
+  async untilServed(container: string, url: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    const probe = ['sh', '-c', `wget -q -O /dev/null ${url} && echo up`];
+    while ((await this.execSync(container, probe)).stdout !== 'up\n') {
+      if (Date.now() > deadline) throw new Error(`${url} is not served in ${container}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+
   /** CRI PortForward: the streaming URL for `port` of the pod. */
   async portForwardUrl(pod: string, port: number): Promise<string> {
     return (await this.call<{ url: string }>('PortForward', { podSandboxId: pod, port: [port] })).url;
