@@ -152,11 +152,12 @@ pub fn container_spec(
                 return false;
             }
             // A path names a namespace of the host, which the guest cannot join,
-            // unless it is a pod's UTS or IPC namespace, named by its sandbox
+            // unless it is a pod's UTS, IPC or PID namespace (a shared PID
+            // namespace: shareProcessNamespace), named by its sandbox
             // container's pid (which the host knows as the guest's: CRI).
             if let Some(o) = n.as_object_mut() {
                 let kind = o.get("type").and_then(Value::as_str).unwrap_or("");
-                let keep = matches!(kind, "uts" | "ipc")
+                let keep = matches!(kind, "uts" | "ipc" | "pid")
                     && o.get("path").and_then(Value::as_str).and_then(|p| container_ns_pid(p, kind)).is_some_and(joinable);
                 if !keep {
                     o.remove("path");
@@ -346,7 +347,7 @@ mod tests {
                "resources":{"blockIO":{"weight":0},"memory":{"limit":1}}}}"#;
 
     #[test]
-    fn a_pods_uts_and_ipc_namespaces_are_joined_by_its_containers_pid_only() {
+    fn a_pods_uts_ipc_and_pid_namespaces_are_joined_by_its_containers_pid_only() {
         let spec = SPEC.replace(
             r#"{"type":"pid"},"#,
             r#"{"type":"pid","path":"/proc/7/ns/pid"},{"type":"uts","path":"/proc/7/ns/uts"},{"type":"ipc","path":"/proc/8/ns/ipc"},{"type":"mount","path":"/proc/7/ns/mnt"},"#,
@@ -354,9 +355,9 @@ mod tests {
         let v = container_spec(spec.as_bytes(), "/r", "/c", &|| "0".to_string(), &|pid| pid == 7).unwrap().spec;
         let ns = serde_json::to_string(&v["linux"]["namespaces"]).unwrap();
         assert!(ns.contains(r#"{"path":"/proc/7/ns/uts","type":"uts"}"#), "{ns}");
+        assert!(ns.contains(r#"{"path":"/proc/7/ns/pid","type":"pid"}"#), "{ns}");
         // Not a container of this sandbox, or not a kind shared in a pod: a new one.
         assert!(ns.contains(r#"{"type":"ipc"}"#), "{ns}");
-        assert!(ns.contains(r#"{"type":"pid"}"#), "{ns}");
         assert!(ns.contains(r#"{"type":"mount"}"#), "{ns}");
         assert_eq!(container_ns_pid("/proc/12/ns/uts", "uts"), Some(12));
         for bad in ["/proc/1/ns/uts", "/proc/12/ns/ipc", "/proc/x/ns/uts", "/proc//ns/uts", "/proc/12/../1/ns/uts", "/host/proc/12/ns/uts"] {

@@ -76,3 +76,30 @@ test('a container restarted in the same pod (attempt 1, as kubelet does) runs in
     assert.equal(vms.length, 1);
   });
 });
+
+test("a pod's shared PID namespace (shareProcessNamespace): its containers see each other's processes, the sandbox's as PID 1; without it they do not", async () => {
+  /** The command lines a container sees in its PID namespace (`/proc`). */
+  const seen = async (c: string) =>
+    (await cri.execSync(c, ['sh', '-c', 'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline; echo; done']))
+      .stdout;
+  const shared = {
+    ...cri.podConfig('shared-pid'),
+    linux: { securityContext: { namespaceOptions: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+  };
+  await cri.inPod(shared, async (pod) => {
+    await cri.runContainer(pod, shared, 'a', ['sleep', '1001']);
+    const b = await cri.runContainer(pod, shared, 'b', ['sleep', '1002']);
+    const procs = await seen(b);
+    assert.match(procs, /^sleep 1001 $/m, procs);
+    const init = await cri.execSync(b, ['sh', '-c', 'tr "\\0" " " < /proc/1/cmdline']);
+    assert.equal(init.stdout, 'sleep 2147483647 ', 'PID 1 is the sandbox (pause) container');
+  });
+  const apart = cri.podConfig('own-pid');
+  await cri.inPod(apart, async (pod) => {
+    await cri.runContainer(pod, apart, 'a', ['sleep', '1001']);
+    const b = await cri.runContainer(pod, apart, 'b', ['sleep', '1002']);
+    const procs = await seen(b);
+    assert.doesNotMatch(procs, /sleep 1001/, procs);
+    assert.match(procs, /^sleep 1002 $/m, procs);
+  });
+});

@@ -208,7 +208,8 @@ export class Cri {
         logPath: `${name}.${attempt}.log`,
         ...extra,
         linux: {
-          securityContext: NAMESPACES,
+          // The pod's namespace options, as kubelet gives them to each container.
+          securityContext: (config.linux as { securityContext?: unknown }).securityContext ?? NAMESPACES,
           ...(resources ? { resources } : {}),
         },
       },

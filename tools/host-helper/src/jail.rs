@@ -262,13 +262,28 @@ fn listen(path: &str) -> Result<OwnedFd, JailError> {
     Ok(fd)
 }
 
+/// How long a socket that exists may refuse connections: a daemon's socket
+/// file appears at its bind(), a moment before its listen() (seen with
+/// virtiofsd, whose socket the runtime waits for by its path).
+const LISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn connect(path: &str) -> Result<OwnedFd, JailError> {
-    let fd = unix_socket()?;
     let (addr, len) = sockaddr(path)?;
-    // SAFETY: addr/len describe a valid sockaddr_un.
-    let r = unsafe { libc::connect(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) };
-    check(r, &format!("connect to {path}"))?;
-    Ok(fd)
+    let deadline = std::time::Instant::now() + LISTEN_WAIT;
+    loop {
+        let fd = unix_socket()?;
+        // SAFETY: addr/len describe a valid sockaddr_un.
+        let r = unsafe { libc::connect(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) };
+        if r == 0 {
+            return Ok(fd);
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ECONNREFUSED) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
+        return Err(JailError::Os { what: format!("connect to {path}"), source: e });
+    }
 }
 
 fn open(path: &str, access: Access) -> Result<OwnedFd, JailError> {
@@ -583,6 +598,33 @@ mod tests {
         // SAFETY: waiting for our own child.
         unsafe { libc::waitpid(pid, &mut status, 0) };
         assert_eq!(status, 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn connect_waits_for_a_socket_bound_but_not_yet_listening() {
+        let dir = std::env::temp_dir().join(format!("hk-listen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.sock");
+        let p = path.to_str().unwrap().to_string();
+        // Bound, not listening: what virtiofsd's socket is for a moment.
+        let fd = unix_socket().unwrap();
+        let (addr, len) = sockaddr(&p).unwrap();
+        // SAFETY: addr/len describe a valid sockaddr_un.
+        assert_eq!(unsafe { libc::bind(fd.as_raw_fd(), (&addr as *const libc::sockaddr_un).cast(), len) }, 0);
+        let raw = fd.as_raw_fd();
+        let listener = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            // SAFETY: listen(2) on the bound socket, which `fd` keeps open.
+            assert_eq!(unsafe { libc::listen(raw, 1) }, 0);
+            fd
+        });
+        assert!(connect(&p).is_ok());
+        drop(listener.join().unwrap());
+        // Nothing listens any more: refused, after the wait.
+        let t = std::time::Instant::now();
+        assert!(connect(&p).is_err());
+        assert!(t.elapsed() >= LISTEN_WAIT);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
