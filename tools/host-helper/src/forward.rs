@@ -47,6 +47,8 @@ pub enum ForwardError {
     Usage(String),
     #[error("{what}: {source}")]
     Os { what: String, source: io::Error },
+    #[error("{0} is this host's own network namespace: its loopback is not redirected")]
+    HostNamespace(String),
     #[error("iptables-restore in {netns}: {why}")]
     Redirect { netns: String, why: String },
     #[error(transparent)]
@@ -125,8 +127,24 @@ fn redirect(netns: &str, own: u16) -> Result<(), ForwardError> {
     Ok(())
 }
 
+/// Whether `ns` is the namespace this process is in (the host's: the
+/// runtime runs there).
+fn is_own_namespace(ns: &std::os::fd::OwnedFd) -> Result<bool, ForwardError> {
+    use std::os::unix::fs::MetadataExt;
+    let own = std::fs::metadata("/proc/self/ns/net").map_err(os("stat /proc/self/ns/net"))?;
+    let target = std::fs::File::from(ns.try_clone().map_err(os("duplicate the namespace"))?)
+        .metadata()
+        .map_err(os("stat the namespace"))?;
+    Ok(own.dev() == target.dev() && own.ino() == target.ino())
+}
+
 pub fn run(plan: &Plan) -> Result<std::convert::Infallible, ForwardError> {
     let ns = jail::open_ns(&plan.netns)?;
+    // A spec that names the host's namespace would have every TCP
+    // connection to the host's 127.0.0.1 redirected into a VM.
+    if is_own_namespace(&ns)? {
+        return Err(ForwardError::HostNamespace(plan.netns.clone()));
+    }
     jail::enter_net(&ns, &format!("enter the network namespace {}", plan.netns))?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(os("listen on 127.0.0.1"))?;
     let own = listener.local_addr().map_err(os("the listening address"))?.port();
@@ -250,6 +268,12 @@ mod tests {
         assert_eq!((p.netns.as_str(), p.to.as_str()), ("/run/netns/p", "/run/h/pf.sock"));
         assert!(parse(&args[..3]).is_err());
         assert!(parse(&["--netns".into(), "p".into(), "--to".into(), "/s".into()]).is_err());
+    }
+
+    #[test]
+    fn the_hosts_own_namespace_is_refused_before_anything_is_changed() {
+        let plan = Plan { netns: "/proc/self/ns/net".into(), to: "/nonexistent/fwd.sock".into() };
+        assert!(matches!(run(&plan), Err(ForwardError::HostNamespace(_))));
     }
 
     #[test]
