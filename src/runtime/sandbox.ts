@@ -22,6 +22,7 @@ import type { SandboxJail } from '../confinement/confinement.js';
 import type { JailPlan } from '../confinement/jail.js';
 import type { Device, TapNic, Vm, VmExit, VmResources } from '../hypervisor/types.js';
 import { MEMORY_BLOCK_MIB, onlineCpus, sizeOfBoot } from '../hypervisor/resize-plan.js';
+import { within } from '../within.js';
 import { podSize, shareOf } from './sizing.js';
 import { NineP } from '../storage/ninep.js';
 import type { SharedFs } from '../storage/types.js';
@@ -548,10 +549,7 @@ export class Sandbox implements ContainerHost {
       result = await Promise.race([op.then((value) => ({ value })), vm.exited.then(() => died)]);
     } catch (e) {
       // A closed connection usually means the VM is going away: give its exit a moment to arrive.
-      const settled = await Promise.race([
-        vm.exited.then((x) => x),
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), EXIT_SETTLE_MS).unref()),
-      ]);
+      const settled = await within(vm.exited, EXIT_SETTLE_MS);
       if (settled) throw await this.#vmExitedError(what, settled);
       throw e;
     }
