@@ -14,6 +14,7 @@ import { HakoError, messageOf } from '../errors.js';
 import type { Logger } from '../log.js';
 import { logTail } from '../sys/log-tail.js';
 import { listenPrivate } from '../sys/private-socket.js';
+import { within } from '../within.js';
 import { describeExit, type Child, type Runner } from '../sys/runner.js';
 
 /** The guest's side: connections to ports of its loopback. */
@@ -104,35 +105,26 @@ export async function startPortForward(o: PortForwardOptions): Promise<PortForwa
     await rm(socketPath, { force: true });
   };
   try {
-    let ready: () => void = () => undefined;
-    const readyP = new Promise<void>((resolve) => (ready = resolve));
+    let reported: () => void = () => undefined;
+    const readyP = new Promise<void>((resolve) => (reported = resolve));
     child = await o.runner.spawn({
       argv: [o.helper, 'forward', '--netns', o.netns, '--to', socketPath],
       dieWithParent: true,
       logFile,
-      onStdout: () => ready(),
+      onStdout: () => reported(),
     });
-    const c = child;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      readyP,
-      c.exited.then(async (exit) => {
-        const why = (await logTail(logFile, 3)).replace(/^hako-host-helper: /gm, '') || describeExit(exit);
-        throw new HakoError('HOST_NOT_READY', `port-forward in ${o.netns}: ${why}`);
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new HakoError(
-                'HOST_NOT_READY',
-                `port-forward in ${o.netns}: not ready in ${READY_TIMEOUT_MS} ms`,
-              ),
-            ),
-          READY_TIMEOUT_MS,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const failed = child.exited.then(async (exit) => {
+      const why = (await logTail(logFile, 3)).replace(/^hako-host-helper: /gm, '') || describeExit(exit);
+      throw new HakoError('HOST_NOT_READY', `port-forward in ${o.netns}: ${why}`);
+    });
+    failed.catch(() => undefined);
+    const ready = await within(Promise.race([readyP.then(() => true), failed]), READY_TIMEOUT_MS);
+    if (!ready) {
+      throw new HakoError(
+        'HOST_NOT_READY',
+        `port-forward in ${o.netns}: not ready in ${READY_TIMEOUT_MS} ms`,
+      );
+    }
   } catch (e) {
     await stop();
     throw e;

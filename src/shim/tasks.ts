@@ -28,6 +28,7 @@ import type { SandboxEnv } from '../runtime/env.js';
 import type { ExecProcess } from '../runtime/exec.js';
 import { checkId } from '../runtime/ids.js';
 import { Sandbox } from '../runtime/sandbox.js';
+import type { OciSpec } from '../oci/spec.js';
 import type { Mounter } from '../sys/mounts.js';
 import { writeBundleState } from './bundle-state.js';
 import type { EventSink } from './events.js';
@@ -155,14 +156,10 @@ export class ShimTasks {
    * namespace and lives in the host cgroup its spec names (as runc would
    * put that container: CRI's pod cgroup).
    */
-  #sandboxFor(
-    group: string,
-    configPath: string | undefined,
-    first: Readonly<Record<string, unknown>>,
-  ): Group {
+  #sandboxFor(group: string, configPath: string | undefined, first: OciSpec): Group {
     const existing = this.#groups.get(group);
     if (existing) return existing;
-    const env = this.deps.env(configPath, first['annotations'] as Record<string, string> | undefined);
+    const env = this.deps.env(configPath, first.annotations);
     const g: Group = { env, sandbox: this.#boot(group, env, first), members: new Set() };
     this.#groups.set(group, g);
     g.sandbox.catch(() => this.#groups.delete(group));
@@ -176,11 +173,7 @@ export class ShimTasks {
     void sweepStale(env).catch((e: unknown) => this.deps.log.log('warn', `sweep: ${messageOf(e)}`));
   }
 
-  async #boot(
-    group: string,
-    envReady: Promise<SandboxEnv>,
-    first: Readonly<Record<string, unknown>>,
-  ): Promise<Sandbox> {
+  async #boot(group: string, envReady: Promise<SandboxEnv>, first: OciSpec): Promise<Sandbox> {
     await this.#stopping.get(group);
     const env = await envReady;
     this.#sweep(env);
@@ -188,7 +181,7 @@ export class ShimTasks {
       id: group,
       dieWithParent: false,
       firstSpec: first,
-      forwardPorts: isCriSandbox(first['annotations'] as Record<string, string> | undefined),
+      forwardPorts: isCriSandbox(first.annotations),
     });
     sandbox.watchOom((containerId) => this.deps.events.publish('/tasks/oom', TaskOOMSchema, { containerId }));
     return sandbox;

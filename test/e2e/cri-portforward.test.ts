@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { Cri, criSuite, type PodConfig } from '../helpers/cri.js';
 import { pidsWith } from '../helpers/hako.js';
 
@@ -81,6 +81,11 @@ test('connections end in the guest and on the host: 70 forwards, more than the a
     await cri.untilServed(c, 'http://127.0.0.1:8080/seq');
     const [helper] = await pidsWith('hako-host-helper', ' forward ');
     assert.ok(helper, 'a forwarder runs for the pod');
+    // Once it listens and redirects, the forwarder holds no capability.
+    const status = await readFile(`/proc/${helper}/status`, 'utf8');
+    for (const set of ['CapEff', 'CapPrm', 'CapBnd']) {
+      assert.match(status, new RegExp(`^${set}:\\s+0+$`, 'm'), `${set} of the forwarder`);
+    }
     const fds = async () => (await readdir(`/proc/${helper}/fd`)).length;
     const baseline = await fds();
     // A stream left open in the guest would make the 65th connection fail.
