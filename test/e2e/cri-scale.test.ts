@@ -2,11 +2,7 @@
 // (in a network namespace the test made): 5 pods with 2 containers each at
 // once; kill -9 of a pod's shim; kill -9 of a pod's QEMU (what the host's
 // OOM killer does), which must read as a failure, never as success.
-// VM templates go to a directory of this file's own, so that the 5 pods
-// start while their template is being made, as on a node's first pods (a
-// shim started from the CLI's V8 snapshot hung there: bin/hako).
 import { test } from 'node:test';
-import { rmSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Cri, criSuite } from '../helpers/cri.js';
 import { assertNoLeaks } from '../helpers/leaks.js';
@@ -14,11 +10,7 @@ import { pidsWith } from '../helpers/hako.js';
 import { hakoTaps, namedNetns } from '../helpers/netns.js';
 
 let cri: Cri;
-const templates = `/dev/shm/hkt-crs-${process.pid}`;
-criSuite('crs', (c) => (cri = c), {
-  hakoConfig: `[factory]\ntemplate_path = "${templates}"\n`,
-  cleanup: () => rmSync(templates, { recursive: true, force: true }),
-});
+criSuite('crs', (c) => (cri = c));
 
 /** The live processes of this containerd's sandboxes whose command line has `word`. */
 const processes = (word: string) => pidsWith(cri.containerd.hakoStateDir, word);
